@@ -1,0 +1,2 @@
+//! standpoint: who stands where on a target in a news corpus.
+pub mod model;

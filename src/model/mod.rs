@@ -1,0 +1,165 @@
+//! Stage 4: the stance model.
+//!
+//! A [`StanceModel`] scores (statement, target) pairs with probabilities for FAVOR, AGAINST and
+//! NONE. Implementations: the offline default (`default_head`: all-MiniLM-L6-v2 encoder plus a
+//! stance head trained by `standpoint train-head`) and zero-shot NLI cross-encoders from the
+//! Hugging Face hub (`nli`: BERT, DeBERTa-v2/v3, XLM-RoBERTa, ModernBERT). Batching policy lives
+//! in [`crate::infer`], not here: a model only scores the batch it is given.
+
+pub mod hub;
+pub mod nli;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The three stance labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Label {
+    Favor,
+    Against,
+    None,
+}
+
+impl Label {
+    pub const ALL: [Label; 3] = [Label::Favor, Label::Against, Label::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Favor => "FAVOR",
+            Label::Against => "AGAINST",
+            Label::None => "NONE",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        match self {
+            Label::Favor => 0,
+            Label::Against => 1,
+            Label::None => 2,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Label> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "FAVOR" | "FAVOUR" | "PRO" | "SUPPORT" => Some(Label::Favor),
+            "AGAINST" | "CON" | "OPPOSE" => Some(Label::Against),
+            "NONE" | "NEUTRAL" => Some(Label::None),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Probabilities of the three labels for one pair; they sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    #[serde(rename = "FAVOR")]
+    pub favor: f32,
+    #[serde(rename = "AGAINST")]
+    pub against: f32,
+    #[serde(rename = "NONE")]
+    pub none: f32,
+}
+
+impl Scores {
+    pub fn get(&self, l: Label) -> f32 {
+        match l {
+            Label::Favor => self.favor,
+            Label::Against => self.against,
+            Label::None => self.none,
+        }
+    }
+
+    /// The label with the highest probability (ties go to NONE, then AGAINST).
+    pub fn label(&self) -> Label {
+        if self.none >= self.favor && self.none >= self.against {
+            Label::None
+        } else if self.against >= self.favor {
+            Label::Against
+        } else {
+            Label::Favor
+        }
+    }
+}
+
+/// One input to a stance model: the statement text and the target it is scored against.
+#[derive(Debug, Clone, Copy)]
+pub struct Pair<'a> {
+    pub text: &'a str,
+    pub target: &'a str,
+}
+
+/// Errors of the model stage.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("model {model}: {message}")]
+    Config { model: String, message: String },
+    #[error("hub: {0}")]
+    Hub(String),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// A stance model: scores a batch of pairs. The caller decides the batching (sorted by length)
+/// and the threads; an implementation tokenizes, pads to the longest pair of the batch and runs.
+pub trait StanceModel: Send + Sync {
+    /// A human-readable identity of the model (repo id and revision, or path, plus head hash).
+    fn name(&self) -> String;
+    /// Number of tokens the model will see for this pair (used to sort batches by length).
+    fn token_len(&self, pair: Pair<'_>) -> Result<usize, ModelError>;
+    /// Probabilities for each pair, in input order.
+    fn predict(&self, pairs: &[Pair<'_>]) -> Result<Vec<Scores>, ModelError>;
+}
+
+/// Which device to run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    #[default]
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+/// The candle device for a [`DeviceKind`]; an error (not a panic) when the build lacks it.
+pub fn device(kind: DeviceKind) -> Result<candle_core::Device, ModelError> {
+    match kind {
+        DeviceKind::Cpu => Ok(candle_core::Device::Cpu),
+        DeviceKind::Cuda => {
+            if !candle_core::utils::cuda_is_available() {
+                return Err(ModelError::Config {
+                    model: "device".into(),
+                    message: "CUDA requested but this build has no CUDA support: rebuild with `--features cuda`".into(),
+                });
+            }
+            Ok(candle_core::Device::new_cuda(0)?)
+        }
+        DeviceKind::Metal => {
+            if !candle_core::utils::metal_is_available() {
+                return Err(ModelError::Config {
+                    model: "device".into(),
+                    message: "Metal requested but this build has no Metal support: rebuild with `--features metal`".into(),
+                });
+            }
+            Ok(candle_core::Device::new_metal(0)?)
+        }
+    }
+}
+
+/// Numerically stable softmax of a small slice.
+pub fn softmax(xs: &[f32]) -> Vec<f32> {
+    let m = xs.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = xs.iter().map(|x| (x - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.into_iter().map(|x| x / s).collect()
+}
