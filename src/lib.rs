@@ -1,2 +1,12 @@
 //! standpoint: who stands where on a target in a news corpus.
+//!
+//! The pipeline, one module per stage, each taking and returning plain records:
+//! [`corpus`] → [`segment`] → [`attribute`] (speakers) → [`actors`] (merging names) →
+//! [`model`] (stance through candle, batched by [`infer`]) → [`aggregate`] → [`report`].
+pub mod actors;
+pub mod attribute;
+pub mod corpus;
+pub mod lexicon;
 pub mod model;
+pub mod segment;
+pub mod statements;

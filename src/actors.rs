@@ -1,0 +1,420 @@
+//! Stage 3b: actor resolution.
+//!
+//! Speakers named in different ways are merged into one actor, first within a document and then
+//! across the corpus: a surname alone ("Lucas") joins the full name it belongs to, and spelling or
+//! transliteration variants ("Lukass"/"Lucas", "Trennin"/"Trenin", "Sikorski"/"Sikorsky") join
+//! when their transliteration keys agree or differ by one letter. Guards keep different people
+//! apart: two full names merge only when their given names agree (same key, or one is an
+//! initial), and across the corpus a surname alone joins a full name only when exactly one full
+//! name fits. States and organisations are already canonical (see [`crate::lexicon::ActorTable`]).
+
+use crate::lexicon::ActorKind;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+/// Folds a name part to a transliteration key: lower case, common diacritics removed, letters
+/// that transliterations swap unified (c/k/q, w/v, y/i, ph/f, x/ks), doubled letters collapsed.
+pub fn translit_key(word: &str) -> String {
+    let lower: String = word
+        .to_lowercase()
+        .chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'ą' => 'a',
+            'é' | 'è' | 'ê' | 'ë' | 'ę' | 'ě' => 'e',
+            'í' | 'ì' | 'î' | 'ï' | 'ı' => 'i',
+            'ó' | 'ò' | 'ô' | 'ö' | 'õ' | 'ø' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' | 'ů' => 'u',
+            'ý' | 'ÿ' => 'y',
+            'ç' | 'č' | 'ć' => 'c',
+            'ñ' | 'ń' | 'ň' => 'n',
+            'š' | 'ś' | 'ş' => 's',
+            'ž' | 'ź' | 'ż' => 'z',
+            'ł' => 'l',
+            'ř' => 'r',
+            'ğ' => 'g',
+            'ď' => 'd',
+            'ť' => 't',
+            other => other,
+        })
+        .filter(|c| c.is_alphanumeric())
+        .collect();
+    let chars: Vec<char> = lower.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let mapped: &str = match (c, next) {
+            ('p', Some('h')) => {
+                i += 1;
+                "f"
+            }
+            ('c', Some('k')) => {
+                i += 1;
+                "k"
+            }
+            ('c', Some('e' | 'i' | 'y')) => "s",
+            ('c', _) | ('q', _) => "k",
+            ('w', _) => "v",
+            ('y', _) | ('j', _) => "i",
+            ('x', _) => "ks",
+            _ => {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(mapped);
+        i += 1;
+    }
+    let mut collapsed = String::with_capacity(out.len());
+    for c in out.chars() {
+        if collapsed.chars().next_back() != Some(c) {
+            collapsed.push(c);
+        }
+    }
+    collapsed
+}
+
+/// A person's name split into given names and surname.
+#[derive(Debug, Clone)]
+struct PersonName {
+    given: Vec<String>,
+    surname: String,
+}
+
+fn split_name(name: &str) -> PersonName {
+    let parts: Vec<&str> = name.split_whitespace().collect();
+    let (given, surname) = parts.split_at(parts.len().saturating_sub(1));
+    PersonName {
+        given: given.iter().map(|s| s.to_string()).collect(),
+        surname: surname.first().map(|s| s.to_string()).unwrap_or_default(),
+    }
+}
+
+/// Same surname up to transliteration and one edit (for surnames of five letters or more).
+pub fn similar_surname(a: &str, b: &str) -> bool {
+    let (ka, kb) = (translit_key(a), translit_key(b));
+    if ka == kb {
+        return !ka.is_empty();
+    }
+    let long_enough = ka.chars().count() >= 5 && kb.chars().count() >= 5;
+    long_enough
+        && ka.chars().next() == kb.chars().next()
+        && strsim::damerau_levenshtein(&ka, &kb) <= 1
+}
+
+/// Given names agree: either is absent, one is the other's initial, or their keys agree.
+fn compatible_given(a: &[String], b: &[String]) -> bool {
+    let (Some(x), Some(y)) = (a.first(), b.first()) else {
+        return true;
+    };
+    let (kx, ky) = (translit_key(x), translit_key(y));
+    if kx == ky {
+        return true;
+    }
+    let initial = |s: &str| s.trim_end_matches('.').chars().count() == 1;
+    if initial(x) || initial(y) {
+        return kx.chars().next() == ky.chars().next();
+    }
+    kx.chars().count() >= 4
+        && ky.chars().count() >= 4
+        && kx.chars().next() == ky.chars().next()
+        && strsim::damerau_levenshtein(&kx, &ky) <= 1
+}
+
+/// Whether two person names can be the same person.
+pub fn same_person(a: &str, b: &str) -> bool {
+    let (pa, pb) = (split_name(a), split_name(b));
+    similar_surname(&pa.surname, &pb.surname) && compatible_given(&pa.given, &pb.given)
+}
+
+/// The names an actor was mentioned by, with counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameVariants {
+    pub kind: Option<ActorKind>,
+    pub variants: BTreeMap<String, usize>,
+}
+
+impl NameVariants {
+    fn full_names(&self) -> impl Iterator<Item = (&String, &usize)> {
+        self.variants
+            .iter()
+            .filter(|(n, _)| n.split_whitespace().count() >= 2)
+    }
+
+    /// The canonical name: among full names, the one whose surname spelling is used most (then
+    /// the most used full name, then the alphabetically first); a surname alone otherwise.
+    pub fn canonical(&self) -> String {
+        if self.kind != Some(ActorKind::Person) {
+            return self
+                .variants
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default();
+        }
+        let mut surname_use: HashMap<String, usize> = HashMap::new();
+        for (n, c) in &self.variants {
+            *surname_use.entry(split_name(n).surname).or_default() += c;
+        }
+        let best_full = self.full_names().max_by(|a, b| {
+            let sa = surname_use[&split_name(a.0).surname];
+            let sb = surname_use[&split_name(b.0).surname];
+            sa.cmp(&sb).then(a.1.cmp(b.1)).then(b.0.cmp(a.0))
+        });
+        if let Some((n, _)) = best_full {
+            return n.clone();
+        }
+        self.variants
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default()
+    }
+
+    fn add(&mut self, other: &NameVariants) {
+        if self.kind.is_none() {
+            self.kind = other.kind;
+        }
+        for (n, c) in &other.variants {
+            *self.variants.entry(n.clone()).or_default() += c;
+        }
+    }
+}
+
+/// One name as it occurs, in reading order.
+#[derive(Debug, Clone)]
+pub struct NameUse<'a> {
+    pub name: &'a str,
+    pub kind: ActorKind,
+}
+
+/// Clusters the names of one document; returns for each input the index of its cluster, and
+/// the clusters. A surname alone joins the most recent earlier full name it fits (or the only
+/// later one).
+pub fn resolve_document(uses: &[NameUse<'_>]) -> (Vec<usize>, Vec<NameVariants>) {
+    let mut clusters: Vec<NameVariants> = Vec::new();
+    let mut full_of: Vec<Vec<String>> = Vec::new(); // full names per cluster
+    let mut assign = vec![usize::MAX; uses.len()];
+    let mut last_seen: Vec<usize> = Vec::new();
+    // Full names and non-persons first, in order.
+    for (i, u) in uses.iter().enumerate() {
+        let is_full = u.name.split_whitespace().count() >= 2;
+        if u.kind == ActorKind::Person && !is_full {
+            continue;
+        }
+        let found = (0..clusters.len()).find(|&c| {
+            clusters[c].kind == Some(u.kind)
+                && if u.kind == ActorKind::Person {
+                    full_of[c].iter().any(|f| same_person(f, u.name))
+                } else {
+                    clusters[c].variants.contains_key(u.name)
+                }
+        });
+        let c = found.unwrap_or_else(|| {
+            clusters.push(NameVariants {
+                kind: Some(u.kind),
+                variants: BTreeMap::new(),
+            });
+            full_of.push(Vec::new());
+            last_seen.push(i);
+            clusters.len() - 1
+        });
+        *clusters[c].variants.entry(u.name.to_string()).or_default() += 1;
+        if u.kind == ActorKind::Person {
+            full_of[c].push(u.name.to_string());
+        }
+        assign[i] = c;
+    }
+    // Surnames alone.
+    for (i, u) in uses.iter().enumerate() {
+        if assign[i] != usize::MAX {
+            continue;
+        }
+        let fits: Vec<usize> = (0..clusters.len())
+            .filter(|&c| {
+                clusters[c].kind == Some(ActorKind::Person)
+                    && clusters[c].variants.keys().any(|f| {
+                        let pf = split_name(f);
+                        similar_surname(&pf.surname, u.name)
+                    })
+            })
+            .collect();
+        let recent_before = |c: usize| (0..i).rev().find(|&k| assign[k] == c).map(|k| i - k);
+        let chosen = match fits.len() {
+            0 => None,
+            1 => Some(fits[0]),
+            _ => fits
+                .iter()
+                .copied()
+                .filter_map(|c| recent_before(c).map(|d| (d, c)))
+                .min()
+                .map(|(_, c)| c),
+        };
+        let c = chosen.unwrap_or_else(|| {
+            clusters.push(NameVariants {
+                kind: Some(u.kind),
+                variants: BTreeMap::new(),
+            });
+            full_of.push(Vec::new());
+            last_seen.push(i);
+            clusters.len() - 1
+        });
+        *clusters[c].variants.entry(u.name.to_string()).or_default() += 1;
+        assign[i] = c;
+    }
+    (assign, clusters)
+}
+
+/// Merges per-document actors across the corpus. Returns, for each input, the index of its
+/// corpus actor, and the corpus actors.
+pub fn resolve_corpus(docs: &[NameVariants]) -> (Vec<usize>, Vec<NameVariants>) {
+    let mut actors: Vec<NameVariants> = Vec::new();
+    let mut assign = vec![usize::MAX; docs.len()];
+    let has_full = |v: &NameVariants| v.full_names().next().is_some();
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    // Full-named people and non-persons first, so surnames alone find them.
+    order.sort_by_key(|&i| docs[i].kind == Some(ActorKind::Person) && !has_full(&docs[i]));
+    for i in order {
+        let d = &docs[i];
+        let person = d.kind == Some(ActorKind::Person);
+        let found: Vec<usize> = if !person {
+            let name = d.canonical();
+            (0..actors.len())
+                .filter(|&a| actors[a].kind == d.kind && actors[a].canonical() == name)
+                .collect()
+        } else if has_full(d) {
+            (0..actors.len())
+                .filter(|&a| {
+                    actors[a].kind == d.kind
+                        && actors[a]
+                            .full_names()
+                            .any(|(f, _)| d.full_names().any(|(g, _)| same_person(f, g)))
+                })
+                .collect()
+        } else {
+            let s = d.canonical();
+            let full: Vec<usize> = (0..actors.len())
+                .filter(|&a| {
+                    actors[a].kind == d.kind
+                        && has_full(&actors[a])
+                        && actors[a]
+                            .full_names()
+                            .any(|(f, _)| similar_surname(&split_name(f).surname, &s))
+                })
+                .collect();
+            if full.len() == 1 {
+                full
+            } else if full.is_empty() {
+                (0..actors.len())
+                    .filter(|&a| {
+                        actors[a].kind == d.kind
+                            && !has_full(&actors[a])
+                            && similar_surname(&actors[a].canonical(), &s)
+                    })
+                    .collect()
+            } else {
+                Vec::new() // ambiguous: several people share this surname
+            }
+        };
+        let a = match found.first() {
+            Some(&a) => a,
+            None => {
+                actors.push(NameVariants {
+                    kind: d.kind,
+                    variants: BTreeMap::new(),
+                });
+                actors.len() - 1
+            }
+        };
+        actors[a].add(d);
+        assign[i] = a;
+    }
+    (assign, actors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(name: &str) -> NameUse<'_> {
+        NameUse {
+            name,
+            kind: ActorKind::Person,
+        }
+    }
+
+    #[test]
+    fn transliteration_keys() {
+        assert_eq!(translit_key("Lukass"), translit_key("Lucas"));
+        assert_eq!(translit_key("Trennin"), translit_key("Trenin"));
+        assert_eq!(translit_key("Sikorsky"), translit_key("Sikorski"));
+        assert_eq!(translit_key("Dmitry"), translit_key("Dmitri"));
+        assert_eq!(translit_key("Zelenskyy"), translit_key("Zelensky"));
+        assert_ne!(translit_key("Lavrov"), translit_key("Peskov"));
+    }
+
+    #[test]
+    fn variants_and_surnames_merge_within_a_document() {
+        let uses = [
+            p("Edward Lukass"),
+            p("Lucas"),
+            p("Edward Lucas"),
+            p("Dmitry Trenin"),
+            p("Trennin"),
+            NameUse {
+                name: "Russia",
+                kind: ActorKind::State,
+            },
+        ];
+        let (assign, clusters) = resolve_document(&uses);
+        assert_eq!(assign[0], assign[1]);
+        assert_eq!(assign[0], assign[2]);
+        assert_eq!(assign[3], assign[4]);
+        assert_ne!(assign[0], assign[3]);
+        assert_eq!(clusters[assign[0]].canonical(), "Edward Lucas");
+        assert_eq!(clusters[assign[3]].canonical(), "Dmitry Trenin");
+        assert_eq!(clusters[assign[5]].canonical(), "Russia");
+    }
+
+    #[test]
+    fn different_people_with_one_surname_stay_apart() {
+        let uses = [p("Hillary Clinton"), p("Bill Clinton"), p("Clinton")];
+        let (assign, clusters) = resolve_document(&uses);
+        assert_ne!(assign[0], assign[1]);
+        assert_eq!(
+            assign[2], assign[1],
+            "a surname alone goes to the latest full name"
+        );
+        assert_eq!(clusters.len(), 2);
+        // Different surnames one edit apart but short are not merged.
+        assert!(!same_person("Anna Berg", "Anna Borg"));
+        assert!(!same_person("Sergei Lavrov", "Sergei Lavrova2"));
+        assert!(same_person("J. Smith", "John Smith"));
+        assert!(!same_person("Jane Smith", "John Smith"));
+    }
+
+    #[test]
+    fn corpus_merge_is_guarded() {
+        let mk = |names: &[(&str, usize)]| NameVariants {
+            kind: Some(ActorKind::Person),
+            variants: names.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+        };
+        let docs = vec![
+            mk(&[("Edward Lucas", 2)]),
+            mk(&[("Lucas", 1)]),
+            mk(&[("Edward Lukass", 1)]),
+            mk(&[("Anna Smith", 1)]),
+            mk(&[("John Smith", 1)]),
+            mk(&[("Smith", 1)]),
+        ];
+        let (assign, actors) = resolve_corpus(&docs);
+        assert_eq!(assign[0], assign[1]);
+        assert_eq!(assign[0], assign[2]);
+        assert_eq!(actors[assign[0]].canonical(), "Edward Lucas");
+        assert_ne!(assign[3], assign[4]);
+        assert_ne!(assign[5], assign[3], "ambiguous surname stays on its own");
+        assert_ne!(assign[5], assign[4]);
+    }
+}

@@ -1,0 +1,847 @@
+//! Stage 3: speaker attribution.
+//!
+//! Gives each sentence of a segmented document a speaker (or none) and says how it was found:
+//!
+//! - `direct_quote`: the sentence is (mostly) inside a quotation whose speaker is named next to
+//!   it: after the closing mark (`”said Trenin.`, `” he said`), in the frame before the opening
+//!   mark (`Lavrov said: “`, `the statement by X: “`), or in the sentence that introduces it.
+//! - `indirect`: reported speech or a stated position outside quotes (`X said that …`,
+//!   `X is convinced that …`, `As X pointed out …`, `Russia wants …`).
+//! - `according_to`: `According to X, …`.
+//! - `pronoun`: `According to him, …`, `he said`: the latest person speaker.
+//! - `continuation`: up to two following sentences in the same paragraph as an indirect
+//!   statement, unless they open in the author's voice.
+//!
+//! Names are only looked for outside quotation marks, so a person mentioned inside a quote is
+//! never taken for its speaker. Titles and roles are stripped from names, and aliases in the
+//! actor table (such as a capital for its state) give the actor's canonical name.
+
+use crate::lexicon::{ActorKind, ActorTable, Lexicon};
+use crate::segment::{Segmented, Span};
+use serde::{Deserialize, Serialize};
+
+/// How a statement's speaker was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attribution {
+    DirectQuote,
+    Indirect,
+    AccordingTo,
+    Pronoun,
+    Continuation,
+    None,
+}
+
+/// A speaker as named in the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Speaker {
+    /// The words in the text ("Russian Foreign Minister Sergei Lavrov", "him", "Moscow").
+    pub mention: String,
+    /// Where they are.
+    pub span: Span,
+    /// The name with titles stripped and aliases resolved ("Sergei Lavrov", "Russia"); for a
+    /// pronoun, the name of the person it refers to.
+    pub name: String,
+    pub kind: ActorKind,
+}
+
+/// The attribution of one sentence (same order as [`Segmented::sentences`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attributed {
+    pub speaker: Option<Speaker>,
+    pub attribution: Attribution,
+}
+
+#[derive(Debug, Clone)]
+struct Token<'a> {
+    text: &'a str,
+    lower: String,
+    start: usize,
+    end: usize,
+    /// Inside quotation content: never a cue or a name here.
+    quoted: bool,
+    possessive: bool,
+}
+
+impl Token<'_> {
+    fn is_cap(&self) -> bool {
+        self.text.chars().next().is_some_and(|c| c.is_uppercase())
+    }
+}
+
+const PARTICLES: [&str; 12] = [
+    "de", "van", "von", "der", "den", "bin", "al", "la", "le", "da", "di", "du",
+];
+
+fn tokenize<'a>(text: &'a str, region: Span, quotes: &[Span]) -> Vec<Token<'a>> {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r"(?:\p{Lu}\.){2,}|[\p{L}\p{N}][\p{L}\p{M}\p{N}'’\-]*").unwrap()
+    });
+    re.find_iter(region.slice(text))
+        .map(|m| {
+            let start = region.start + m.start();
+            let mut end = region.start + m.end();
+            let mut t = &text[start..end];
+            let mut possessive = false;
+            for suffix in ["’s", "'s", "’", "'"] {
+                if t.len() > suffix.len() && t.ends_with(suffix) {
+                    possessive = suffix.ends_with('s') || t.ends_with("s’") || t.ends_with("s'");
+                    end -= suffix.len();
+                    t = &text[start..end];
+                    break;
+                }
+            }
+            Token {
+                text: t,
+                lower: t.to_lowercase(),
+                start,
+                end,
+                quoted: quotes.iter().any(|q| q.contains(start)),
+                possessive,
+            }
+        })
+        .collect()
+}
+
+/// The gap between two tokens.
+fn gap<'a>(text: &'a str, toks: &[Token], i: usize) -> &'a str {
+    &text[toks[i].end..toks[i + 1].start]
+}
+
+/// An actor named in the text.
+#[derive(Debug, Clone)]
+struct Entity {
+    mention: Span,
+    name: String,
+    kind: ActorKind,
+}
+
+struct Finder<'a> {
+    text: &'a str,
+    lex: &'a Lexicon,
+    actors: &'a ActorTable,
+}
+
+impl<'a> Finder<'a> {
+    fn is_acronym(t: &Token) -> bool {
+        let letters: Vec<char> = t.text.chars().filter(|c| c.is_alphabetic()).collect();
+        letters.len() >= 2 && letters.iter().all(|c| c.is_uppercase())
+    }
+
+    /// Can this token be part of a capitalised name run?
+    fn name_like(&self, t: &Token) -> bool {
+        !t.quoted && (t.is_cap() || Self::is_acronym(t))
+    }
+
+    /// Turns the tokens `[i, j]` (a run of capitalised words) into an entity: strips leading
+    /// stopwords, titles, nationality words and affiliations, then looks the rest up.
+    fn entity(&self, toks: &[Token], i: usize, j: usize) -> Option<Entity> {
+        // Actor-table aliases first, on the whole run and on each suffix of it
+        // ("Russian Foreign Ministry"? no; "the Kremlin" → Russia).
+        let mut i = i;
+        while i <= j {
+            let t = &toks[i];
+            let strip = self.lex.stopwords.contains(&t.lower)
+                || self.lex.titles.contains(&t.lower)
+                || self.lex.demonyms.contains(&t.lower)
+                || (Self::is_acronym(t) && i < j);
+            if !strip {
+                break;
+            }
+            // Keep an alias that is itself the whole rest ("US", "NATO").
+            if i == j {
+                break;
+            }
+            if self.actors.lookup(&self.join(toks, i, j)).is_some() {
+                break;
+            }
+            i += 1;
+        }
+        let name = self.join(toks, i, j);
+        if let Some(e) = self.actors.lookup(&name) {
+            return Some(Entity {
+                mention: Span {
+                    start: toks[i].start,
+                    end: toks[j].end,
+                },
+                name: e.name.clone(),
+                kind: e.kind,
+            });
+        }
+        let t = &toks[i];
+        if i == j
+            && (self.lex.stopwords.contains(&t.lower)
+                || self.lex.titles.contains(&t.lower)
+                || self.lex.demonyms.contains(&t.lower)
+                || self.lex.pronouns.contains(&t.lower))
+        {
+            return None;
+        }
+        if toks[i..=j]
+            .iter()
+            .any(|t| self.lex.stopwords.contains(&t.lower))
+        {
+            return None;
+        }
+        let kind = if toks[i..=j]
+            .iter()
+            .any(|t| self.lex.organisation_words.contains(&t.lower))
+            || (i == j && Self::is_acronym(t))
+        {
+            ActorKind::Organisation
+        } else {
+            ActorKind::Person
+        };
+        Some(Entity {
+            mention: Span {
+                start: toks[i].start,
+                end: toks[j].end,
+            },
+            name,
+            kind,
+        })
+    }
+
+    fn join(&self, toks: &[Token], i: usize, j: usize) -> String {
+        toks[i..=j]
+            .iter()
+            .map(|t| t.text)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Tokens `a` and `a+1` are joined by plain whitespace within a line.
+    fn adjacent(&self, toks: &[Token], a: usize) -> bool {
+        let g = gap(self.text, toks, a);
+        !g.is_empty() && g.chars().all(|c| c == ' ' || c == '\u{a0}')
+    }
+
+    fn in_run(&self, toks: &[Token], k: usize, next_is_name: bool) -> bool {
+        self.name_like(&toks[k])
+            || (PARTICLES.contains(&toks[k].lower.as_str()) && next_is_name && !toks[k].quoted)
+    }
+
+    /// The entity whose name ends at token `j`.
+    fn entity_ending_at(&self, toks: &[Token], j: usize) -> Option<Entity> {
+        if !self.name_like(&toks[j]) {
+            return None;
+        }
+        let mut i = j;
+        while i > 0
+            && self.adjacent(toks, i - 1)
+            && self.in_run(toks, i - 1, true)
+            && !toks[i - 1].possessive
+        {
+            i -= 1;
+        }
+        self.entity(toks, i, j)
+    }
+
+    /// The entity whose name starts at token `i` (leading titles allowed).
+    fn entity_starting_at(&self, toks: &[Token], i: usize) -> Option<Entity> {
+        if i >= toks.len() || !self.name_like(&toks[i]) {
+            return None;
+        }
+        let mut j = i;
+        while j + 1 < toks.len()
+            && self.adjacent(toks, j)
+            && !toks[j].possessive
+            && self.in_run(
+                toks,
+                j + 1,
+                j + 2 < toks.len() && self.name_like(&toks[j + 2]),
+            )
+        {
+            j += 1;
+        }
+        // A possessive at the end ("Lavrov’s statements") is a mention, not a speaker.
+        if toks[j].possessive {
+            return None;
+        }
+        self.entity(toks, i, j)
+    }
+
+    /// A name right after a preposition ("in Berlin", "with the US") is not a subject.
+    fn after_preposition(&self, toks: &[Token], e: &Entity) -> bool {
+        const PREPOSITIONS: [&str; 12] = [
+            "in", "of", "at", "from", "with", "for", "by", "to", "on", "about", "against", "than",
+        ];
+        let Some(first) = toks.iter().position(|t| t.start >= e.mention.start) else {
+            return false;
+        };
+        let mut k = first;
+        // Over an article or a title that the entity stripped.
+        while k > 0 && k + 3 > first && toks[k - 1].lower == "the" {
+            k -= 1;
+        }
+        k > 0
+            && PREPOSITIONS.contains(&toks[k - 1].lower.as_str())
+            && self.text[toks[k - 1].end..toks[k].start].trim().is_empty()
+    }
+
+    fn pronoun_at(&self, toks: &[Token], k: usize) -> bool {
+        !toks[k].quoted && self.lex.pronouns.contains(&toks[k].lower)
+    }
+
+    /// Does a cue phrase start at token `k`? Returns its length in tokens.
+    fn cue_at(&self, toks: &[Token], k: usize) -> Option<usize> {
+        // Verbs are not capitalised inside a sentence ("United States promised": "States" is
+        // no cue); a capitalised cue can only open a sentence ("Says who?").
+        if k > 0 && toks[k].is_cap() {
+            return None;
+        }
+        'cues: for cue in &self.lex.cues {
+            if k + cue.len() > toks.len() {
+                continue;
+            }
+            for (n, w) in cue.iter().enumerate() {
+                let t = &toks[k + n];
+                if t.quoted || &t.lower != w {
+                    continue 'cues;
+                }
+            }
+            return Some(cue.len());
+        }
+        None
+    }
+}
+
+/// A speaker candidate found by a rule.
+#[derive(Debug, Clone)]
+enum Found {
+    Named(Entity, Attribution),
+    Pronoun(Span, Attribution),
+}
+
+impl Finder<'_> {
+    /// The subject of the cue at token `k`: the name right before it (over auxiliaries and
+    /// adverbs, and over an apposition between commas), or a pronoun.
+    fn subject_before(&self, toks: &[Token], k: usize) -> Option<Found> {
+        let mut j = k;
+        while j > 0 && self.lex.between.contains(&toks[j - 1].lower) && !toks[j - 1].quoted {
+            j -= 1;
+        }
+        if j == 0 {
+            return None;
+        }
+        let s = j - 1;
+        let g = gap(self.text, toks, s);
+        if g.trim().is_empty() {
+            if self.pronoun_at(toks, s) {
+                return Some(Found::Pronoun(
+                    Span {
+                        start: toks[s].start,
+                        end: toks[s].end,
+                    },
+                    Attribution::Indirect,
+                ));
+            }
+            if !toks[s].possessive {
+                if let Some(e) = self
+                    .entity_ending_at(toks, s)
+                    .filter(|e| !self.after_preposition(toks, e))
+                {
+                    return Some(Found::Named(e, Attribution::Indirect));
+                }
+            }
+            return None;
+        }
+        if g.trim() == "," {
+            // "Wendy Sherman, emphasized" or "X, head of …, said": the nearest name followed by a
+            // comma, within a short apposition.
+            let lo = s.saturating_sub(14);
+            for c in (lo..=s).rev() {
+                if c + 1 < toks.len()
+                    && gap(self.text, toks, c).trim() == ","
+                    && !toks[c].possessive
+                {
+                    if let Some(e) = self
+                        .entity_ending_at(toks, c)
+                        .filter(|e| !self.after_preposition(toks, e))
+                    {
+                        return Some(Found::Named(e, Attribution::Indirect));
+                    }
+                }
+                if toks[c].quoted {
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// The subject of the main clause, for a participle cue ("Russia has …, demanding that").
+    fn clause_subject(&self, toks: &[Token], region_start: usize, k: usize) -> Option<Found> {
+        for i in 0..k {
+            if toks[i].quoted || toks[i].start < region_start {
+                continue;
+            }
+            let at_clause_start = i == 0
+                || toks[i - 1].start < region_start
+                || gap(self.text, toks, i - 1).contains(',');
+            if at_clause_start {
+                if let Some(e) = self.entity_starting_at(toks, i) {
+                    return Some(Found::Named(e, Attribution::Indirect));
+                }
+                if self.pronoun_at(toks, i) {
+                    return Some(Found::Pronoun(
+                        Span {
+                            start: toks[i].start,
+                            end: toks[i].end,
+                        },
+                        Attribution::Indirect,
+                    ));
+                }
+            }
+        }
+        None
+    }
+
+    /// Attribution rules for plain text (outside quotes) in `toks`.
+    fn find(&self, toks: &[Token], region_start: usize) -> Option<Found> {
+        let n = toks.len();
+        for k in 0..n {
+            if toks[k].quoted {
+                continue;
+            }
+            // According to X / him
+            if toks[k].lower == "according"
+                && k + 2 < n + 1
+                && k + 1 < n
+                && toks[k + 1].lower == "to"
+            {
+                if k + 2 < n {
+                    if self.pronoun_at(toks, k + 2) {
+                        return Some(Found::Pronoun(
+                            Span {
+                                start: toks[k + 2].start,
+                                end: toks[k + 2].end,
+                            },
+                            Attribution::Pronoun,
+                        ));
+                    }
+                    if let Some(e) = self.entity_starting_at(toks, k + 2) {
+                        return Some(Found::Named(e, Attribution::AccordingTo));
+                    }
+                }
+                continue;
+            }
+            // The statement by X / remarks of X
+            if self.lex.statement_nouns.contains(&toks[k].lower)
+                && k + 2 < n
+                && (toks[k + 1].lower == "by" || toks[k + 1].lower == "of")
+            {
+                if let Some(e) = self.entity_starting_at(toks, k + 2) {
+                    if e.kind == ActorKind::Person {
+                        return Some(Found::Named(e, Attribution::Indirect));
+                    }
+                }
+            }
+            let Some(len) = self.cue_at(toks, k) else {
+                continue;
+            };
+            if self.lex.participles.contains(&toks[k].lower) {
+                let after_comma = k > 0 && gap(self.text, toks, k - 1).contains(',');
+                if after_comma {
+                    if let Some(f) = self.clause_subject(toks, region_start, k) {
+                        return Some(f);
+                    }
+                }
+                continue;
+            }
+            if let Some(f) = self.subject_before(toks, k) {
+                return Some(f);
+            }
+            if self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
+                if self.pronoun_at(toks, k + 1) {
+                    return Some(Found::Pronoun(
+                        Span {
+                            start: toks[k + 1].start,
+                            end: toks[k + 1].end,
+                        },
+                        Attribution::Indirect,
+                    ));
+                }
+                if let Some(e) = self.entity_starting_at(toks, k + 1) {
+                    return Some(Found::Named(e, Attribution::Indirect));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn same_found(a: &Option<Found>, b: &Option<Found>) -> bool {
+    match (a, b) {
+        (Some(Found::Named(x, _)), Some(Found::Named(y, _))) => x.name == y.name,
+        (Some(Found::Pronoun(x, _)), Some(Found::Pronoun(y, _))) => x == y,
+        _ => false,
+    }
+}
+
+/// Attributes every sentence of a segmented document.
+pub fn attribute(
+    text: &str,
+    seg: &Segmented,
+    lex: &Lexicon,
+    actors: &ActorTable,
+) -> Vec<Attributed> {
+    let f = Finder { text, lex, actors };
+    let quote_spans: Vec<Span> = seg.quotes.iter().map(|q| q.content).collect();
+    // Close and open marks are quote spans for tokenising, too (they hold no words).
+    let sent_toks: Vec<Vec<Token>> = seg
+        .sentences
+        .iter()
+        .map(|s| tokenize(text, s.span, &quote_spans))
+        .collect();
+
+    // Plain-text attribution of each sentence, before quotes are considered.
+    let own: Vec<Option<Found>> = seg
+        .sentences
+        .iter()
+        .zip(&sent_toks)
+        .map(|(s, toks)| {
+            if s.heading {
+                None
+            } else {
+                f.find(toks, s.span.start)
+            }
+        })
+        .collect();
+
+    // Speaker of each quotation.
+    let mut quote_found: Vec<Option<Found>> = vec![None; seg.quotes.len()];
+    for (qi, q) in seg.quotes.iter().enumerate() {
+        // After the closing mark, to the end of that sentence.
+        if let Some(close) = q.close {
+            if let Some(si) = seg.sentences.iter().position(|s| s.span.contains(close)) {
+                let tail = Span {
+                    start: close,
+                    end: seg.sentences[si].span.end,
+                };
+                let toks = tokenize(text, tail, &quote_spans);
+                let toks: Vec<Token> = toks.into_iter().filter(|t| t.start > close).collect();
+                if !toks.is_empty() {
+                    if let Some(len) = f.cue_at(&toks, 0) {
+                        if lex.inverted.contains(&toks[0].lower) && len == 1 && toks.len() > 1 {
+                            if f.pronoun_at(&toks, 1) {
+                                quote_found[qi] = Some(Found::Pronoun(
+                                    Span {
+                                        start: toks[1].start,
+                                        end: toks[1].end,
+                                    },
+                                    Attribution::DirectQuote,
+                                ));
+                            } else if let Some(e) = f.entity_starting_at(&toks, 1) {
+                                quote_found[qi] = Some(Found::Named(e, Attribution::DirectQuote));
+                            }
+                        }
+                    } else {
+                        // "” X said" / "” he added": a name, then (auxiliaries and) a cue.
+                        let mut j = 0;
+                        if f.pronoun_at(&toks, 0) {
+                            j = 1;
+                        } else if f.entity_starting_at(&toks, 0).is_some() {
+                            while j + 1 < toks.len()
+                                && f.adjacent(&toks, j)
+                                && f.in_run(&toks, j + 1, true)
+                            {
+                                j += 1;
+                            }
+                            j += 1;
+                        }
+                        while j < toks.len() && lex.between.contains(&toks[j].lower) {
+                            j += 1;
+                        }
+                        if j > 0 && j < toks.len() && f.cue_at(&toks, j).is_some() {
+                            quote_found[qi] = if f.pronoun_at(&toks, 0) {
+                                Some(Found::Pronoun(
+                                    Span {
+                                        start: toks[0].start,
+                                        end: toks[0].end,
+                                    },
+                                    Attribution::DirectQuote,
+                                ))
+                            } else {
+                                f.entity_starting_at(&toks, 0)
+                                    .map(|e| Found::Named(e, Attribution::DirectQuote))
+                            };
+                        }
+                    }
+                }
+            }
+        }
+        if quote_found[qi].is_some() {
+            continue;
+        }
+        // The frame before the opening mark, in its sentence.
+        if let Some(si) = seg.sentences.iter().position(|s| s.span.contains(q.open)) {
+            let frame = Span {
+                start: seg.sentences[si].span.start,
+                end: q.open,
+            };
+            let toks: Vec<Token> = tokenize(text, frame, &quote_spans)
+                .into_iter()
+                .filter(|t| !t.quoted)
+                .collect();
+            if !toks.is_empty() {
+                let found = f.find(&toks, frame.start).or_else(|| {
+                    // "… Sergei Lavrov: “"
+                    let last = toks.len() - 1;
+                    let tail = &text[toks[last].end..q.open];
+                    if tail.trim() == ":" {
+                        f.entity_ending_at(&toks, last)
+                            .map(|e| Found::Named(e, Attribution::DirectQuote))
+                    } else {
+                        None
+                    }
+                });
+                quote_found[qi] = found.map(|fd| match fd {
+                    Found::Named(e, _) => Found::Named(e, Attribution::DirectQuote),
+                    Found::Pronoun(s, _) => Found::Pronoun(s, Attribution::DirectQuote),
+                });
+            }
+            // The sentence that introduces the quote ("X said … that Russia would try. “If …").
+            if quote_found[qi].is_none() && si > 0 {
+                let prev = si - 1;
+                let same_or_next_par =
+                    seg.sentences[si].paragraph - seg.sentences[prev].paragraph <= 1;
+                let frame_empty = text[frame.start..frame.end].trim().is_empty();
+                if frame_empty && same_or_next_par && seg.sentences[prev].quote.is_none() {
+                    quote_found[qi] = own[prev].clone().map(|fd| match fd {
+                        Found::Named(e, _) => Found::Named(e, Attribution::DirectQuote),
+                        Found::Pronoun(s, _) => Found::Pronoun(s, Attribution::DirectQuote),
+                    });
+                }
+            }
+        }
+    }
+
+    // Resolve in reading order: pronouns to the latest person speaker, continuations.
+    let mut out = Vec::with_capacity(seg.sentences.len());
+    let mut last_person: Option<(String, ActorKind)> = None;
+    // (speaker, paragraph, how many continuations so far)
+    let mut cont: Option<(Speaker, usize, usize)> = None;
+    for (si, s) in seg.sentences.iter().enumerate() {
+        let sent_text = s.span.slice(text);
+        let quoted_share = s.quoted.map_or(0.0, |q| {
+            (q.end - q.start) as f32 / (s.span.end - s.span.start).max(1) as f32
+        });
+        // A sentence with a real quotation takes the quotation's speaker; with a few words in
+        // scare quotes, its own.
+        let quote_speaker = s.quote.and_then(|qi| quote_found[qi].clone());
+        let found = if s.heading {
+            None
+        } else if quote_speaker.is_some()
+            && (quoted_share >= 0.2 || own[si].is_none() || same_found(&own[si], &quote_speaker))
+        {
+            quote_speaker
+        } else {
+            own[si].clone().or(quote_speaker)
+        };
+        let speaker = match found {
+            Some(Found::Named(e, how)) => Some((
+                Speaker {
+                    mention: e.mention.slice(text).to_string(),
+                    span: e.mention,
+                    name: e.name,
+                    kind: e.kind,
+                },
+                how,
+            )),
+            Some(Found::Pronoun(span, how)) => last_person.clone().map(|(name, kind)| {
+                (
+                    Speaker {
+                        mention: span.slice(text).to_string(),
+                        span,
+                        name,
+                        kind,
+                    },
+                    if how == Attribution::DirectQuote {
+                        how
+                    } else {
+                        Attribution::Pronoun
+                    },
+                )
+            }),
+            None => None,
+        };
+        let result = match speaker {
+            Some((sp, how)) => {
+                if sp.kind == ActorKind::Person {
+                    last_person = Some((sp.name.clone(), sp.kind));
+                }
+                cont = match how {
+                    Attribution::Indirect | Attribution::AccordingTo | Attribution::Pronoun => {
+                        Some((sp.clone(), s.paragraph, 0))
+                    }
+                    _ => None,
+                };
+                Attributed {
+                    speaker: Some(sp),
+                    attribution: how,
+                }
+            }
+            None => {
+                let lower: Vec<String> = sent_text
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .take(4)
+                    .map(|w| w.to_lowercase())
+                    .collect();
+                let narrator = lex
+                    .narrator_openers
+                    .iter()
+                    .any(|o| lower.len() >= o.len() && lower[..o.len()] == o[..]);
+                match cont.take() {
+                    Some((sp, par, n))
+                        if par == s.paragraph
+                            && n < 2
+                            && !narrator
+                            && !s.heading
+                            && s.quote.is_none() =>
+                    {
+                        cont = Some((sp.clone(), par, n + 1));
+                        Attributed {
+                            speaker: Some(sp),
+                            attribution: Attribution::Continuation,
+                        }
+                    }
+                    _ => Attributed {
+                        speaker: None,
+                        attribution: Attribution::None,
+                    },
+                }
+            }
+        };
+        out.push(result);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::segment;
+
+    fn run(text: &str) -> Vec<(String, Option<String>, Attribution)> {
+        let seg = segment(text);
+        let lex = Lexicon::builtin();
+        let actors = ActorTable::builtin();
+        attribute(text, &seg, &lex, &actors)
+            .into_iter()
+            .zip(&seg.sentences)
+            .map(|(a, s)| {
+                (
+                    s.span.slice(text).to_string(),
+                    a.speaker.map(|sp| sp.name),
+                    a.attribution,
+                )
+            })
+            .collect()
+    }
+
+    fn who(text: &str) -> Vec<(Option<String>, Attribution)> {
+        run(text).into_iter().map(|(_, s, a)| (s, a)).collect()
+    }
+
+    fn some(s: &str, a: Attribution) -> (Option<String>, Attribution) {
+        (Some(s.to_string()), a)
+    }
+
+    #[test]
+    fn direct_quote_with_speaker_after_the_quote() {
+        let t = "“We will not accept this,” said Prime Minister Anna Kowalski.";
+        assert_eq!(who(t), [some("Anna Kowalski", Attribution::DirectQuote)]);
+        let t = "“We will not accept this,” Kowalski told reporters.";
+        assert_eq!(who(t), [some("Kowalski", Attribution::DirectQuote)]);
+    }
+
+    #[test]
+    fn direct_quote_with_speaker_before_the_quote() {
+        let t = "Defence Minister John Smith said: “We are ready. We will act.”";
+        assert_eq!(
+            who(t),
+            [
+                some("John Smith", Attribution::DirectQuote),
+                some("John Smith", Attribution::DirectQuote)
+            ]
+        );
+        let t =
+            "This is confirmed by the statement of Foreign Minister Ivan Petrov: “We reject it.”";
+        assert_eq!(who(t), [some("Ivan Petrov", Attribution::DirectQuote)]);
+    }
+
+    #[test]
+    fn a_person_named_inside_a_quote_is_not_its_speaker() {
+        let t = "Minister Ivan Petrov said: “If NATO were defensive, as Jens Berg says, it would not expand.”";
+        assert_eq!(who(t), [some("Ivan Petrov", Attribution::DirectQuote)]);
+    }
+
+    #[test]
+    fn indirect_speech_and_apposition() {
+        let t = "Security expert Mary Jones has said that the plan will fail. At least the head of the delegation, Wendy Marsh, emphasized that it was not a negotiation. Pat Lee, head of the Carnegie office in Berlin, said the talks were useful.";
+        assert_eq!(
+            who(t),
+            [
+                some("Mary Jones", Attribution::Indirect),
+                some("Wendy Marsh", Attribution::Indirect),
+                some("Pat Lee", Attribution::Indirect)
+            ]
+        );
+    }
+
+    #[test]
+    fn according_to_and_pronouns() {
+        let t = "Former Minister Tom Brandt responded sharply to Petrov’s statements. According to him, no one is left behind. That is why nobody is sad. And the third sentence is his too. The fourth is not.";
+        let w = who(t);
+        assert_eq!(w[0], some("Tom Brandt", Attribution::Indirect));
+        assert_eq!(w[1], some("Tom Brandt", Attribution::Pronoun));
+        assert_eq!(w[2], some("Tom Brandt", Attribution::Continuation));
+        assert_eq!(w[3], some("Tom Brandt", Attribution::Continuation));
+        assert_eq!(w[4], (None, Attribution::None));
+        let t = "According to Dmitry Orlov, the position is principled.";
+        assert_eq!(who(t), [some("Dmitry Orlov", Attribution::AccordingTo)]);
+    }
+
+    #[test]
+    fn states_by_metonymy_and_participles() {
+        let t = "Moscow insists that the deal is dead. As with the earlier talks, Russia has a clear approach, demanding that the bloc stop. The Kremlin wants guarantees.";
+        assert_eq!(
+            who(t),
+            [
+                some("Russia", Attribution::Indirect),
+                some("Russia", Attribution::Indirect),
+                some("Russia", Attribution::Indirect)
+            ]
+        );
+    }
+
+    #[test]
+    fn no_pronoun_or_common_noun_becomes_a_speaker() {
+        let t = "Other commentators also pointed out that it was hard. Western countries have repeatedly warned against it. It said nothing.";
+        for (s, a) in who(t) {
+            assert_eq!(s, None);
+            assert_eq!(a, Attribution::None);
+        }
+    }
+
+    #[test]
+    fn quote_introduced_by_the_previous_sentence() {
+        let t = "Former diplomat Debra Kane said in an interview that Russia would try to divide the allies. “If they insist, that is ridiculous.\nAnd that is to be expected, ”said Kane.";
+        let w = who(t);
+        assert_eq!(w[0], some("Debra Kane", Attribution::Indirect));
+        assert_eq!(w[1], some("Kane", Attribution::DirectQuote));
+        assert_eq!(w[2], some("Kane", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn narrator_opener_stops_a_continuation() {
+        let t = "Jens Berg has said that there can be no cuts. It is not worth insisting on limits. Here, of course, the focus is on Ukraine.";
+        let w = who(t);
+        assert_eq!(w[1], some("Jens Berg", Attribution::Continuation));
+        assert_eq!(w[2], (None, Attribution::None));
+    }
+}

@@ -1,0 +1,550 @@
+//! Stage 1: the corpus.
+//!
+//! Reads documents from `.txt` files (one article per file, id = file stem), `.jsonl` files (one
+//! document per line: `id`, `text`, optional `title`, `date`, `source`, `url`) and standard input
+//! (`-`, JSONL). Documents are yielded one at a time, so a corpus of any size streams through.
+//! Every problem is a [`CorpusError`] naming the file and line; with `skip_bad` the reader counts
+//! and skips the bad document and goes on, and [`CorpusStats`] accounts for every input.
+
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// One article.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub id: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Where a document came from: a file, and a line for JSONL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}", self.path.display(), l),
+            None => write!(f, "{}", self.path.display()),
+        }
+    }
+}
+
+/// A bad input. Every variant names the file (and line where there is one) and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: no such file or directory")]
+    NotFound { path: PathBuf },
+    #[error("{origin}: malformed JSON: {message} (each line must be one JSON object; use --skip-bad to skip bad lines)")]
+    Json { origin: Origin, message: String },
+    #[error("{origin}: missing or non-string field \"{field}\" (each document needs \"id\" and \"text\" strings; use --skip-bad to skip it)")]
+    MissingField { origin: Origin, field: &'static str },
+    #[error("{origin}: empty document id (ids must be non-empty; use --skip-bad to skip it)")]
+    EmptyId { origin: Origin },
+    #[error("{origin}: duplicate document id \"{id}\" (first seen at {first}); ids must be unique across all inputs; use --skip-bad to skip the repeat")]
+    DuplicateId {
+        origin: Origin,
+        id: String,
+        first: String,
+    },
+    #[error("{origin}: invalid UTF-8 at byte {byte}; convert the file to UTF-8 (e.g. iconv -t UTF-8) or use --skip-bad")]
+    Utf8 { origin: Origin, byte: usize },
+    #[error("{path}: unsupported input type; give .txt files, .jsonl files, directories, or - for JSONL on stdin")]
+    Unsupported { path: PathBuf },
+}
+
+impl CorpusError {
+    /// Whether `--skip-bad` may skip this error and continue (I/O failures and unsupported
+    /// explicit inputs stop the run).
+    pub fn skippable(&self) -> bool {
+        matches!(
+            self,
+            CorpusError::Json { .. }
+                | CorpusError::MissingField { .. }
+                | CorpusError::EmptyId { .. }
+                | CorpusError::DuplicateId { .. }
+                | CorpusError::Utf8 { .. }
+        )
+    }
+}
+
+/// Accounting of the inputs: every file and line is read, skipped or ignored, and counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorpusStats {
+    pub files: usize,
+    /// Files in input directories that are neither `.txt` nor `.jsonl` (named in the log).
+    pub files_ignored: usize,
+    pub documents: usize,
+    pub blank_lines: usize,
+    pub skipped: usize,
+    /// The first few skipped inputs, as messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_examples: Vec<String>,
+}
+
+/// One input source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    Txt(PathBuf),
+    Jsonl(PathBuf),
+    Stdin,
+}
+
+/// Expands the command-line inputs (files, directories, `-`) into sources, in a stable order.
+fn expand_inputs(inputs: &[PathBuf], stats: &mut CorpusStats) -> Result<Vec<Source>, CorpusError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            out.push(Source::Stdin);
+            continue;
+        }
+        let meta = std::fs::metadata(input).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                CorpusError::NotFound {
+                    path: input.clone(),
+                }
+            } else {
+                CorpusError::Io {
+                    path: input.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        if meta.is_dir() {
+            let mut entries = Vec::new();
+            walk_dir(input, &mut entries)?;
+            entries.sort();
+            for p in entries {
+                match classify(&p) {
+                    Some(s) => out.push(s),
+                    None => {
+                        tracing::info!("ignoring {} (not .txt or .jsonl)", p.display());
+                        stats.files_ignored += 1;
+                    }
+                }
+            }
+        } else {
+            match classify(input) {
+                Some(s) => out.push(s),
+                None => {
+                    return Err(CorpusError::Unsupported {
+                        path: input.clone(),
+                    })
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CorpusError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| CorpusError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    for entry in rd {
+        let entry = entry.map_err(|e| CorpusError::Io {
+            path: dir.to_path_buf(),
+            source: e,
+        })?;
+        let p = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue; // hidden files and directories (.git, editor swap files)
+        }
+        if p.is_dir() {
+            walk_dir(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn classify(p: &Path) -> Option<Source> {
+    match p.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("txt") => Some(Source::Txt(p.to_path_buf())),
+        Some(e) if e.eq_ignore_ascii_case("jsonl") => Some(Source::Jsonl(p.to_path_buf())),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct RawDoc {
+    id: Option<serde_json::Value>,
+    text: Option<serde_json::Value>,
+    title: Option<String>,
+    date: Option<String>,
+    source: Option<String>,
+    url: Option<String>,
+}
+
+/// Parses one JSONL line into a document.
+pub fn parse_jsonl_line(line: &str, origin: &Origin) -> Result<Document, CorpusError> {
+    let raw: RawDoc = serde_json::from_str(line).map_err(|e| CorpusError::Json {
+        origin: origin.clone(),
+        message: e.to_string(),
+    })?;
+    let id = match raw.id {
+        Some(serde_json::Value::String(s)) => s,
+        // Numeric ids are common in exported corpora; keep them as their decimal text.
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => {
+            return Err(CorpusError::MissingField {
+                origin: origin.clone(),
+                field: "id",
+            })
+        }
+    };
+    let text = match raw.text {
+        Some(serde_json::Value::String(s)) => s,
+        _ => {
+            return Err(CorpusError::MissingField {
+                origin: origin.clone(),
+                field: "text",
+            })
+        }
+    };
+    if id.trim().is_empty() {
+        return Err(CorpusError::EmptyId {
+            origin: origin.clone(),
+        });
+    }
+    Ok(Document {
+        id,
+        text,
+        title: raw.title,
+        date: raw.date,
+        source: raw.source,
+        url: raw.url,
+    })
+}
+
+/// Streams documents from the inputs. Iterating yields `Ok(document)` or, without `skip_bad`,
+/// the first error (after which iteration ends).
+pub struct CorpusReader {
+    sources: std::vec::IntoIter<Source>,
+    current: Option<(PathBuf, Box<dyn BufRead>, usize)>,
+    seen: std::collections::HashMap<String, String>,
+    skip_bad: bool,
+    failed: bool,
+    stats: CorpusStats,
+}
+
+impl CorpusReader {
+    pub fn open(inputs: &[PathBuf], skip_bad: bool) -> Result<CorpusReader, CorpusError> {
+        let mut stats = CorpusStats::default();
+        let sources = expand_inputs(inputs, &mut stats)?;
+        Ok(CorpusReader {
+            sources: sources.into_iter(),
+            current: None,
+            seen: Default::default(),
+            skip_bad,
+            failed: false,
+            stats,
+        })
+    }
+
+    pub fn stats(&self) -> &CorpusStats {
+        &self.stats
+    }
+
+    fn check_id(&mut self, doc: Document, origin: &Origin) -> Result<Document, CorpusError> {
+        if let Some(first) = self.seen.get(&doc.id) {
+            return Err(CorpusError::DuplicateId {
+                origin: origin.clone(),
+                id: doc.id,
+                first: first.clone(),
+            });
+        }
+        self.seen.insert(doc.id.clone(), origin.to_string());
+        Ok(doc)
+    }
+
+    fn read_txt(&mut self, path: &Path) -> Result<Document, CorpusError> {
+        let origin = Origin {
+            path: path.to_path_buf(),
+            line: None,
+        };
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| CorpusError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let byte = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..byte].iter().filter(|&&b| b == b'\n').count() + 1;
+            CorpusError::Utf8 {
+                origin: Origin {
+                    path: path.to_path_buf(),
+                    line: Some(line),
+                },
+                byte,
+            }
+        })?;
+        let id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if id.is_empty() {
+            return Err(CorpusError::EmptyId { origin });
+        }
+        let doc = Document {
+            id,
+            text,
+            title: None,
+            date: None,
+            source: Some(path.display().to_string()),
+            url: None,
+        };
+        self.check_id(doc, &origin)
+    }
+
+    /// Reads the next line of the current JSONL source. `Ok(None)` at its end.
+    fn next_jsonl(&mut self) -> Option<Result<Document, CorpusError>> {
+        loop {
+            let (path, reader, line_no) = self.current.as_mut()?;
+            let mut buf = Vec::new();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => {
+                    self.current = None;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let path = path.clone();
+                    self.current = None;
+                    return Some(Err(CorpusError::Io { path, source: e }));
+                }
+            }
+            *line_no += 1;
+            let origin = Origin {
+                path: path.clone(),
+                line: Some(*line_no),
+            };
+            let line = match std::str::from_utf8(&buf) {
+                Ok(s) => s,
+                Err(e) => {
+                    return Some(Err(CorpusError::Utf8 {
+                        origin,
+                        byte: e.valid_up_to(),
+                    }))
+                }
+            };
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                self.stats.blank_lines += 1;
+                continue;
+            }
+            let r = parse_jsonl_line(trimmed, &origin).and_then(|d| self.check_id(d, &origin));
+            return Some(r);
+        }
+    }
+
+    fn next_raw(&mut self) -> Option<Result<Document, CorpusError>> {
+        loop {
+            if self.current.is_some() {
+                if let Some(r) = self.next_jsonl() {
+                    return Some(r);
+                }
+                continue;
+            }
+            match self.sources.next()? {
+                Source::Txt(p) => {
+                    self.stats.files += 1;
+                    return Some(self.read_txt(&p));
+                }
+                Source::Jsonl(p) => {
+                    self.stats.files += 1;
+                    match File::open(&p) {
+                        Ok(f) => {
+                            self.current = Some((p, Box::new(BufReader::new(f)), 0));
+                        }
+                        Err(e) => return Some(Err(CorpusError::Io { path: p, source: e })),
+                    }
+                }
+                Source::Stdin => {
+                    self.stats.files += 1;
+                    let stdin = std::io::stdin();
+                    self.current =
+                        Some((PathBuf::from("<stdin>"), Box::new(BufReader::new(stdin)), 0));
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for CorpusReader {
+    type Item = Result<Document, CorpusError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            match self.next_raw()? {
+                Ok(doc) => {
+                    self.stats.documents += 1;
+                    return Some(Ok(doc));
+                }
+                Err(e) if self.skip_bad && e.skippable() => {
+                    tracing::warn!("skipped: {e}");
+                    self.stats.skipped += 1;
+                    if self.stats.skipped_examples.len() < 20 {
+                        self.stats.skipped_examples.push(e.to_string());
+                    }
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::File::create(&p).unwrap().write_all(bytes).unwrap();
+        p
+    }
+
+    fn read_all(
+        inputs: &[PathBuf],
+        skip: bool,
+    ) -> (Vec<Result<Document, CorpusError>>, CorpusStats) {
+        let mut r = CorpusReader::open(inputs, skip).unwrap();
+        let docs: Vec<_> = r.by_ref().collect();
+        (docs, r.stats().clone())
+    }
+
+    #[test]
+    fn reads_txt_and_jsonl_from_a_directory() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.txt", "Hello world.".as_bytes());
+        write(
+            d.path(),
+            "b.jsonl",
+            b"{\"id\":\"x1\",\"text\":\"One.\",\"title\":\"T\",\"date\":\"2022-01-10\"}\n\n{\"id\":7,\"text\":\"Two.\"}\n",
+        );
+        write(d.path(), "notes.md", b"ignored");
+        let (docs, stats) = read_all(&[d.path().to_path_buf()], false);
+        let docs: Vec<Document> = docs.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            ["a", "x1", "7"]
+        );
+        assert_eq!(docs[1].title.as_deref(), Some("T"));
+        assert_eq!(stats.documents, 3);
+        assert_eq!(stats.files, 2);
+        assert_eq!(stats.files_ignored, 1);
+        assert_eq!(stats.blank_lines, 1);
+    }
+
+    #[test]
+    fn malformed_json_names_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "c.jsonl",
+            b"{\"id\":\"a\",\"text\":\"ok\"}\n{\"id\": \"b\", text}\n",
+        );
+        let (docs, _) = read_all(&[p.clone()], false);
+        assert!(docs[0].is_ok());
+        let e = docs[1].as_ref().unwrap_err();
+        assert!(matches!(e, CorpusError::Json { origin, .. } if origin.line == Some(2)));
+        assert!(e.to_string().contains("c.jsonl:2"), "{e}");
+        assert_eq!(docs.len(), 2, "reading stops at the first error");
+    }
+
+    #[test]
+    fn missing_text_and_duplicate_ids_are_errors() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "c.jsonl",
+            b"{\"id\":\"a\",\"text\":\"ok\"}\n{\"id\":\"b\"}\n{\"id\":\"a\",\"text\":\"again\"}\n{\"text\":\"no id\"}\n",
+        );
+        let (docs, _) = read_all(&[p.clone()], false);
+        assert!(matches!(
+            docs[1],
+            Err(CorpusError::MissingField { field: "text", .. })
+        ));
+        let (docs, stats) = read_all(&[p], true);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(stats.skipped, 3);
+        assert!(stats.skipped_examples[1].contains("duplicate document id \"a\""));
+        assert!(stats.skipped_examples[2].contains("\"id\""));
+    }
+
+    #[test]
+    fn duplicate_ids_across_files() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "a.txt", b"Text.");
+        write(d.path(), "b.jsonl", b"{\"id\":\"a\",\"text\":\"ok\"}\n");
+        let (docs, _) = read_all(&[d.path().to_path_buf()], false);
+        let e = docs[1].as_ref().unwrap_err();
+        assert!(
+            e.to_string().contains("a.txt"),
+            "names where the id was first seen: {e}"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_txt_and_jsonl() {
+        let d = tempfile::tempdir().unwrap();
+        let t = write(d.path(), "bad.txt", b"line one\nbad \xff byte\n");
+        let (docs, _) = read_all(&[t], false);
+        let e = docs[0].as_ref().unwrap_err();
+        assert!(
+            matches!(e, CorpusError::Utf8 { origin, byte: 13 } if origin.line == Some(2)),
+            "{e}"
+        );
+        let j = write(
+            d.path(),
+            "bad.jsonl",
+            b"{\"id\":\"a\",\"text\":\"\xc3\x28\"}\n{\"id\":\"b\",\"text\":\"fine\"}\n",
+        );
+        let (docs, stats) = read_all(&[j], true);
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].as_ref().unwrap().id, "b");
+        assert_eq!(stats.skipped, 1);
+    }
+
+    #[test]
+    fn missing_and_unsupported_inputs() {
+        let d = tempfile::tempdir().unwrap();
+        let e = CorpusReader::open(&[d.path().join("nope.jsonl")], true)
+            .err()
+            .unwrap();
+        assert!(matches!(e, CorpusError::NotFound { .. }));
+        let p = write(d.path(), "x.csv", b"a,b");
+        let e = CorpusReader::open(&[p], true).err().unwrap();
+        assert!(matches!(e, CorpusError::Unsupported { .. }));
+    }
+}

@@ -1,0 +1,562 @@
+//! Stage 2: segmentation.
+//!
+//! Splits a document into paragraphs, sentences and quotations, keeping byte offsets into the
+//! original text. Quotations are found over the whole document, not per sentence, because news
+//! quotes span sentences and paragraphs. The scanner accepts straight (`"`) and curly (`“ ”`, `„`)
+//! double quotes and guillemets (`« »`), a paragraph that opens a quote without closing it (the
+//! quote goes on into the next paragraph), a continuation paragraph that re-opens the quote, and
+//! a closing quote typed with the opening mark (`infrastructure, “said X.`). Single quotes are
+//! not treated as quotation marks: they are far more often apostrophes.
+
+use serde::{Deserialize, Serialize};
+
+/// A half-open byte range `[start, end)` into a document's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn slice<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.start..self.end]
+    }
+    pub fn overlaps(&self, other: &Span) -> bool {
+        self.start < other.end && other.start < self.end
+    }
+    pub fn contains(&self, pos: usize) -> bool {
+        self.start <= pos && pos < self.end
+    }
+}
+
+/// A quotation: the quoted words (without the marks) and where the marks are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The quoted content, marks excluded.
+    pub content: Span,
+    /// Byte offset of the opening mark.
+    pub open: usize,
+    /// Byte offset of the closing mark; `None` when the quote was never closed (it then ends at
+    /// the end of the paragraph it opened in).
+    pub close: Option<usize>,
+}
+
+/// A sentence, with its quotation content if it has any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sentence {
+    pub span: Span,
+    pub paragraph: usize,
+    /// A short line without final punctuation between paragraphs (a sub-heading).
+    pub heading: bool,
+    /// Index into [`Segmented::quotes`] of the quotation this sentence belongs to.
+    pub quote: Option<usize>,
+    /// The part of the sentence inside quotation marks.
+    pub quoted: Option<Span>,
+}
+
+/// The result of segmenting one document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Segmented {
+    pub paragraphs: Vec<Span>,
+    pub sentences: Vec<Sentence>,
+    pub quotes: Vec<Quote>,
+    /// Pieces with no letters or digits (a lone dash, a row of asterisks): counted, not kept.
+    pub fragments_without_words: usize,
+}
+
+const OPEN_ONLY: [char; 3] = ['“', '„', '«'];
+const CLOSE_ONLY: [char; 2] = ['”', '»'];
+const STRAIGHT: char = '"';
+const TERMINALS: [char; 4] = ['.', '!', '?', '…'];
+
+fn is_quote_mark(c: char) -> bool {
+    OPEN_ONLY.contains(&c) || CLOSE_ONLY.contains(&c) || c == STRAIGHT
+}
+
+/// Segments a document.
+pub fn segment(text: &str) -> Segmented {
+    let paragraphs = paragraphs(text);
+    let quotes = quotes(text, &paragraphs);
+    let close_marks: Vec<usize> = quotes.iter().filter_map(|q| q.close).collect();
+    let mut sentences = Vec::new();
+    let mut fragments = 0;
+    for (pi, p) in paragraphs.iter().enumerate() {
+        let heading = is_heading(text, *p, paragraphs.get(pi + 1).copied());
+        for s in sentences_in(text, *p, &close_marks) {
+            let slice = s.slice(text);
+            if !slice.chars().any(|c| c.is_alphanumeric()) {
+                fragments += 1;
+                continue;
+            }
+            let (quote, quoted) = quote_of(&quotes, s);
+            let quoted = quoted.and_then(|u| trim_span_in(text, u));
+            sentences.push(Sentence {
+                span: s,
+                paragraph: pi,
+                heading,
+                quote,
+                quoted,
+            });
+        }
+    }
+    Segmented {
+        paragraphs,
+        sentences,
+        quotes,
+        fragments_without_words: fragments,
+    }
+}
+
+/// The first quotation overlapping the sentence, and the union of the quoted parts in it.
+fn quote_of(quotes: &[Quote], s: Span) -> (Option<usize>, Option<Span>) {
+    let mut first = None;
+    let mut union: Option<Span> = None;
+    for (i, q) in quotes.iter().enumerate() {
+        if q.content.overlaps(&s) {
+            let part = Span {
+                start: q.content.start.max(s.start),
+                end: q.content.end.min(s.end),
+            };
+            first.get_or_insert(i);
+            union = Some(match union {
+                None => part,
+                Some(u) => Span {
+                    start: u.start.min(part.start),
+                    end: u.end.max(part.end),
+                },
+            });
+        }
+    }
+    (first, union)
+}
+
+fn trim_span_in(text: &str, s: Span) -> Option<Span> {
+    let slice = s.slice(text);
+    let lead = slice.len() - slice.trim_start().len();
+    let trail = slice.len() - slice.trim_end().len();
+    if lead + trail >= slice.len() {
+        return None;
+    }
+    Some(Span {
+        start: s.start + lead,
+        end: s.end - trail,
+    })
+}
+
+/// Lines become paragraphs; a line that continues a sentence broken by a stray line break (the
+/// previous line has no final punctuation and this one starts in lower case) is joined to it.
+pub fn paragraphs(text: &str) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        let Some(span) = trim_span_in(
+            text,
+            Span {
+                start,
+                end: start + line.len(),
+            },
+        ) else {
+            continue;
+        };
+        let first = span.slice(text).chars().next().unwrap_or(' ');
+        if let Some(prev) = out.last_mut() {
+            let last = prev.slice(text).chars().next_back().unwrap_or('.');
+            let prev_open = !TERMINALS.contains(&last)
+                && !is_quote_mark(last)
+                && !matches!(last, ':' | ';' | ')' | '’');
+            // Joined only when the line directly follows (no blank line between).
+            let adjacent = !text[prev.end..span.start].contains("\n\n");
+            if prev_open && adjacent && first.is_lowercase() {
+                prev.end = span.end;
+                continue;
+            }
+        }
+        out.push(span);
+    }
+    out
+}
+
+/// A short paragraph without final punctuation, followed by another paragraph: a sub-heading.
+fn is_heading(text: &str, p: Span, next: Option<Span>) -> bool {
+    let s = p.slice(text);
+    let last = s.chars().next_back().unwrap_or('.');
+    let words = s.split_whitespace().count();
+    next.is_some()
+        && words <= 10
+        && !TERMINALS.contains(&last)
+        && !is_quote_mark(last)
+        && last != ','
+        && !s.chars().any(is_quote_mark)
+}
+
+/// Finds the quotations of a document.
+pub fn quotes(text: &str, paragraphs: &[Span]) -> Vec<Quote> {
+    let mut out = Vec::new();
+    // (opening mark offset, content start, paragraph index where it opened)
+    let mut open: Option<(usize, usize, usize)> = None;
+    for (pi, p) in paragraphs.iter().enumerate() {
+        let body = p.slice(text);
+        let first_mark_at_start = body.chars().next().is_some_and(is_quote_mark);
+        if let Some((o, cs, opened_in)) = open {
+            // A quote left open at the end of a paragraph goes on into this one, unless this one
+            // is a heading or the quote has run on implausibly long; then it ends where it opened.
+            let next = paragraphs.get(pi + 1).copied();
+            let heading = is_heading(text, *p, next);
+            if heading || pi - opened_in > 5 {
+                let until = if heading { pi - 1 } else { opened_in };
+                out.push(Quote {
+                    content: Span {
+                        start: cs,
+                        end: paragraphs[until].end,
+                    },
+                    open: o,
+                    close: None,
+                });
+                open = None;
+            }
+        }
+        let mut iter = body.char_indices().peekable();
+        while let Some((i, c)) = iter.next() {
+            if !is_quote_mark(c) {
+                continue;
+            }
+            let at = p.start + i;
+            let after = at + c.len_utf8();
+            let prev = text[..at].chars().next_back();
+            let next = text[after..].chars().next();
+            match open {
+                None => {
+                    let opener = OPEN_ONLY.contains(&c)
+                        || c == STRAIGHT
+                        // A closing mark used as an opener: `”We should …` at a word start.
+                        || (CLOSE_ONLY.contains(&c)
+                            && prev.is_none_or(|p| p.is_whitespace())
+                            && next.is_some_and(|n| n.is_alphanumeric()));
+                    if opener {
+                        open = Some((at, after, pi));
+                    }
+                }
+                Some((o, cs, _)) => {
+                    if i == 0 && first_mark_at_start && (OPEN_ONLY.contains(&c) || c == STRAIGHT) {
+                        // A continuation paragraph re-opens the quote that is still open.
+                        continue;
+                    }
+                    // Any other mark closes: `”`, `»`, `"`, and an opening mark typed where
+                    // a closing one belongs (`, “said X.`).
+                    if c == '«' {
+                        continue; // a nested guillemet does not close
+                    }
+                    out.push(Quote {
+                        content: Span { start: cs, end: at },
+                        open: o,
+                        close: Some(at),
+                    });
+                    open = None;
+                }
+            }
+        }
+    }
+    if let Some((o, cs, opened_in)) = open {
+        let last = paragraphs.len() - 1;
+        let end = if opened_in == last {
+            paragraphs[last].end
+        } else {
+            paragraphs[opened_in].end
+        };
+        out.push(Quote {
+            content: Span { start: cs, end },
+            open: o,
+            close: None,
+        });
+    }
+    // Content without words (an empty pair of marks) is not a quotation.
+    out.retain(|q| q.content.slice(text).chars().any(|c| c.is_alphanumeric()));
+    out
+}
+
+/// Abbreviations after which a period never ends a sentence (titles, months, "No.", "e.g.").
+const NEVER_END: &[&str] = &[
+    "mr", "mrs", "ms", "dr", "prof", "gen", "col", "lt", "sgt", "capt", "cmdr", "adm", "sen",
+    "rep", "gov", "pres", "amb", "rev", "hon", "st", "jr", "sr", "no", "nos", "vs", "v", "e.g",
+    "i.e", "cf", "al", "approx", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
+    "oct", "nov", "dec", "mt", "ft", "fig", "art", "vol", "ch", "pp", "ca", "est", "dept", "univ",
+];
+/// Abbreviations that may end a sentence: they end one only before a common sentence opener.
+const MAY_END: &[&str] = &[
+    "u.s", "u.k", "u.n", "e.u", "etc", "inc", "ltd", "co", "corp", "a.m", "p.m", "bros",
+];
+const OPENERS: &[&str] = &[
+    "The",
+    "A",
+    "An",
+    "He",
+    "She",
+    "It",
+    "They",
+    "We",
+    "I",
+    "But",
+    "And",
+    "In",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "There",
+    "On",
+    "At",
+    "As",
+    "If",
+    "His",
+    "Her",
+    "Their",
+    "Our",
+    "Its",
+    "So",
+    "Yet",
+    "However",
+    "Meanwhile",
+    "Still",
+    "Now",
+    "Then",
+    "When",
+    "While",
+    "After",
+    "Before",
+];
+
+/// The word before a period at `dot` (letters, digits and inner periods), lower-cased.
+fn word_before(text: &str, dot: usize) -> String {
+    let before = &text[..dot];
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '.'))
+        .map(|(i, c)| i + c.len_utf8())
+        .unwrap_or(0);
+    before[start..].to_lowercase()
+}
+
+fn is_initial(word: &str, original: &str) -> bool {
+    // "J" in "J. Smith", or "J.R" in "J.R. Smith".
+    let parts: Vec<&str> = word.split('.').collect();
+    !word.is_empty()
+        && parts.iter().all(|p| p.chars().count() == 1)
+        && original.chars().next().is_some_and(|c| c.is_uppercase())
+}
+
+/// Splits one paragraph into sentences.
+fn sentences_in(text: &str, p: Span, close_marks: &[usize]) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut start = p.start;
+    let body = &text[..p.end];
+    let mut i = p.start;
+    while i < p.end {
+        let c = body[i..].chars().next().unwrap();
+        let clen = c.len_utf8();
+        if !TERMINALS.contains(&c) {
+            i += clen;
+            continue;
+        }
+        // Extend over further terminals and closing marks, also a closing mark after a space
+        // (`… Pact. ”`).
+        let mut end = i + clen;
+        loop {
+            let rest = &body[end..];
+            let Some(n) = rest.chars().next() else { break };
+            if TERMINALS.contains(&n) || matches!(n, ')' | ']' | '’' | '\'') {
+                end += n.len_utf8();
+            } else if is_quote_mark(n) && close_marks.contains(&end) {
+                end += n.len_utf8();
+            } else if n == ' ' {
+                let after_space = end + 1;
+                let m = body[after_space..].chars().next();
+                if m.is_some_and(is_quote_mark) && close_marks.contains(&after_space) {
+                    end = after_space + m.unwrap().len_utf8();
+                } else {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        if end >= p.end {
+            break;
+        }
+        let rest = &body[end..];
+        let Some(ws) = rest.chars().next() else { break };
+        if !ws.is_whitespace() {
+            i = end;
+            continue;
+        }
+        let next_start = end + rest.len() - rest.trim_start().len();
+        let next_word: String = body[next_start..]
+            .chars()
+            .skip_while(|c| is_quote_mark(*c) || *c == '(')
+            .take_while(|c| c.is_alphanumeric())
+            .collect();
+        let next_char = body[next_start..].chars().next().unwrap_or(' ');
+        let starts_upper = next_word
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+        let mut split = starts_upper || (is_quote_mark(next_char) && starts_upper);
+        if split && c == '.' {
+            let w = word_before(text, i);
+            let orig_start = i - w.len();
+            let orig = &text[orig_start..i];
+            if MAY_END.contains(&w.as_str()) {
+                split = OPENERS.contains(&next_word.as_str());
+            } else if NEVER_END.contains(&w.as_str()) || is_initial(&w, orig) {
+                split = false;
+            }
+        }
+        if split {
+            out.push(Span { start, end });
+            start = next_start;
+            i = next_start;
+        } else {
+            i = end;
+        }
+    }
+    if let Some(s) = trim_span_in(text, Span { start, end: p.end }) {
+        out.push(s);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sents(text: &str) -> Vec<&str> {
+        segment(text)
+            .sentences
+            .iter()
+            .map(|s| s.span.slice(text))
+            .collect()
+    }
+
+    fn quoted(text: &str) -> Vec<&str> {
+        segment(text)
+            .quotes
+            .iter()
+            .map(|q| q.content.slice(text))
+            .collect()
+    }
+
+    #[test]
+    fn splits_sentences_with_abbreviations_initials_dates_numbers() {
+        let t = "Mr. Smith met Gen. J. R. Allen on Jan. 10 in Washington. Growth was 3.5 percent in the U.S. The talks began at 9 a.m. on Monday. Really? Yes!";
+        assert_eq!(
+            sents(t),
+            [
+                "Mr. Smith met Gen. J. R. Allen on Jan. 10 in Washington.",
+                "Growth was 3.5 percent in the U.S.",
+                "The talks began at 9 a.m. on Monday.",
+                "Really?",
+                "Yes!"
+            ]
+        );
+    }
+
+    #[test]
+    fn offsets_point_into_the_original_text() {
+        let t = "First one.  Second “quoted” one.\n\nThird.";
+        let seg = segment(t);
+        for s in &seg.sentences {
+            assert_eq!(&t[s.span.start..s.span.end], s.span.slice(t));
+        }
+        assert_eq!(seg.sentences[1].span.slice(t), "Second “quoted” one.");
+        assert_eq!(seg.paragraphs.len(), 2);
+        assert_eq!(seg.sentences[2].paragraph, 1);
+    }
+
+    #[test]
+    fn straight_curly_and_guillemet_quotes() {
+        let t = "He said \"we will\" go. She said “no way”. They wrote « jamais ». Ende „gut“ so.";
+        let q = quoted(t);
+        assert_eq!(q[0], "we will");
+        assert_eq!(q[1], "no way");
+        assert_eq!(q[2], " jamais ");
+        // „ opens; the German closing “ is an opening mark typed as a close.
+        assert_eq!(q[3], "gut");
+    }
+
+    #[test]
+    fn quote_spanning_sentences_marks_each_sentence() {
+        let t = "The minister said: “We are ready. We will not wait. ” Then he left.";
+        let seg = segment(t);
+        assert_eq!(seg.quotes.len(), 1);
+        let s: Vec<_> = seg
+            .sentences
+            .iter()
+            .map(|s| (s.span.slice(t), s.quote))
+            .collect();
+        assert_eq!(s[0], ("The minister said: “We are ready.", Some(0)));
+        assert_eq!(s[1], ("We will not wait. ”", Some(0)));
+        assert_eq!(s[2], ("Then he left.", None));
+        assert_eq!(seg.sentences[0].quoted.unwrap().slice(t), "We are ready.");
+    }
+
+    #[test]
+    fn quote_spanning_paragraphs_and_closed_with_an_opening_mark() {
+        let t = "An expert spoke. “Moscow insists on speed.\nI also believe this matters.\nSo it could be a deal, “said Ivanov.\nNext paragraph.";
+        let seg = segment(t);
+        assert_eq!(seg.quotes.len(), 1);
+        let q = &seg.quotes[0];
+        assert!(q.close.is_some());
+        assert!(q.content.slice(t).starts_with("Moscow insists"));
+        assert!(q.content.slice(t).ends_with("a deal, "));
+        let in_quote: Vec<bool> = seg.sentences.iter().map(|s| s.quote.is_some()).collect();
+        assert_eq!(in_quote, [false, true, true, true, false]);
+    }
+
+    #[test]
+    fn continuation_paragraph_reopens_without_closing() {
+        let t = "“We should talk.\nThere are agreements.\n“We should also talk about rights,” said Lee.\nAfter.";
+        let seg = segment(t);
+        assert_eq!(seg.quotes.len(), 1, "{:?}", seg.quotes);
+        assert!(seg.quotes[0].content.slice(t).ends_with("about rights,"));
+        assert_eq!(seg.sentences.last().unwrap().quote, None);
+    }
+
+    #[test]
+    fn unclosed_quote_stops_at_a_heading_and_at_the_end() {
+        let t = "She said “this never closes.\nA heading\nPlain text here.";
+        let seg = segment(t);
+        assert_eq!(seg.quotes.len(), 1);
+        assert_eq!(seg.quotes[0].close, None);
+        assert_eq!(seg.quotes[0].content.slice(t), "this never closes.");
+        assert!(seg.sentences[1].heading);
+        assert_eq!(seg.sentences[2].quote, None);
+        let t2 = "First paragraph.\nShe said “this never closes.";
+        let seg2 = segment(t2);
+        assert_eq!(seg2.quotes[0].content.slice(t2), "this never closes.");
+    }
+
+    #[test]
+    fn broken_line_inside_a_sentence_is_joined() {
+        let t = "It is clear that\nthere is a task ahead. Next.";
+        assert_eq!(
+            sents(t),
+            ["It is clear that\nthere is a task ahead.", "Next."]
+        );
+    }
+
+    #[test]
+    fn question_inside_quote_followed_by_lowercase_is_one_sentence() {
+        let t = "“Why now?” he asked. Then silence.";
+        assert_eq!(sents(t), ["“Why now?” he asked.", "Then silence."]);
+    }
+
+    #[test]
+    fn fragments_without_words_are_counted() {
+        let t = "A sentence.\n–\n***";
+        let seg = segment(t);
+        assert_eq!(seg.sentences.len(), 1);
+        assert_eq!(seg.fragments_without_words, 2);
+    }
+}

@@ -1,0 +1,148 @@
+//! From a document to its statements: segmentation, attribution and per-document actor
+//! resolution, combined into the statement records that the stance model scores and that
+//! `statements.jsonl` holds.
+
+use crate::actors::{resolve_document, NameUse, NameVariants};
+use crate::attribute::{attribute, Attribution};
+use crate::corpus::Document;
+use crate::lexicon::{ActorKind, ActorTable, Lexicon};
+use crate::model::{Label, Scores};
+use crate::segment::{segment, Span};
+use serde::{Deserialize, Serialize};
+
+/// One statement: a sentence of a document with its speaker and (once scored) its stance.
+/// The field names are the `statements.jsonl` format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub doc_id: String,
+    /// `{doc_id}:{n}`, n counting the document's statements from 0.
+    pub statement_id: String,
+    /// Byte offsets of the sentence in the document's text.
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    /// Byte offsets of the quoted words, when the sentence holds a quotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<Span>,
+    pub paragraph: usize,
+    /// The speaker's canonical name, or null.
+    pub speaker: Option<String>,
+    /// The words that name the speaker in the text, or null.
+    pub mention: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaker_kind: Option<ActorKind>,
+    pub attribution: Attribution,
+    pub target: String,
+    pub stance: Option<Label>,
+    pub scores: Option<Scores>,
+}
+
+impl Statement {
+    /// The words the stance model reads: the quotation when there is one, else the sentence,
+    /// with runs of whitespace (line breaks inside a sentence) made single spaces.
+    pub fn model_text<'a>(&'a self, doc_text: &'a str) -> String {
+        let raw = match self.quote {
+            Some(q) => q.slice(doc_text),
+            None => &self.text,
+        };
+        raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// A document turned into statements, with its actors before corpus-level merging.
+#[derive(Debug, Clone)]
+pub struct DocStatements {
+    pub doc: Document,
+    pub statements: Vec<Statement>,
+    /// The document's actors: each statement's `speaker` is the canonical name of one of these.
+    pub actors: Vec<NameVariants>,
+    pub sentences: usize,
+    pub fragments_without_words: usize,
+}
+
+/// Segments, attributes and resolves one document. Statements are unscored.
+pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) -> DocStatements {
+    let seg = segment(&doc.text);
+    let att = attribute(&doc.text, &seg, lex, actors);
+    let uses: Vec<NameUse> = att
+        .iter()
+        .filter_map(|a| a.speaker.as_ref())
+        .map(|s| NameUse {
+            name: &s.name,
+            kind: s.kind,
+        })
+        .collect();
+    let (assign, clusters) = resolve_document(&uses);
+    let canon: Vec<String> = clusters.iter().map(|c| c.canonical()).collect();
+    let mut next = 0;
+    let statements = seg
+        .sentences
+        .iter()
+        .zip(&att)
+        .enumerate()
+        .map(|(i, (s, a))| {
+            let speaker = a.speaker.as_ref().map(|sp| {
+                let c = assign[next];
+                next += 1;
+                (canon[c].clone(), sp.mention.clone(), clusters[c].kind)
+            });
+            Statement {
+                doc_id: doc.id.clone(),
+                statement_id: format!("{}:{}", doc.id, i),
+                start: s.span.start,
+                end: s.span.end,
+                text: s.span.slice(&doc.text).to_string(),
+                quote: s.quoted,
+                paragraph: s.paragraph,
+                speaker: speaker.as_ref().map(|x| x.0.clone()),
+                mention: speaker.as_ref().map(|x| x.1.clone()),
+                speaker_kind: speaker.and_then(|x| x.2),
+                attribution: a.attribution,
+                target: target.to_string(),
+                stance: None,
+                scores: None,
+            }
+        })
+        .collect();
+    DocStatements {
+        sentences: seg.sentences.len(),
+        fragments_without_words: seg.fragments_without_words,
+        doc,
+        statements,
+        actors: clusters,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_carry_offsets_speakers_and_merged_names() {
+        let text = "Analyst Edward Lukass pointed out that talks failed. “We should talk,” said Edward Lucas. Lucas is also convinced that it works.";
+        let doc = Document {
+            id: "d1".into(),
+            text: text.into(),
+            title: None,
+            date: None,
+            source: None,
+            url: None,
+        };
+        let ds = prepare(
+            doc,
+            "NATO enlargement",
+            &Lexicon::builtin(),
+            &ActorTable::builtin(),
+        );
+        assert_eq!(ds.statements.len(), 3);
+        for s in &ds.statements {
+            assert_eq!(&text[s.start..s.end], s.text);
+            assert_eq!(s.speaker.as_deref(), Some("Edward Lucas"));
+        }
+        assert_eq!(ds.statements[0].mention.as_deref(), Some("Edward Lukass"));
+        assert_eq!(ds.statements[1].attribution, Attribution::DirectQuote);
+        assert_eq!(ds.statements[1].model_text(text), "We should talk,");
+        assert_eq!(ds.statements[2].statement_id, "d1:2");
+        assert_eq!(ds.actors.len(), 1);
+    }
+}
