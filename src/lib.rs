@@ -4,9 +4,14 @@
 //! [`corpus`] → [`segment`] → [`attribute`] (speakers) → [`actors`] (merging names) →
 //! [`model`] (stance through candle, batched by [`infer`]) → [`aggregate`] → [`report`].
 pub mod actors;
+pub mod aggregate;
 pub mod attribute;
 pub mod corpus;
+pub mod eval;
+pub mod infer;
 pub mod lexicon;
 pub mod model;
+pub mod report;
+pub mod run;
 pub mod segment;
 pub mod statements;

@@ -1,0 +1,213 @@
+//! The inference loop: batching policy and threads, kept apart from the models.
+//!
+//! Pairs are sorted by length and cut into batches, so each batch pads to nearly its own
+//! length; batches run on a rayon pool. On a CPU, candle's matrix products use the rayon pool
+//! they are called from with `RAYON_NUM_THREADS` threads; measured on 2 cores, two
+//! single-threaded workers that each run a whole batch beat one batch on two threads (174 vs
+//! 127 sentences/s for all-MiniLM-L6-v2, batch 32). [`Threads::configure`] sets that up once,
+//! before any thread starts.
+
+use crate::model::{ModelError, Pair, Scores, StanceModel};
+use rayon::prelude::*;
+
+/// How inference uses the CPU: `workers` batches at once, each on `threads_per_worker` threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threads {
+    pub workers: usize,
+    pub threads_per_worker: usize,
+}
+
+impl Threads {
+    /// The arrangement for `threads` CPU threads: one single-threaded worker per thread.
+    /// `workers` overrides (for example 1 worker on all threads, or a GPU's single stream).
+    pub fn for_cpu(threads: usize, workers: Option<usize>) -> Threads {
+        let threads = threads.max(1);
+        let workers = workers.unwrap_or(threads).clamp(1, threads);
+        Threads {
+            workers,
+            threads_per_worker: (threads / workers).max(1),
+        }
+    }
+
+    /// Applies the arrangement to this process: `RAYON_NUM_THREADS` (read by candle for each
+    /// matrix product) and the global rayon pool. Call once, first thing in `main`, before any
+    /// other thread exists; returns an error string if the global pool was already built.
+    pub fn configure(self) -> Result<(), String> {
+        // SAFETY-relevant: setting the environment is only sound while the process is single
+        // threaded; the CLI calls this before starting anything else.
+        std::env::set_var("RAYON_NUM_THREADS", self.threads_per_worker.to_string());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(self.workers * self.threads_per_worker)
+            .thread_name(|i| format!("standpoint-{i}"))
+            .build_global()
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Batching policy.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    pub batch_size: usize,
+    /// Run batches in parallel (one per worker) rather than one after another.
+    pub parallel_batches: bool,
+}
+
+/// The order in which pairs are batched: by length (bytes of text and target, a cheap stand-in
+/// for tokens), longest first so the slowest batches start early.
+pub fn length_order(pairs: &[Pair<'_>]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..pairs.len()).collect();
+    idx.sort_by_key(|&i| std::cmp::Reverse(pairs[i].text.len() + pairs[i].target.len()));
+    idx
+}
+
+/// Scores all pairs, in input order. `progress` is called with the number of pairs done after
+/// each batch.
+pub fn score_all(
+    model: &dyn StanceModel,
+    pairs: &[Pair<'_>],
+    batching: Batching,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Vec<Scores>, ModelError> {
+    let order = length_order(pairs);
+    let bs = batching.batch_size.max(1);
+    let batches: Vec<&[usize]> = order.chunks(bs).collect();
+    let run = |b: &&[usize]| -> Result<(Vec<usize>, Vec<Scores>), ModelError> {
+        let batch: Vec<Pair> = b.iter().map(|&i| pairs[i]).collect();
+        let s = model.predict(&batch)?;
+        if s.len() != batch.len() {
+            return Err(ModelError::Config {
+                model: model.name(),
+                message: format!("returned {} scores for {} pairs", s.len(), batch.len()),
+            });
+        }
+        progress(b.len());
+        Ok((b.to_vec(), s))
+    };
+    let results: Vec<(Vec<usize>, Vec<Scores>)> = if batching.parallel_batches {
+        batches.par_iter().map(run).collect::<Result<_, _>>()?
+    } else {
+        batches.iter().map(run).collect::<Result<_, _>>()?
+    };
+    let mut out = vec![
+        Scores {
+            favor: f32::NAN,
+            against: f32::NAN,
+            none: f32::NAN
+        };
+        pairs.len()
+    ];
+    for (idx, scores) in results {
+        for (i, s) in idx.into_iter().zip(scores) {
+            out[i] = s;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// A stand-in model that records the batches it sees; scores encode the text length so
+    /// the test can check that results come back in input order.
+    struct Recorder {
+        batches: Mutex<Vec<Vec<usize>>>,
+    }
+
+    impl StanceModel for Recorder {
+        fn name(&self) -> String {
+            "recorder".into()
+        }
+        fn token_len(&self, p: Pair<'_>) -> Result<usize, ModelError> {
+            Ok(p.text.len())
+        }
+        fn predict(&self, pairs: &[Pair<'_>]) -> Result<Vec<Scores>, ModelError> {
+            self.batches
+                .lock()
+                .unwrap()
+                .push(pairs.iter().map(|p| p.text.len()).collect());
+            Ok(pairs
+                .iter()
+                .map(|p| Scores {
+                    favor: p.text.len() as f32,
+                    against: 0.0,
+                    none: 0.0,
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn batches_are_length_sorted_and_results_in_input_order() {
+        let texts = ["a", "abcdef", "abc", "abcdefgh", "ab", "abcd", "abcde"];
+        let pairs: Vec<Pair> = texts
+            .iter()
+            .map(|t| Pair {
+                text: t,
+                target: "T",
+            })
+            .collect();
+        let m = Recorder {
+            batches: Mutex::new(vec![]),
+        };
+        let done = AtomicUsize::new(0);
+        for parallel in [false, true] {
+            m.batches.lock().unwrap().clear();
+            let out = score_all(
+                &m,
+                &pairs,
+                Batching {
+                    batch_size: 3,
+                    parallel_batches: parallel,
+                },
+                &|n| {
+                    done.fetch_add(n, Ordering::SeqCst);
+                },
+            )
+            .unwrap();
+            let lens: Vec<f32> = out.iter().map(|s| s.favor).collect();
+            assert_eq!(
+                lens,
+                texts.iter().map(|t| t.len() as f32).collect::<Vec<_>>()
+            );
+            let mut b = m.batches.lock().unwrap().clone();
+            b.sort();
+            assert_eq!(b, vec![vec![1], vec![4, 3, 2], vec![8, 6, 5]]);
+        }
+        assert_eq!(done.load(Ordering::SeqCst), 14);
+    }
+
+    #[test]
+    fn thread_arrangements() {
+        assert_eq!(
+            Threads::for_cpu(2, None),
+            Threads {
+                workers: 2,
+                threads_per_worker: 1
+            }
+        );
+        assert_eq!(
+            Threads::for_cpu(2, Some(1)),
+            Threads {
+                workers: 1,
+                threads_per_worker: 2
+            }
+        );
+        assert_eq!(
+            Threads::for_cpu(8, Some(2)),
+            Threads {
+                workers: 2,
+                threads_per_worker: 4
+            }
+        );
+        assert_eq!(
+            Threads::for_cpu(0, Some(5)),
+            Threads {
+                workers: 1,
+                threads_per_worker: 1
+            }
+        );
+    }
+}
