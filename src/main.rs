@@ -1,1 +1,361 @@
-fn main() {}
+//! The `standpoint` command line: a thin layer over the library. Errors go to stderr with exit
+//! code 2; results go to files (`analyze`) or stdout (`classify`, `eval`, `statements`).
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use standpoint::infer::{Batching, Threads};
+use standpoint::lexicon::{ActorTable, Lexicon};
+use standpoint::model::load::{load, ModelSpec};
+use standpoint::model::{DeviceKind, Pair, StanceModel};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Who stands where on a target in a news corpus: statements, speakers, stance, per-actor reports.
+#[derive(Parser)]
+#[command(name = "standpoint", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse a corpus: statements.jsonl, actors.json and report.md in --out.
+    Analyze(AnalyzeArgs),
+    /// Label JSONL {"id","text","target"?} from stdin; writes {"id","label","scores"} to stdout.
+    Classify(ClassifyArgs),
+    /// Score a model on labelled JSONL {"id","text","target","label"}.
+    Eval(EvalArgs),
+    /// Print a corpus's statements with their speakers as JSONL (no stance model).
+    Statements(StatementsArgs),
+    /// Train a stance head for the default encoder on labelled JSONL.
+    TrainHead(standpoint::train::TrainHeadArgs),
+}
+
+#[derive(Args, Clone)]
+struct ModelArgs {
+    /// `default` (all-MiniLM-L6-v2 + built-in stance head), a hub repo id of a zero-shot NLI
+    /// cross-encoder (BERT, DeBERTa-v2/v3, XLM-RoBERTa, ModernBERT), or a local model directory.
+    #[arg(long, env = "STANDPOINT_MODEL", default_value = "default")]
+    model: String,
+    /// Hub revision (branch, tag or commit) of --model.
+    #[arg(long, env = "STANDPOINT_REVISION")]
+    revision: Option<String>,
+    /// Never use the network; use the hub cache only (also HF_HUB_OFFLINE=1).
+    #[arg(long)]
+    offline: bool,
+    /// NLI hypothesis template, `{}` for the target; repeat to average several.
+    #[arg(long = "hypothesis")]
+    hypotheses: Vec<String>,
+    /// Stance head directory (stance-head.safetensors + stance-head.json) for the default encoder.
+    #[arg(long, env = "STANDPOINT_HEAD")]
+    head: Option<PathBuf>,
+    /// Device.
+    #[arg(long, value_enum, default_value = "cpu", env = "STANDPOINT_DEVICE")]
+    device: DeviceKind,
+    /// Statements per batch (sorted by length, padded to the batch's longest).
+    #[arg(long, default_value_t = 32, env = "STANDPOINT_BATCH_SIZE")]
+    batch_size: usize,
+    /// CPU threads in all (default: all cores).
+    #[arg(long, env = "STANDPOINT_THREADS")]
+    threads: Option<usize>,
+    /// Batches run at once; each gets threads/workers threads (default: one single-threaded
+    /// worker per thread on CPU, which is fastest for small models; 1 on a GPU).
+    #[arg(long, env = "STANDPOINT_WORKERS")]
+    workers: Option<usize>,
+}
+
+impl ModelArgs {
+    fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            model: self.model.clone(),
+            revision: self.revision.clone(),
+            offline: self.offline,
+            hypotheses: self.hypotheses.clone(),
+            head: self.head.clone(),
+            device: self.device,
+        }
+    }
+
+    fn threads(&self) -> Threads {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let workers = if self.device == DeviceKind::Cpu { self.workers } else { Some(1) };
+        Threads::for_cpu(self.threads.unwrap_or(cores), workers)
+    }
+
+    fn batching(&self) -> Batching {
+        Batching {
+            batch_size: self.batch_size.max(1),
+            parallel_batches: self.threads().workers > 1,
+        }
+    }
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    /// .txt files (one article each), .jsonl files (id, text, title?, date?, source?, url?),
+    /// directories of them, or - for JSONL on stdin.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long, short, default_value = "out")]
+    out: PathBuf,
+    /// The stance target.
+    #[arg(long, default_value = "NATO enlargement", env = "STANDPOINT_TARGET")]
+    target: String,
+    /// Skip bad documents (malformed JSON, missing text, duplicate ids, invalid UTF-8) and count
+    /// them instead of stopping.
+    #[arg(long)]
+    skip_bad: bool,
+    /// Actor table (aliases, metonymy); default: the built-in models/actors.toml.
+    #[arg(long)]
+    actors: Option<PathBuf>,
+    /// Attribution word lists; default: the built-in models/lexicon.toml.
+    #[arg(long)]
+    lexicon: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Args)]
+struct ClassifyArgs {
+    /// Target for lines without their own "target".
+    #[arg(long, default_value = "NATO enlargement")]
+    target: String,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Labelled JSONL files ({"id","text","target","label"}); each is scored separately.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Target for lines without their own "target".
+    #[arg(long)]
+    target: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Show targets with at least this many examples in the table.
+    #[arg(long, default_value_t = 20)]
+    min_per_target: usize,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Args)]
+struct StatementsArgs {
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    #[arg(long, default_value = "NATO enlargement")]
+    target: String,
+    #[arg(long)]
+    skip_bad: bool,
+    #[arg(long)]
+    actors: Option<PathBuf>,
+    #[arg(long)]
+    lexicon: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Threads first: RAYON_NUM_THREADS and the global pool must be set before any thread starts.
+    let threads = match &cli.command {
+        Command::Analyze(a) => Some(a.model.threads()),
+        Command::Classify(a) => Some(a.model.threads()),
+        Command::Eval(a) => Some(a.model.threads()),
+        Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)), None)),
+        Command::Statements(_) => None,
+    };
+    if let Some(t) = threads {
+        if let Err(e) = t.configure() {
+            eprintln!("error: cannot set up threads: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let r = match cli.command {
+        Command::Analyze(a) => analyze(a),
+        Command::Classify(a) => classify(a),
+        Command::Eval(a) => eval(a),
+        Command::Statements(a) => statements(a),
+        Command::TrainHead(a) => standpoint::train::run_cli(&a).map_err(anyhow::Error::from),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`standpoint classify | head`) is not an error.
+            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn data(actors: &Option<PathBuf>, lexicon: &Option<PathBuf>) -> Result<(Lexicon, ActorTable)> {
+    let lex = match lexicon {
+        Some(p) => Lexicon::load(p)?,
+        None => Lexicon::builtin(),
+    };
+    let act = match actors {
+        Some(p) => ActorTable::load(p)?,
+        None => ActorTable::builtin(),
+    };
+    Ok((lex, act))
+}
+
+fn load_model(m: &ModelArgs) -> Result<Box<dyn StanceModel>> {
+    let t = std::time::Instant::now();
+    let model = load(&m.spec()).with_context(|| format!("loading model {:?}", m.model))?;
+    tracing::info!("loaded {} in {:.1}s", model.name(), t.elapsed().as_secs_f64());
+    Ok(model)
+}
+
+fn bar(quiet: bool) -> ProgressBar {
+    let pb = ProgressBar::new(0);
+    if quiet || !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} statements ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+fn analyze(a: AnalyzeArgs) -> Result<()> {
+    let (lex, act) = data(&a.actors, &a.lexicon)?;
+    let model = load_model(&a.model)?;
+    let pb = bar(a.quiet);
+    let opts = standpoint::run::AnalyzeOptions {
+        inputs: a.inputs.clone(),
+        out: a.out.clone(),
+        target: a.target.clone(),
+        skip_bad: a.skip_bad,
+        batching: a.model.batching(),
+        chunk_statements: 4096,
+    };
+    let progress = |p: standpoint::run::Progress| match p {
+        standpoint::run::Progress::Read { documents, statements } => {
+            pb.set_length(statements as u64);
+            pb.set_message(format!("{documents} documents"));
+        }
+        standpoint::run::Progress::Scored(n) => pb.inc(n as u64),
+    };
+    let s = standpoint::run::analyze(&opts, model.as_ref(), &lex, &act, &progress)?;
+    pb.finish_and_clear();
+    let c = &s.counts;
+    let t = &c.totals;
+    eprintln!(
+        "documents in: {} read from {} files ({} bad skipped, {} blank lines, {} other files ignored); documents out: {}",
+        c.input.documents + c.input.skipped,
+        c.input.files,
+        c.input.skipped,
+        c.input.blank_lines,
+        c.input.files_ignored,
+        t.documents
+    );
+    eprintln!(
+        "sentences: {} (plus {} fragments without words); statements out: {} ({} attributed, {} without speaker); labels FAVOR {} AGAINST {} NONE {}; actors: {}",
+        t.statements, t.fragments_without_words, t.statements, t.attributed, t.unattributed, t.favor, t.against, t.none, t.actors
+    );
+    eprintln!(
+        "time: {:.1}s ({:.1} statements/s; model {:.1}s); wrote {}/statements.jsonl, actors.json, report.md",
+        s.seconds,
+        s.statements_per_second(),
+        s.model_seconds,
+        s.out.display()
+    );
+    Ok(())
+}
+
+fn classify(a: ClassifyArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    #[derive(serde::Deserialize)]
+    struct In {
+        id: serde_json::Value,
+        text: String,
+        target: Option<String>,
+    }
+    let mut rows: Vec<In> = Vec::new();
+    for (i, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.with_context(|| format!("<stdin>:{}", i + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: In = serde_json::from_str(&line).with_context(|| {
+            format!("<stdin>:{}: expected {{\"id\",\"text\",\"target\"?}}", i + 1)
+        })?;
+        rows.push(r);
+    }
+    let pairs: Vec<Pair> = rows
+        .iter()
+        .map(|r| Pair { text: &r.text, target: r.target.as_deref().unwrap_or(&a.target) })
+        .collect();
+    let scores = standpoint::infer::score_all(model.as_ref(), &pairs, a.model.batching(), &|_| {})?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (r, s) in rows.iter().zip(scores) {
+        let v = serde_json::json!({"id": r.id, "label": s.label(), "scores": s});
+        writeln!(out, "{v}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let model = load_model(&a.model)?;
+    let mut reports = Vec::new();
+    for path in &a.data {
+        let ex = standpoint::eval::read_examples(path, a.target.as_deref())?;
+        if ex.is_empty() {
+            bail!("{}: no examples", path.display());
+        }
+        let pairs: Vec<Pair> = ex.iter().map(|e| Pair { text: &e.text, target: &e.target }).collect();
+        let pb = bar(false);
+        pb.set_length(pairs.len() as u64);
+        let t = std::time::Instant::now();
+        let scores = standpoint::infer::score_all(model.as_ref(), &pairs, a.model.batching(), &|n| pb.inc(n as u64))?;
+        pb.finish_and_clear();
+        let secs = t.elapsed().as_secs_f64();
+        let pred: Vec<_> = scores.iter().map(|s| s.label()).collect();
+        let r = standpoint::eval::evaluate(&path.display().to_string(), &model.name(), &ex, &pred);
+        if !a.json {
+            print!("{}", standpoint::eval::render(&r, a.min_per_target));
+            println!("time: {:.1}s ({:.1} examples/s)\n", secs, ex.len() as f64 / secs);
+        }
+        reports.push(r);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(())
+}
+
+fn statements(a: StatementsArgs) -> Result<()> {
+    let (lex, act) = data(&a.actors, &a.lexicon)?;
+    let reader = standpoint::corpus::CorpusReader::open(&a.inputs, a.skip_bad)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for doc in reader {
+        let ds = standpoint::statements::prepare(doc?, &a.target, &lex, &act);
+        for s in &ds.statements {
+            serde_json::to_writer(&mut out, s)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

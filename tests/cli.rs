@@ -1,0 +1,202 @@
+//! The command line as a user runs it: the real binary, the real default model (encoder from
+//! the hub cache, put there by models/fetch-encoder.sh), real files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_standpoint"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn analyze_the_sample_corpus() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(bin().arg("analyze").arg(root().join("corpus")).arg("--out").arg(out.path()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let statements = read_jsonl(&out.path().join("statements.jsonl"));
+    let actors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("actors.json")).unwrap()).unwrap();
+    let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
+
+    // Every statement accounted for, with the documented fields.
+    assert_eq!(actors["counts"]["statements"].as_u64().unwrap() as usize, statements.len());
+    assert_eq!(actors["target"], "NATO enlargement");
+    let text = std::fs::read_to_string(root().join("corpus/000_8ae8d45d1fdf4755.txt")).unwrap();
+    for s in &statements {
+        for f in ["doc_id", "statement_id", "start", "end", "text", "speaker", "mention", "attribution", "stance", "scores"] {
+            assert!(s.get(f).is_some(), "missing {f} in {s}");
+        }
+        let (a, b) = (s["start"].as_u64().unwrap() as usize, s["end"].as_u64().unwrap() as usize);
+        assert_eq!(&text[a..b], s["text"].as_str().unwrap());
+        let sc = &s["scores"];
+        let sum = sc["FAVOR"].as_f64().unwrap() + sc["AGAINST"].as_f64().unwrap() + sc["NONE"].as_f64().unwrap();
+        assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+    }
+    // Lavrov's quote is his, with Stoltenberg only named inside it.
+    let lavrov = statements.iter().find(|s| s["text"].as_str().unwrap().contains("If NATO were a defense alliance")).unwrap();
+    assert_eq!(lavrov["speaker"], "Sergei Lavrov");
+    assert_eq!(lavrov["attribution"], "direct_quote");
+    // Spelling variants merged into one actor each; no pronoun as an actor.
+    let list = actors["actors"].as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|a| a["actor"].as_str().unwrap()).collect();
+    assert!(names.contains(&"Edward Lucas") && !names.iter().any(|n| n.contains("Lukass")), "{names:?}");
+    assert!(names.contains(&"Dmitry Trenin") && !names.contains(&"Trennin"), "{names:?}");
+    for n in &names {
+        assert!(!["he", "she", "him", "her", "they", "it"].contains(&n.to_lowercase().as_str()));
+    }
+    let lucas = list.iter().find(|a| a["actor"] == "Edward Lucas").unwrap();
+    let aliases: Vec<&str> = lucas["aliases"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(aliases.contains(&"Edward Lukass"), "{aliases:?}");
+    for a in list {
+        let (f, ag, no) = (a["favor"].as_u64().unwrap(), a["against"].as_u64().unwrap(), a["none"].as_u64().unwrap());
+        assert_eq!(f + ag + no, a["statements"].as_u64().unwrap());
+        let iv = a["interval"].as_array().unwrap();
+        assert!(iv[0].as_f64().unwrap() <= a["score"].as_f64().unwrap() && a["score"].as_f64().unwrap() <= iv[1].as_f64().unwrap());
+    }
+    assert!(report.contains("| Sergei Lavrov |"), "{report}");
+    assert!(report.contains("Stance toward \"NATO enlargement\""));
+    // The run summary accounts for what went in and out.
+    let err = stderr(&o);
+    assert!(err.contains("documents in: 1") && err.contains("documents out: 1"), "{err}");
+}
+
+#[test]
+fn bad_input_stops_with_file_and_line_or_is_skipped_and_counted() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("docs.jsonl");
+    std::fs::write(
+        &p,
+        "{\"id\":\"a\",\"text\":\"Lavrov said that NATO must stop.\"}\n{\"id\":\"b\" \"text\":\"x\"}\n{\"id\":\"c\"}\n{\"id\":\"a\",\"text\":\"dup\"}\n",
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let o = run(bin().args(["analyze", "--quiet"]).arg(&p).arg("--out").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("docs.jsonl:2: malformed JSON"), "{}", stderr(&o));
+
+    let o = run(bin().args(["analyze", "--quiet", "--skip-bad"]).arg(&p).arg("--out").arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("documents in: 4") && stderr(&o).contains("3 bad skipped"), "{}", stderr(&o));
+    assert_eq!(read_jsonl(&out.join("statements.jsonl")).len(), 1);
+
+    let o = run(bin().args(["analyze", "--quiet"]).arg(d.path().join("missing.jsonl")).arg("--out").arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing.jsonl: no such file"), "{}", stderr(&o));
+}
+
+#[test]
+fn jsonl_on_stdin() {
+    let d = tempfile::tempdir().unwrap();
+    let mut c = bin()
+        .args(["analyze", "-", "--quiet", "--out"])
+        .arg(d.path())
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":\"x\",\"text\":\"\\u201cWe will never accept NATO expansion,\\u201d said Ivan Petrov.\",\"date\":\"2022-01-10\"}\n")
+        .unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = read_jsonl(&d.path().join("statements.jsonl"));
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0]["speaker"], "Ivan Petrov");
+    assert_eq!(s[0]["doc_id"], "x");
+}
+
+#[test]
+fn classify_reads_stdin_and_writes_one_line_per_input() {
+    let mut c = bin()
+        .args(["classify", "--target", "NATO enlargement"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"id\":1,\"text\":\"NATO must never expand again.\"}\n{\"id\":\"b\",\"text\":\"Trump will win.\",\"target\":\"Donald Trump\"}\n")
+        .unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["id"], 1);
+    assert_eq!(lines[1]["id"], "b");
+    for l in &lines {
+        assert!(["FAVOR", "AGAINST", "NONE"].contains(&l["label"].as_str().unwrap()));
+        let s = &l["scores"];
+        let best = ["FAVOR", "AGAINST", "NONE"]
+            .into_iter()
+            .max_by(|a, b| s[a].as_f64().unwrap().total_cmp(&s[b].as_f64().unwrap()))
+            .unwrap();
+        assert_eq!(l["label"], best);
+    }
+}
+
+#[test]
+fn eval_prints_metrics_and_json() {
+    let data = root().join("tests/fixtures/stance_small.jsonl");
+    let o = run(bin().args(["eval", "--json", "--data"]).arg(&data));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let overall = &v[0]["overall"];
+    assert_eq!(overall["n"], 6);
+    let acc = overall["accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    let conf = &overall["confusion"];
+    let total: u64 = ["FAVOR", "AGAINST", "NONE"]
+        .iter()
+        .flat_map(|g| ["FAVOR", "AGAINST", "NONE"].map(|p| conf[g][p].as_u64().unwrap()))
+        .sum();
+    assert_eq!(total, 6);
+    let o = run(bin().args(["eval", "--data"]).arg(&data));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("macro_f1=") && text.contains("f_avg="), "{text}");
+}
+
+#[test]
+fn clear_errors_for_missing_model_and_device() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(bin()
+        .args(["classify", "--offline"])
+        .env("HF_HOME", empty.path())
+        .env_remove("HF_HUB_CACHE")
+        .stdin(Stdio::null()));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("fetch-encoder.sh"), "{}", stderr(&o));
+    if !cfg!(feature = "cuda") {
+        let o = run(bin().args(["classify", "--device", "cuda"]).stdin(Stdio::null()));
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains("--features cuda"), "{}", stderr(&o));
+    }
+}
