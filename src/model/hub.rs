@@ -115,6 +115,8 @@ pub(crate) fn resolve_files_in(
     names.iter().map(|n| source.get(n)).collect()
 }
 
+// One short-lived value per resolve call: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Source {
     Local(PathBuf),
     Hub {

@@ -290,7 +290,7 @@ pub(crate) struct Inputs {
 
 enum Encoder {
     Bert(bert::Classifier),
-    Deberta(deberta::Classifier),
+    Deberta(Box<deberta::Classifier>),
     Roberta(roberta::Classifier),
     ModernBert(modernbert::Classifier),
 }
@@ -442,7 +442,7 @@ impl NliModel {
             }
             Architecture::DebertaV2 => {
                 let (m, i) = deberta::Classifier::load(vb, &config, n).map_err(load_err)?;
-                (Encoder::Deberta(m), i)
+                (Encoder::Deberta(Box::new(m)), i)
             }
             Architecture::XlmRoberta => {
                 let (m, i) = roberta::Classifier::load(vb, &config, n).map_err(load_err)?;
