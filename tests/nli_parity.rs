@@ -356,3 +356,21 @@ fn missing_files_are_named() {
         .to_string();
     assert!(err.contains("tokenizer.json"), "{err}");
 }
+
+#[test]
+fn modernbert_transformers4_config_dialect() {
+    // Hub checkpoints saved with transformers 4.x spell the attention pattern and rope thetas
+    // differently; the same weights must give the same logits.
+    let dir = edited_fixture("modernbert", |v| {
+        let m = v.as_object_mut().unwrap();
+        m.remove("layer_types");
+        m.remove("rope_parameters");
+        m.insert("global_attn_every_n_layers".into(), 2.into());
+        m.insert("global_rope_theta".into(), 160000.0.into());
+        m.insert("local_rope_theta".into(), 10000.0.into());
+    });
+    let r = reference("modernbert");
+    let m = load(dir.path(), vec![]).unwrap();
+    let d = max_abs_diff(&m.logits(&r.pairs).unwrap(), &r.logits);
+    assert!(d <= TOL, "logits differ by {d}");
+}

@@ -204,3 +204,38 @@ impl Classifier {
         self.classifier.forward(&h)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_types_pattern() {
+        let t = |v: &[&str]| -> Vec<Value> { v.iter().map(|s| json!(s)).collect() };
+        let (f, s) = ("full_attention", "sliding_attention");
+        assert_eq!(every_n_from_layer_types(&t(&[f, s, s, f, s, s, f])), Ok(3));
+        assert_eq!(every_n_from_layer_types(&t(&[f, s])), Ok(2));
+        assert_eq!(every_n_from_layer_types(&t(&[f, f, f])), Ok(1));
+        assert_eq!(every_n_from_layer_types(&t(&[f])), Ok(1));
+        assert!(every_n_from_layer_types(&t(&[s, f])).is_err());
+        assert!(every_n_from_layer_types(&t(&[f, s, f, s, s])).is_err());
+    }
+
+    #[test]
+    fn rope_theta_dialects() {
+        let v4 = json!({"global_rope_theta": 1.0});
+        assert_eq!(
+            rope_theta(&v4, "global_rope_theta", "full_attention", 9.0),
+            1.0
+        );
+        let v5 = json!({"rope_parameters": {"sliding_attention": {"rope_theta": 2.0}}});
+        assert_eq!(
+            rope_theta(&v5, "local_rope_theta", "sliding_attention", 9.0),
+            2.0
+        );
+        assert_eq!(
+            rope_theta(&json!({}), "local_rope_theta", "sliding_attention", 9.0),
+            9.0
+        );
+    }
+}
