@@ -11,8 +11,19 @@ use standpoint::model::Pair;
 use standpoint::statements::prepare;
 
 fn sample() -> Document {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/000_8ae8d45d1fdf4755.txt")).unwrap();
-    Document { id: "sample".into(), text, title: None, date: None, source: None, url: None }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/corpus/000_8ae8d45d1fdf4755.txt"
+    ))
+    .unwrap();
+    Document {
+        id: "sample".into(),
+        text,
+        title: None,
+        date: None,
+        source: None,
+        url: None,
+    }
 }
 
 fn segmentation_and_attribution(c: &mut Criterion) {
@@ -35,22 +46,50 @@ fn segmentation_and_attribution(c: &mut Criterion) {
 }
 
 fn model_forward(c: &mut Criterion) {
-    let Ok(model) = load(&ModelSpec { offline: true, ..ModelSpec::default() }) else {
+    let Ok(model) = load(&ModelSpec {
+        offline: true,
+        ..ModelSpec::default()
+    }) else {
         eprintln!("skipping model benchmarks: run models/fetch-encoder.sh first");
         return;
     };
     let (lex, act) = (Lexicon::builtin(), ActorTable::builtin());
     let doc = sample();
     let ds = prepare(doc.clone(), "NATO enlargement", &lex, &act);
-    let texts: Vec<String> = ds.statements.iter().map(|s| s.model_text(&doc.text)).collect();
-    let pairs: Vec<Pair> = texts.iter().map(|t| Pair { text: t, target: "NATO enlargement" }).collect();
+    let texts: Vec<String> = ds
+        .statements
+        .iter()
+        .map(|s| s.model_text(&doc.text))
+        .collect();
+    let pairs: Vec<Pair> = texts
+        .iter()
+        .map(|t| Pair {
+            text: t,
+            target: "NATO enlargement",
+        })
+        .collect();
     let mut g = c.benchmark_group("default model");
     g.sample_size(10);
     g.throughput(Throughput::Elements(pairs.len() as u64));
     for bs in [8usize, 32] {
-        g.bench_with_input(BenchmarkId::new("score sample statements, batch", bs), &bs, |b, &bs| {
-            b.iter(|| score_all(model.as_ref(), &pairs, Batching { batch_size: bs, parallel_batches: false }, &|_| {}).unwrap())
-        });
+        g.bench_with_input(
+            BenchmarkId::new("score sample statements, batch", bs),
+            &bs,
+            |b, &bs| {
+                b.iter(|| {
+                    score_all(
+                        model.as_ref(),
+                        &pairs,
+                        Batching {
+                            batch_size: bs,
+                            parallel_batches: false,
+                        },
+                        &|_| {},
+                    )
+                    .unwrap()
+                })
+            },
+        );
     }
     g.finish();
 }

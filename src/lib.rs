@@ -15,3 +15,4 @@ pub mod report;
 pub mod run;
 pub mod segment;
 pub mod statements;
+pub mod train;

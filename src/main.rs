@@ -31,7 +31,7 @@ enum Command {
     /// Print a corpus's statements with their speakers as JSONL (no stance model).
     Statements(StatementsArgs),
     /// Train a stance head for the default encoder on labelled JSONL.
-    TrainHead(standpoint::train::TrainHeadArgs),
+    TrainHead(TrainHeadArgs),
 }
 
 #[derive(Args, Clone)]
@@ -80,8 +80,14 @@ impl ModelArgs {
     }
 
     fn threads(&self) -> Threads {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let workers = if self.device == DeviceKind::Cpu { self.workers } else { Some(1) };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let workers = if self.device == DeviceKind::Cpu {
+            self.workers
+        } else {
+            Some(1)
+        };
         Threads::for_cpu(self.threads.unwrap_or(cores), workers)
     }
 
@@ -150,6 +156,45 @@ struct EvalArgs {
 }
 
 #[derive(Args)]
+struct TrainHeadArgs {
+    /// Labelled training JSONL ({"id","text","target","label"}); a seeded share is held out for
+    /// early stopping and the temperature.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Labelled JSONL scored after training and recorded in the head's metadata (never trained on).
+    #[arg(long, num_args = 1..)]
+    eval: Vec<PathBuf>,
+    /// Directory for stance-head.safetensors and stance-head.json.
+    #[arg(long, default_value = "models")]
+    out: PathBuf,
+    #[arg(long, default_value_t = 40)]
+    epochs: usize,
+    /// Stop after this many epochs without a better held-out macro-F1.
+    #[arg(long, default_value_t = 6)]
+    patience: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    #[arg(long, default_value_t = 0.2)]
+    dropout: f32,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 0.1)]
+    held_out: f32,
+    #[arg(long, default_value_t = 17)]
+    seed: u64,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Hub revision of the encoder.
+    #[arg(long)]
+    revision: Option<String>,
+    #[arg(long)]
+    offline: bool,
+}
+
+#[derive(Args)]
 struct StatementsArgs {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -170,7 +215,14 @@ fn main() -> ExitCode {
         Command::Analyze(a) => Some(a.model.threads()),
         Command::Classify(a) => Some(a.model.threads()),
         Command::Eval(a) => Some(a.model.threads()),
-        Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)), None)),
+        Command::TrainHead(a) => Some(Threads::for_cpu(
+            a.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            }),
+            None,
+        )),
         Command::Statements(_) => None,
     };
     if let Some(t) = threads {
@@ -191,13 +243,16 @@ fn main() -> ExitCode {
         Command::Classify(a) => classify(a),
         Command::Eval(a) => eval(a),
         Command::Statements(a) => statements(a),
-        Command::TrainHead(a) => standpoint::train::run_cli(&a).map_err(anyhow::Error::from),
+        Command::TrainHead(a) => train_head(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`standpoint classify | head`) is not an error.
-            if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {e:#}");
@@ -221,7 +276,11 @@ fn data(actors: &Option<PathBuf>, lexicon: &Option<PathBuf>) -> Result<(Lexicon,
 fn load_model(m: &ModelArgs) -> Result<Box<dyn StanceModel>> {
     let t = std::time::Instant::now();
     let model = load(&m.spec()).with_context(|| format!("loading model {:?}", m.model))?;
-    tracing::info!("loaded {} in {:.1}s", model.name(), t.elapsed().as_secs_f64());
+    tracing::info!(
+        "loaded {} in {:.1}s",
+        model.name(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(model)
 }
 
@@ -231,8 +290,10 @@ fn bar(quiet: bool) -> ProgressBar {
         pb.set_draw_target(ProgressDrawTarget::hidden());
     }
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} statements ({per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} statements ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb
 }
@@ -250,7 +311,10 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         chunk_statements: 4096,
     };
     let progress = |p: standpoint::run::Progress| match p {
-        standpoint::run::Progress::Read { documents, statements } => {
+        standpoint::run::Progress::Read {
+            documents,
+            statements,
+        } => {
             pb.set_length(statements as u64);
             pb.set_message(format!("{documents} documents"));
         }
@@ -298,13 +362,19 @@ fn classify(a: ClassifyArgs) -> Result<()> {
             continue;
         }
         let r: In = serde_json::from_str(&line).with_context(|| {
-            format!("<stdin>:{}: expected {{\"id\",\"text\",\"target\"?}}", i + 1)
+            format!(
+                "<stdin>:{}: expected {{\"id\",\"text\",\"target\"?}}",
+                i + 1
+            )
         })?;
         rows.push(r);
     }
     let pairs: Vec<Pair> = rows
         .iter()
-        .map(|r| Pair { text: &r.text, target: r.target.as_deref().unwrap_or(&a.target) })
+        .map(|r| Pair {
+            text: &r.text,
+            target: r.target.as_deref().unwrap_or(&a.target),
+        })
         .collect();
     let scores = standpoint::infer::score_all(model.as_ref(), &pairs, a.model.batching(), &|_| {})?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -324,23 +394,103 @@ fn eval(a: EvalArgs) -> Result<()> {
         if ex.is_empty() {
             bail!("{}: no examples", path.display());
         }
-        let pairs: Vec<Pair> = ex.iter().map(|e| Pair { text: &e.text, target: &e.target }).collect();
+        let pairs: Vec<Pair> = ex
+            .iter()
+            .map(|e| Pair {
+                text: &e.text,
+                target: &e.target,
+            })
+            .collect();
         let pb = bar(false);
         pb.set_length(pairs.len() as u64);
         let t = std::time::Instant::now();
-        let scores = standpoint::infer::score_all(model.as_ref(), &pairs, a.model.batching(), &|n| pb.inc(n as u64))?;
+        let scores =
+            standpoint::infer::score_all(model.as_ref(), &pairs, a.model.batching(), &|n| {
+                pb.inc(n as u64)
+            })?;
         pb.finish_and_clear();
         let secs = t.elapsed().as_secs_f64();
         let pred: Vec<_> = scores.iter().map(|s| s.label()).collect();
         let r = standpoint::eval::evaluate(&path.display().to_string(), &model.name(), &ex, &pred);
         if !a.json {
             print!("{}", standpoint::eval::render(&r, a.min_per_target));
-            println!("time: {:.1}s ({:.1} examples/s)\n", secs, ex.len() as f64 / secs);
+            println!(
+                "time: {:.1}s ({:.1} examples/s)\n",
+                secs,
+                ex.len() as f64 / secs
+            );
         }
         reports.push(r);
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(())
+}
+
+fn train_head(a: TrainHeadArgs) -> Result<()> {
+    use standpoint::model::default::{Encoder, ENCODER_REPO};
+    use standpoint::model::hub;
+    use standpoint::train::{train_head, HeadTrainOptions, TrainEvent};
+    let files = hub::resolve_files(
+        ENCODER_REPO,
+        a.revision.as_deref(),
+        a.offline,
+        &[hub::CONFIG_FILE, hub::WEIGHTS_FILE, hub::TOKENIZER_FILE],
+    )
+    .context("the default encoder (run models/fetch-encoder.sh without hub access)")?;
+    let encoder = Encoder::load(&files[0], &files[1], &files[2], &candle_core::Device::Cpu)?;
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = HeadTrainOptions {
+        train: a.data.clone(),
+        eval: a.eval.clone(),
+        out_dir: a.out.clone(),
+        held_out_fraction: a.held_out,
+        epochs: a.epochs,
+        patience: a.patience,
+        lr: a.lr,
+        batch_size: a.batch_size,
+        hidden: a.hidden,
+        dropout: a.dropout,
+        seed: a.seed,
+        workers: threads,
+        command: format!("standpoint {}", args.join(" ")),
+        ..HeadTrainOptions::default()
+    };
+    let progress = |e: TrainEvent<'_>| {
+        match e {
+        TrainEvent::Embedding { file, done, total } => {
+            if done == total || done % 4096 < opts.embed_batch_size {
+                eprintln!("embedding {}: {done}/{total}", file.display());
+            }
+        }
+        TrainEvent::Cached { file } => eprintln!("embeddings of {} from the cache", file.display()),
+        TrainEvent::Epoch(s) => eprintln!(
+            "epoch {:>2}: train loss {:.4}, held-out loss {:.4}, accuracy {:.3}, macro-F1 {:.3}, F_avg {:.3} ({:.1}s)",
+            s.epoch, s.train_loss, s.held_out_loss, s.held_out.accuracy, s.held_out.macro_f1, s.held_out.f_avg, s.seconds
+        ),
+        TrainEvent::Message(m) => eprintln!("{m}"),
+    }
+    };
+    let r = train_head(&opts, &encoder, &progress)?;
+    eprintln!(
+        "best epoch {} (held-out macro-F1 {:.3}), temperature {:.3}; wrote {} and {}",
+        r.best_epoch,
+        r.held_out.macro_f1,
+        r.temperature,
+        r.weights_path.display(),
+        r.meta_path.display()
+    );
+    for (name, s) in &r.eval {
+        eprintln!(
+            "eval {name}: accuracy {:.3}, macro-F1 {:.3}, F_avg {:.3}",
+            s.accuracy, s.macro_f1, s.f_avg
+        );
     }
     Ok(())
 }

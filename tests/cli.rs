@@ -32,53 +32,106 @@ fn read_jsonl(p: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn analyze_the_sample_corpus() {
     let out = tempfile::tempdir().unwrap();
-    let o = run(bin().arg("analyze").arg(root().join("corpus")).arg("--out").arg(out.path()));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(out.path()));
     assert!(o.status.success(), "{}", stderr(&o));
     let statements = read_jsonl(&out.path().join("statements.jsonl"));
     let actors: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("actors.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("actors.json")).unwrap())
+            .unwrap();
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
 
     // Every statement accounted for, with the documented fields.
-    assert_eq!(actors["counts"]["statements"].as_u64().unwrap() as usize, statements.len());
+    assert_eq!(
+        actors["counts"]["statements"].as_u64().unwrap() as usize,
+        statements.len()
+    );
     assert_eq!(actors["target"], "NATO enlargement");
     let text = std::fs::read_to_string(root().join("corpus/000_8ae8d45d1fdf4755.txt")).unwrap();
     for s in &statements {
-        for f in ["doc_id", "statement_id", "start", "end", "text", "speaker", "mention", "attribution", "stance", "scores"] {
+        for f in [
+            "doc_id",
+            "statement_id",
+            "start",
+            "end",
+            "text",
+            "speaker",
+            "mention",
+            "attribution",
+            "stance",
+            "scores",
+        ] {
             assert!(s.get(f).is_some(), "missing {f} in {s}");
         }
-        let (a, b) = (s["start"].as_u64().unwrap() as usize, s["end"].as_u64().unwrap() as usize);
+        let (a, b) = (
+            s["start"].as_u64().unwrap() as usize,
+            s["end"].as_u64().unwrap() as usize,
+        );
         assert_eq!(&text[a..b], s["text"].as_str().unwrap());
         let sc = &s["scores"];
-        let sum = sc["FAVOR"].as_f64().unwrap() + sc["AGAINST"].as_f64().unwrap() + sc["NONE"].as_f64().unwrap();
+        let sum = sc["FAVOR"].as_f64().unwrap()
+            + sc["AGAINST"].as_f64().unwrap()
+            + sc["NONE"].as_f64().unwrap();
         assert!((sum - 1.0).abs() < 1e-4, "{sum}");
     }
     // Lavrov's quote is his, with Stoltenberg only named inside it.
-    let lavrov = statements.iter().find(|s| s["text"].as_str().unwrap().contains("If NATO were a defense alliance")).unwrap();
+    let lavrov = statements
+        .iter()
+        .find(|s| {
+            s["text"]
+                .as_str()
+                .unwrap()
+                .contains("If NATO were a defense alliance")
+        })
+        .unwrap();
     assert_eq!(lavrov["speaker"], "Sergei Lavrov");
     assert_eq!(lavrov["attribution"], "direct_quote");
     // Spelling variants merged into one actor each; no pronoun as an actor.
     let list = actors["actors"].as_array().unwrap();
     let names: Vec<&str> = list.iter().map(|a| a["actor"].as_str().unwrap()).collect();
-    assert!(names.contains(&"Edward Lucas") && !names.iter().any(|n| n.contains("Lukass")), "{names:?}");
-    assert!(names.contains(&"Dmitry Trenin") && !names.contains(&"Trennin"), "{names:?}");
+    assert!(
+        names.contains(&"Edward Lucas") && !names.iter().any(|n| n.contains("Lukass")),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"Dmitry Trenin") && !names.contains(&"Trennin"),
+        "{names:?}"
+    );
     for n in &names {
         assert!(!["he", "she", "him", "her", "they", "it"].contains(&n.to_lowercase().as_str()));
     }
     let lucas = list.iter().find(|a| a["actor"] == "Edward Lucas").unwrap();
-    let aliases: Vec<&str> = lucas["aliases"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let aliases: Vec<&str> = lucas["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(aliases.contains(&"Edward Lukass"), "{aliases:?}");
     for a in list {
-        let (f, ag, no) = (a["favor"].as_u64().unwrap(), a["against"].as_u64().unwrap(), a["none"].as_u64().unwrap());
+        let (f, ag, no) = (
+            a["favor"].as_u64().unwrap(),
+            a["against"].as_u64().unwrap(),
+            a["none"].as_u64().unwrap(),
+        );
         assert_eq!(f + ag + no, a["statements"].as_u64().unwrap());
         let iv = a["interval"].as_array().unwrap();
-        assert!(iv[0].as_f64().unwrap() <= a["score"].as_f64().unwrap() && a["score"].as_f64().unwrap() <= iv[1].as_f64().unwrap());
+        assert!(
+            iv[0].as_f64().unwrap() <= a["score"].as_f64().unwrap()
+                && a["score"].as_f64().unwrap() <= iv[1].as_f64().unwrap()
+        );
     }
     assert!(report.contains("| Sergei Lavrov |"), "{report}");
     assert!(report.contains("Stance toward \"NATO enlargement\""));
     // The run summary accounts for what went in and out.
     let err = stderr(&o);
-    assert!(err.contains("documents in: 1") && err.contains("documents out: 1"), "{err}");
+    assert!(
+        err.contains("documents in: 1") && err.contains("documents out: 1"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -91,18 +144,42 @@ fn bad_input_stops_with_file_and_line_or_is_skipped_and_counted() {
     )
     .unwrap();
     let out = d.path().join("out");
-    let o = run(bin().args(["analyze", "--quiet"]).arg(&p).arg("--out").arg(&out));
+    let o = run(bin()
+        .args(["analyze", "--quiet"])
+        .arg(&p)
+        .arg("--out")
+        .arg(&out));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("docs.jsonl:2: malformed JSON"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("docs.jsonl:2: malformed JSON"),
+        "{}",
+        stderr(&o)
+    );
 
-    let o = run(bin().args(["analyze", "--quiet", "--skip-bad"]).arg(&p).arg("--out").arg(&out));
+    let o = run(bin()
+        .args(["analyze", "--quiet", "--skip-bad"])
+        .arg(&p)
+        .arg("--out")
+        .arg(&out));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("documents in: 4") && stderr(&o).contains("3 bad skipped"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("documents in: 4") && stderr(&o).contains("3 bad skipped"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(read_jsonl(&out.join("statements.jsonl")).len(), 1);
 
-    let o = run(bin().args(["analyze", "--quiet"]).arg(d.path().join("missing.jsonl")).arg("--out").arg(&out));
+    let o = run(bin()
+        .args(["analyze", "--quiet"])
+        .arg(d.path().join("missing.jsonl"))
+        .arg("--out")
+        .arg(&out));
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("missing.jsonl: no such file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("missing.jsonl: no such file"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -181,7 +258,10 @@ fn eval_prints_metrics_and_json() {
     assert_eq!(total, 6);
     let o = run(bin().args(["eval", "--data"]).arg(&data));
     let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains("macro_f1=") && text.contains("f_avg="), "{text}");
+    assert!(
+        text.contains("macro_f1=") && text.contains("f_avg="),
+        "{text}"
+    );
 }
 
 #[test]
@@ -195,7 +275,9 @@ fn clear_errors_for_missing_model_and_device() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("fetch-encoder.sh"), "{}", stderr(&o));
     if !cfg!(feature = "cuda") {
-        let o = run(bin().args(["classify", "--device", "cuda"]).stdin(Stdio::null()));
+        let o = run(bin()
+            .args(["classify", "--device", "cuda"])
+            .stdin(Stdio::null()));
         assert_eq!(o.status.code(), Some(2));
         assert!(stderr(&o).contains("--features cuda"), "{}", stderr(&o));
     }

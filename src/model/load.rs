@@ -60,5 +60,9 @@ pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
         return Ok(Box::new(DefaultModel::new(encoder, head)?));
     }
     let files = hub::resolve(&spec.model, spec.revision.as_deref(), spec.offline)?;
-    Ok(Box::new(NliModel::load(&files, &dev, spec.hypotheses.clone())?))
+    Ok(Box::new(NliModel::load(
+        &files,
+        &dev,
+        spec.hypotheses.clone(),
+    )?))
 }
