@@ -29,6 +29,9 @@ pub enum Attribution {
     AccordingTo,
     Pronoun,
     Continuation,
+    /// A transcript turn: "Vladimir Putin: Good afternoon." and the sentences after it, up to
+    /// the next label.
+    SpeakerLabel,
     None,
 }
 
@@ -146,7 +149,10 @@ impl<'a> Finder<'a> {
             let strip = self.lex.stopwords.contains(&t.lower)
                 || self.lex.titles.contains(&t.lower)
                 || self.lex.demonyms.contains(&t.lower)
-                || (Self::is_acronym(t) && i < j);
+                || (Self::is_acronym(t) && i < j)
+                // An affiliation before a name: "Russia Vladimir Putin" (from "President of
+                // Russia Vladimir Putin").
+                || (i < j && self.actors.lookup(t.text).is_some());
             if !strip {
                 break;
             }
@@ -170,6 +176,16 @@ impl<'a> Finder<'a> {
                 kind: e.kind,
             });
         }
+        // An organisation or a title before a person's name: "Federal Customs Service Vladimir
+        // Bulavin" → "Vladimir Bulavin".
+        let is_role = |t: &Token| {
+            self.lex.organisation_words.contains(&t.lower) || self.lex.titles.contains(&t.lower)
+        };
+        if let Some(last_role) = (i..=j).rev().find(|&k| is_role(&toks[k])) {
+            if j >= last_role + 2 && last_role >= i {
+                return self.entity(toks, last_role + 1, j);
+            }
+        }
         let t = &toks[i];
         if i == j
             && (self.lex.stopwords.contains(&t.lower)
@@ -183,6 +199,10 @@ impl<'a> Finder<'a> {
             .iter()
             .any(|t| self.lex.stopwords.contains(&t.lower))
         {
+            return None;
+        }
+        // A lone organisation word ("the Office said", "the Ministry") names nobody in particular.
+        if i == j && self.lex.organisation_words.contains(&t.lower) {
             return None;
         }
         let kind = if toks[i..=j]
@@ -395,6 +415,42 @@ impl Finder<'_> {
                     ));
                 }
             }
+        }
+        None
+    }
+
+    /// A speaker label at the start of a sentence: a name (with titles) and a colon, then words.
+    fn label(&self, toks: &[Token], sentence: Span) -> Option<Entity> {
+        let limit = toks.len().min(14);
+        for j in 0..limit {
+            if toks[j].quoted {
+                return None;
+            }
+            let after = &self.text[toks[j].end..sentence.end];
+            let Some(rest) = after.strip_prefix(':') else {
+                let next = toks.get(j + 1).map_or(sentence.end, |t| t.start);
+                if self.text[toks[j].end..next]
+                    .chars()
+                    .any(|c| !c.is_whitespace())
+                {
+                    return None; // punctuation other than the colon: not a label
+                }
+                continue;
+            };
+            if rest.trim().is_empty() {
+                return None;
+            }
+            // The whole prefix must be a name with titles: capitalised words and the short link
+            // words of titles ("Head of the Federal Customs Service").
+            let links = ["of", "the", "and", "for", "de", "von", "van", "der"];
+            if !toks[..=j]
+                .iter()
+                .all(|t| t.is_cap() || Self::is_acronym(t) || links.contains(&t.lower.as_str()))
+            {
+                return None;
+            }
+            let e = self.entity_ending_at(toks, j)?;
+            return (e.kind != ActorKind::State).then_some(e);
         }
         None
     }
@@ -619,6 +675,19 @@ pub fn attribute(
         }
     }
 
+    // Transcript turns: a label and everything after it, up to the next label.
+    let mut turn: Vec<Option<Entity>> = vec![None; seg.sentences.len()];
+    let mut current: Option<Entity> = None;
+    for (si, s) in seg.sentences.iter().enumerate() {
+        if s.heading {
+            continue;
+        }
+        if let Some(e) = f.label(&sent_toks[si], s.span) {
+            current = Some(e);
+        }
+        turn[si] = current.clone();
+    }
+
     // Resolve in reading order: pronouns to the latest person speaker, continuations.
     let mut out = Vec::with_capacity(seg.sentences.len());
     let mut last_person: Option<(String, ActorKind)> = None;
@@ -634,6 +703,8 @@ pub fn attribute(
         let quote_speaker = s.quote.and_then(|qi| quote_found[qi].clone());
         let found = if s.heading {
             None
+        } else if let Some(e) = &turn[si] {
+            Some(Found::Named(e.clone(), Attribution::SpeakerLabel))
         } else if quote_speaker.is_some()
             && (quoted_share >= 0.2 || own[si].is_none() || same_found(&own[si], &quote_speaker))
         {
@@ -835,6 +906,28 @@ mod tests {
         assert_eq!(w[0], some("Debra Kane", Attribution::Indirect));
         assert_eq!(w[1], some("Kane", Attribution::DirectQuote));
         assert_eq!(w[2], some("Kane", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn transcript_speaker_labels() {
+        let t = "Meeting in Moscow. President of Russia Vladimir Putin: Good afternoon. Let us begin. Head of the Federal Customs Service Vladimir Bulavin: Mr President, the reform is done. It worked.";
+        let w = who(t);
+        assert_eq!(w[0], (None, Attribution::None));
+        assert_eq!(w[1], some("Vladimir Putin", Attribution::SpeakerLabel));
+        assert_eq!(w[2], some("Vladimir Putin", Attribution::SpeakerLabel));
+        assert_eq!(w[3], some("Vladimir Bulavin", Attribution::SpeakerLabel));
+        assert_eq!(w[4], some("Vladimir Bulavin", Attribution::SpeakerLabel));
+        // A colon that introduces a list is not a label.
+        let t = "The plan has three parts: arms control, trade and space.";
+        assert_eq!(who(t), [(None, Attribution::None)]);
+    }
+
+    #[test]
+    fn lone_organisation_words_and_indefinite_pronouns_are_not_speakers() {
+        let t = "The Office said that talks went well. Everyone said that it was fine. Nobody believes that.";
+        for (s, _) in who(t) {
+            assert_eq!(s, None);
+        }
     }
 
     #[test]

@@ -86,13 +86,29 @@ pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) 
                 next += 1;
                 (canon[c].clone(), sp.mention.clone(), clusters[c].kind)
             });
+            // In a transcript turn the model reads the words after the label.
+            let mut quote = s.quoted;
+            if a.attribution == Attribution::SpeakerLabel {
+                if let Some(sp) = &a.speaker {
+                    if s.span.contains(sp.span.start) {
+                        let after = &doc.text[sp.span.end..s.span.end];
+                        if let Some(rest) = after.strip_prefix(':') {
+                            let lead = rest.len() - rest.trim_start().len();
+                            quote = Some(Span {
+                                start: sp.span.end + 1 + lead,
+                                end: s.span.end,
+                            });
+                        }
+                    }
+                }
+            }
             Statement {
                 doc_id: doc.id.clone(),
                 statement_id: format!("{}:{}", doc.id, i),
                 start: s.span.start,
                 end: s.span.end,
                 text: s.span.slice(&doc.text).to_string(),
-                quote: s.quoted,
+                quote,
                 paragraph: s.paragraph,
                 speaker: speaker.as_ref().map(|x| x.0.clone()),
                 mention: speaker.as_ref().map(|x| x.1.clone()),
