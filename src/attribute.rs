@@ -449,7 +449,23 @@ impl Finder<'_> {
             {
                 return None;
             }
-            let e = self.entity_ending_at(toks, j)?;
+            let mut e = self.entity_ending_at(toks, j)?;
+            // After a title with a link word ("President of Kazakhstan Kassym-Jomart Tokayev",
+            // "Minister of Resources and Environment Alexander Kozlov"), the name is the last
+            // word, its particles and one given name.
+            let has_link = toks[..=j].iter().any(|t| links.contains(&t.lower.as_str()));
+            if has_link && e.kind == ActorKind::Person {
+                let mut k = j;
+                while k > 0 && PARTICLES.contains(&toks[k - 1].lower.as_str()) {
+                    k -= 1;
+                }
+                if k > 0 && toks[k - 1].start >= e.mention.start && toks[k - 1].is_cap() {
+                    k -= 1;
+                }
+                if toks[k].start > e.mention.start {
+                    e = self.entity(toks, k, j)?;
+                }
+            }
             return (e.kind != ActorKind::State).then_some(e);
         }
         None
@@ -910,6 +926,14 @@ mod tests {
 
     #[test]
     fn transcript_speaker_labels() {
+        let t = "President of Kazakhstan Kassym-Jomart Tokayev: Thank you. Minister of Resources and Environment Alexander Kozlov: Yes.";
+        assert_eq!(
+            who(t),
+            [
+                some("Kassym-Jomart Tokayev", Attribution::SpeakerLabel),
+                some("Alexander Kozlov", Attribution::SpeakerLabel)
+            ]
+        );
         let t = "Meeting in Moscow. President of Russia Vladimir Putin: Good afternoon. Let us begin. Head of the Federal Customs Service Vladimir Bulavin: Mr President, the reform is done. It worked.";
         let w = who(t);
         assert_eq!(w[0], (None, Attribution::None));
