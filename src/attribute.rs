@@ -64,6 +64,8 @@ struct Token<'a> {
     /// Inside quotation content: never a cue or a name here.
     quoted: bool,
     possessive: bool,
+    /// The first word of a sentence.
+    initial: bool,
 }
 
 impl Token<'_> {
@@ -76,7 +78,14 @@ const PARTICLES: [&str; 12] = [
     "de", "van", "von", "der", "den", "bin", "al", "la", "le", "da", "di", "du",
 ];
 
-fn tokenize<'a>(text: &'a str, region: Span, quotes: &[Span]) -> Vec<Token<'a>> {
+/// Tokens of `region`. With `at_sentence_start`, the first word is marked `initial` (its
+/// capital letter says nothing about it being a name).
+fn tokenize<'a>(
+    text: &'a str,
+    region: Span,
+    quotes: &[Span],
+    at_sentence_start: bool,
+) -> Vec<Token<'a>> {
     use std::sync::OnceLock;
     static RE: OnceLock<regex::Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
@@ -103,6 +112,10 @@ fn tokenize<'a>(text: &'a str, region: Span, quotes: &[Span]) -> Vec<Token<'a>> 
                 end,
                 quoted: quotes.iter().any(|q| q.contains(start)),
                 possessive,
+                initial: at_sentence_start
+                    && !text[region.start..start]
+                        .chars()
+                        .any(|c| c.is_alphanumeric()),
             }
         })
         .collect()
@@ -125,6 +138,9 @@ struct Finder<'a> {
     text: &'a str,
     lex: &'a Lexicon,
     actors: &'a ActorTable,
+    /// Capitalised words seen inside sentences (not first): names, as opposed to words
+    /// capitalised only because they open a sentence ("Similar requests have been filed").
+    mid_caps: std::collections::HashSet<&'a str>,
 }
 
 impl<'a> Finder<'a> {
@@ -203,6 +219,14 @@ impl<'a> Finder<'a> {
         }
         // A lone organisation word ("the Office said", "the Ministry") names nobody in particular.
         if i == j && self.lex.organisation_words.contains(&t.lower) {
+            return None;
+        }
+        // A one-word "name" that only ever opens a sentence is an ordinary word.
+        if i == j
+            && toks[i].initial
+            && !self.mid_caps.contains(toks[i].text)
+            && !Self::is_acronym(&toks[i])
+        {
             return None;
         }
         let kind = if toks[i..=j]
@@ -560,14 +584,24 @@ pub fn attribute(
     lex: &Lexicon,
     actors: &ActorTable,
 ) -> Vec<Attributed> {
-    let f = Finder { text, lex, actors };
     let quote_spans: Vec<Span> = seg.quotes.iter().map(|q| q.content).collect();
-    // Close and open marks are quote spans for tokenising, too (they hold no words).
     let sent_toks: Vec<Vec<Token>> = seg
         .sentences
         .iter()
-        .map(|s| tokenize(text, s.span, &quote_spans))
+        .map(|s| tokenize(text, s.span, &quote_spans, true))
         .collect();
+    let mid_caps = sent_toks
+        .iter()
+        .flatten()
+        .filter(|t| !t.initial && t.is_cap())
+        .map(|t| t.text)
+        .collect();
+    let f = Finder {
+        text,
+        lex,
+        actors,
+        mid_caps,
+    };
 
     // Plain-text attribution of each sentence, before quotes are considered.
     let own: Vec<Option<Found>> = seg
@@ -593,7 +627,7 @@ pub fn attribute(
                     start: close,
                     end: seg.sentences[si].span.end,
                 };
-                let toks = tokenize(text, tail, &quote_spans);
+                let toks = tokenize(text, tail, &quote_spans, false);
                 let toks: Vec<Token> = toks.into_iter().filter(|t| t.start > close).collect();
                 if !toks.is_empty() {
                     if let Some(len) = f.cue_at(&toks, 0) {
@@ -654,7 +688,7 @@ pub fn attribute(
                 start: seg.sentences[si].span.start,
                 end: q.open,
             };
-            let toks: Vec<Token> = tokenize(text, frame, &quote_spans)
+            let toks: Vec<Token> = tokenize(text, frame, &quote_spans, true)
                 .into_iter()
                 .filter(|t| !t.quoted)
                 .collect();
@@ -778,10 +812,15 @@ pub fn attribute(
                     .take(4)
                     .map(|w| w.to_lowercase())
                     .collect();
+                // A continuation opens with a function word ("It is also…", "And if…"), not
+                // with a new subject ("The leaders committed…", a name) or in the author's voice.
                 let narrator = lex
                     .narrator_openers
                     .iter()
-                    .any(|o| lower.len() >= o.len() && lower[..o.len()] == o[..]);
+                    .any(|o| lower.len() >= o.len() && lower[..o.len()] == o[..])
+                    || lower.first().is_none_or(|w| {
+                        !lex.stopwords.contains(w) || matches!(w.as_str(), "the" | "a" | "an")
+                    });
                 match cont.take() {
                     Some((sp, par, n))
                         if par == s.paragraph
@@ -952,6 +991,21 @@ mod tests {
         for (s, _) in who(t) {
             assert_eq!(s, None);
         }
+    }
+
+    #[test]
+    fn sentence_initial_words_are_not_names_unless_seen_as_names() {
+        // Regression: "Similar" was taken for a speaker in "Similar requests have been filed".
+        let t = "Similar requests have been filed by other members. Lucas is also convinced that it works. He met Edward Lucas.";
+        let w = who(t);
+        assert_eq!(w[0], (None, Attribution::None));
+        assert_eq!(w[1], some("Lucas", Attribution::Indirect));
+    }
+
+    #[test]
+    fn a_new_subject_ends_a_continuation() {
+        let t = "Prime Minister Mark Rutte reiterated support for Ukraine. The leaders committed to continue the pursuit of truth.";
+        assert_eq!(who(t)[1], (None, Attribution::None));
     }
 
     #[test]
