@@ -80,6 +80,19 @@ fn stance_word(o: Overall) -> &'static str {
     }
 }
 
+/// The words the model read: the quotation when there is one, else the sentence.
+fn evidence_words(e: &Evidence) -> String {
+    if let Some(q) = e.quote {
+        if q.start >= e.start && q.end <= e.end {
+            let (a, b) = (q.start - e.start, q.end - e.start);
+            if e.text.is_char_boundary(a) && e.text.is_char_boundary(b) {
+                return md_escape(&e.text[a..b]);
+            }
+        }
+    }
+    md_escape(&e.text)
+}
+
 /// The evidence sentence with its quotation in bold.
 fn evidence_md(e: &Evidence) -> String {
     match e.quote {
@@ -125,14 +138,7 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
         let ev = a
             .evidence
             .first()
-            .map(|e| {
-                format!(
-                    "“{}” ({} {:.2})",
-                    md_escape(&e.text),
-                    e.stance,
-                    e.confidence
-                )
-            })
+            .map(|e| format!("“{}” ({} {:.2})", evidence_words(e), e.stance, e.confidence))
             .unwrap_or_default();
         let _ = writeln!(
             s,

@@ -21,11 +21,64 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    "“", "”", "„", "«", "»", "\"", "'", "’", ".", ". ", "? ", "! ", "…", ":", ": ", ",", ", ", " ",
-    "\n", "\n\n", "\r\n", "–", "(", ")", "Mr.", "U.S.", "J.", "said", "says", "according to",
-    "According to him,", "he", "She", "Lavrov", "Sergei", "Moscow", "NATO", "the", "is convinced that",
-    "pointed out", "demanding", "Президент", "Žižek", "李", "🙂", "é", "3.5", "1997", "x", "and",
-    "Minister", "of", "Head of the", "Office", "Yermak:", "Putin", "President", "The",
+    "“",
+    "”",
+    "„",
+    "«",
+    "»",
+    "\"",
+    "'",
+    "’",
+    ".",
+    ". ",
+    "? ",
+    "! ",
+    "…",
+    ":",
+    ": ",
+    ",",
+    ", ",
+    " ",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "–",
+    "(",
+    ")",
+    "Mr.",
+    "U.S.",
+    "J.",
+    "said",
+    "says",
+    "according to",
+    "According to him,",
+    "he",
+    "She",
+    "Lavrov",
+    "Sergei",
+    "Moscow",
+    "NATO",
+    "the",
+    "is convinced that",
+    "pointed out",
+    "demanding",
+    "Президент",
+    "Žižek",
+    "李",
+    "🙂",
+    "é",
+    "3.5",
+    "1997",
+    "x",
+    "and",
+    "Minister",
+    "of",
+    "Head of the",
+    "Office",
+    "Yermak:",
+    "Putin",
+    "President",
+    "The",
 ];
 
 #[test]
@@ -35,17 +88,36 @@ fn random_texts_never_panic_and_offsets_hold() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for case in 0..3000 {
         let n = 1 + (rng.next() % 60) as usize;
-        let text: String = (0..n).map(|_| rng.pick(PIECES)).collect::<Vec<_>>().join(if rng.next() % 2 == 0 { " " } else { "" });
-        let doc = Document { id: format!("c{case}"), text: text.clone(), title: None, date: None, source: None, url: None };
+        let text: String = (0..n)
+            .map(|_| rng.pick(PIECES))
+            .collect::<Vec<_>>()
+            .join(if rng.next() % 2 == 0 { " " } else { "" });
+        let doc = Document {
+            id: format!("c{case}"),
+            text: text.clone(),
+            title: None,
+            date: None,
+            source: None,
+            url: None,
+        };
         let ds = prepare(doc, "T", &lex, &actors);
         let mut last_end = 0;
         for s in &ds.statements {
-            assert!(s.start < s.end && s.end <= text.len(), "case {case}: {text:?}");
-            assert!(s.start >= last_end, "statements overlap or go backwards in {text:?}");
+            assert!(
+                s.start < s.end && s.end <= text.len(),
+                "case {case}: {text:?}"
+            );
+            assert!(
+                s.start >= last_end,
+                "statements overlap or go backwards in {text:?}"
+            );
             last_end = s.end;
             assert_eq!(&text[s.start..s.end], s.text);
             if let Some(q) = s.quote {
-                assert!(q.start >= s.start && q.end <= s.end && q.start < q.end, "case {case}: {text:?}");
+                assert!(
+                    q.start >= s.start && q.end <= s.end && q.start < q.end,
+                    "case {case}: {text:?}"
+                );
                 assert!(text.is_char_boundary(q.start) && text.is_char_boundary(q.end));
             }
             if let Some(sp) = &s.speaker {
@@ -60,8 +132,31 @@ fn random_texts_never_panic_and_offsets_hold() {
 fn degenerate_documents() {
     let lex = Lexicon::builtin();
     let actors = ActorTable::builtin();
-    for text in ["", " ", "\n\n\n", "“", "”", "“”", "...", "“said X.", ":", "A:", "Putin:", "–\n–", "\"\"\"\"", "«»«", "Mr."] {
-        let doc = Document { id: "d".into(), text: text.into(), title: None, date: None, source: None, url: None };
+    for text in [
+        "",
+        " ",
+        "\n\n\n",
+        "“",
+        "”",
+        "“”",
+        "...",
+        "“said X.",
+        ":",
+        "A:",
+        "Putin:",
+        "–\n–",
+        "\"\"\"\"",
+        "«»«",
+        "Mr.",
+    ] {
+        let doc = Document {
+            id: "d".into(),
+            text: text.into(),
+            title: None,
+            date: None,
+            source: None,
+            url: None,
+        };
         let ds = prepare(doc, "T", &lex, &actors);
         for s in &ds.statements {
             assert_eq!(&text[s.start..s.end], s.text);
