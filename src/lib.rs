@@ -1,2 +1,3 @@
 //! standpoint: who stands where on a target in a news corpus.
 pub mod model;
+pub mod train;

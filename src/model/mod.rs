@@ -8,6 +8,7 @@
 
 pub mod hub;
 pub mod nli;
+pub mod default;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
