@@ -34,10 +34,7 @@ fn main() -> anyhow::Result<()> {
     let encoder = Encoder::from_hub_cache(&dev)?;
     eprintln!("encoder loaded in {:.2}s", t0.elapsed().as_secs_f32());
     let mut opts = HeadTrainOptions {
-        command: format!(
-            "standpoint train-head {}",
-            args[1..].join(" ")
-        ),
+        command: format!("standpoint train-head {}", args[1..].join(" ")),
         ..Default::default()
     };
     let mut files = Vec::new();

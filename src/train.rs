@@ -10,9 +10,9 @@
 //! on) into the metadata.
 
 use crate::model::default::{
-    head_features, head_logits, sha256_hex, DataFileInfo, Encoder,
-    HeadEncoderInfo, HeadMeta, HeadTrainingInfo, SetScores, StanceHead, ENCODER_MAX_TOKENS,
-    ENCODER_REPO, HEAD_FEATURES, HEAD_FORMAT, HEAD_META_FILE, HEAD_WEIGHTS_FILE,
+    head_features, head_logits, sha256_hex, DataFileInfo, Encoder, HeadEncoderInfo, HeadMeta,
+    HeadTrainingInfo, SetScores, StanceHead, ENCODER_MAX_TOKENS, ENCODER_REPO, HEAD_FEATURES,
+    HEAD_FORMAT, HEAD_META_FILE, HEAD_WEIGHTS_FILE,
 };
 use crate::model::{Label, ModelError, StanceModel};
 use candle_core::{Device, Tensor, Var, D};
@@ -84,8 +84,11 @@ fn parse_stance_jsonl(text: &str, path: &Path) -> Result<Vec<StanceExample>, Tra
             line: line_no,
             message,
         };
-        let raw: RawExample = serde_json::from_str(line)
-            .map_err(|e| perr(format!("not a stance record ({{\"id\",\"text\",\"target\",\"label\"}}): {e}")))?;
+        let raw: RawExample = serde_json::from_str(line).map_err(|e| {
+            perr(format!(
+                "not a stance record ({{\"id\",\"text\",\"target\",\"label\"}}): {e}"
+            ))
+        })?;
         let label = match raw.label.trim() {
             "FAVOR" => Label::Favor,
             "AGAINST" => Label::Against,
@@ -201,7 +204,9 @@ pub enum TrainEvent<'a> {
         total: usize,
     },
     /// Embeddings of a file came from the cache.
-    Cached { file: &'a Path },
+    Cached {
+        file: &'a Path,
+    },
     Epoch(&'a EpochStats),
     Message(&'a str),
 }
@@ -262,7 +267,11 @@ pub fn set_scores(gold: &[Label], pred: &[Label]) -> SetScores {
     };
     SetScores {
         rows: n,
-        accuracy: if n == 0 { 0.0 } else { correct as f32 / n as f32 },
+        accuracy: if n == 0 {
+            0.0
+        } else {
+            correct as f32 / n as f32
+        },
         macro_f1,
         f_avg: (f1[0] + f1[1]) / 2.0,
         f1,
@@ -530,7 +539,9 @@ impl Split {
         let tg: Vec<u32> = ex.iter().map(|e| e.1).collect();
         let y: Vec<u32> = ex.iter().map(|e| e.2).collect();
         let dev = Device::Cpu;
-        let u = self.u.index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
+        let u = self
+            .u
+            .index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
         let mut vv = v.index_select(&Tensor::new(tg.as_slice(), &dev)?, 0)?;
         if let Some((rng, s)) = noise {
             if s > 0.0 {
@@ -563,7 +574,14 @@ impl Split {
 /// Adds `round(ratio · n)` synthetic NONE examples to `ex` (whose first `n` entries are the real
 /// ones): a random statement paired with a target from another training file (or, with one file,
 /// another target of the same file), which it is taken not to address.
-fn add_none_pairs(ex: &mut Vec<Ex>, n: usize, ratio: f32, others: &[Vec<u32>], row_file: &[usize], rng: &mut Rng) {
+fn add_none_pairs(
+    ex: &mut Vec<Ex>,
+    n: usize,
+    ratio: f32,
+    others: &[Vec<u32>],
+    row_file: &[usize],
+    rng: &mut Rng,
+) {
     ex.truncate(n);
     if n == 0 || ratio <= 0.0 {
         return;
@@ -609,7 +627,12 @@ fn nll_at(logits: &[Vec<f32>], y: &[u32], t: f32) -> f32 {
     let mut s = 0f64;
     for (l, &c) in logits.iter().zip(y) {
         let m = l.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b / t));
-        let lse = l.iter().map(|&x| ((x / t - m) as f64).exp()).sum::<f64>().ln() + m as f64;
+        let lse = l
+            .iter()
+            .map(|&x| ((x / t - m) as f64).exp())
+            .sum::<f64>()
+            .ln()
+            + m as f64;
         s += lse - (l[c as usize] / t) as f64;
     }
     (s / logits.len().max(1) as f64) as f32
@@ -717,7 +740,9 @@ pub fn train_head(
                     own[tidx_all[i] as usize] = true;
                 }
             }
-            let o: Vec<u32> = (0..targets.len() as u32).filter(|&t| !own[t as usize]).collect();
+            let o: Vec<u32> = (0..targets.len() as u32)
+                .filter(|&t| !own[t as usize])
+                .collect();
             if o.is_empty() {
                 (0..targets.len() as u32).collect()
             } else {
@@ -818,7 +843,14 @@ pub fn train_head(
         let t0 = Instant::now();
         if epoch > 1 {
             // Fresh synthetic pairs each epoch.
-            add_none_pairs(&mut tr.ex, n_real, opts.none_pairs, &others, &tr_files, &mut rng);
+            add_none_pairs(
+                &mut tr.ex,
+                n_real,
+                opts.none_pairs,
+                &others,
+                &tr_files,
+                &mut rng,
+            );
         }
         let mut order = tr.ex.clone();
         rng.shuffle(&mut order);
@@ -1050,3 +1082,61 @@ pub fn evaluate_model(
     Ok(set_scores(&gold, &pred))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_of_a_small_confusion() {
+        use Label::*;
+        let gold = [Favor, Favor, Against, Against, None, None];
+        let pred = [Favor, Against, Against, Against, None, Favor];
+        let s = set_scores(&gold, &pred);
+        assert_eq!(s.rows, 6);
+        assert!((s.accuracy - 4.0 / 6.0).abs() < 1e-6);
+        // FAVOR: tp 1, gold 2, pred 2 -> 0.5; AGAINST: tp 2, gold 2, pred 3 -> 0.8; NONE: 2/3.
+        assert!((s.f1[0] - 0.5).abs() < 1e-6);
+        assert!((s.f1[1] - 0.8).abs() < 1e-6);
+        assert!((s.f1[2] - 2.0 / 3.0).abs() < 1e-6);
+        assert!((s.macro_f1 - (0.5 + 0.8 + 2.0 / 3.0) / 3.0).abs() < 1e-6);
+        assert!((s.f_avg - 0.65).abs() < 1e-6);
+        // A label absent from gold and predictions does not count in macro-F1.
+        let s = set_scores(&[Favor, Against], &[Favor, Against]);
+        assert_eq!(s.macro_f1, 1.0);
+    }
+
+    #[test]
+    fn temperature_undoes_a_scaling() {
+        // Logits drawn from a calibrated model, then multiplied by 3: the fit should find ~3.
+        let mut rng = Rng(5);
+        let mut logits = Vec::new();
+        let mut y = Vec::new();
+        for _ in 0..4000 {
+            let l: Vec<f32> = (0..3).map(|_| rng.normal()).collect();
+            let p = crate::model::softmax(&l);
+            let r = rng.uniform();
+            let c = if r < p[0] {
+                0
+            } else if r < p[0] + p[1] {
+                1
+            } else {
+                2
+            };
+            logits.push(l.iter().map(|x| x * 3.0).collect::<Vec<f32>>());
+            y.push(c);
+        }
+        let t = fit_temperature(&logits, &y);
+        assert!((t - 3.0).abs() < 0.4, "fitted T {t}");
+    }
+
+    #[test]
+    fn split_is_deterministic_and_seeded() {
+        let a = split_value(1, "some text");
+        assert_eq!(a, split_value(1, "some text"));
+        assert_ne!(a, split_value(2, "some text"));
+        let held = (0..1000)
+            .filter(|i| split_value(7, &format!("text {i}")) < 0.1)
+            .count();
+        assert!((60..140).contains(&held), "{held}");
+    }
+}

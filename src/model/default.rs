@@ -189,7 +189,11 @@ impl Encoder {
         let summed = hidden.broadcast_mul(&maskf)?.sum(1)?; // (b, dim)
         let counts = maskf.sum(1)?.clamp(1e-9f32, f32::MAX)?; // (b, 1)
         let mean = summed.broadcast_div(&counts)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+        let norm = mean
+            .sqr()?
+            .sum_keepdim(1)?
+            .sqrt()?
+            .clamp(1e-12f32, f32::MAX)?;
         let out = mean.broadcast_div(&norm)?;
         Ok(out.to_vec2::<f32>()?)
     }
@@ -583,7 +587,10 @@ pub fn embedded_head() -> (&'static [u8], &'static str) {
             env!("CARGO_MANIFEST_DIR"),
             "/models/stance-head.safetensors"
         )),
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/stance-head.json")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/stance-head.json"
+        )),
     )
 }
 

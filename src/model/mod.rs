@@ -6,9 +6,9 @@
 //! Hugging Face hub (`nli`: BERT, DeBERTa-v2/v3, XLM-RoBERTa, ModernBERT). Batching policy lives
 //! in [`crate::infer`], not here: a model only scores the batch it is given.
 
+pub mod default;
 pub mod hub;
 pub mod nli;
-pub mod default;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
