@@ -184,6 +184,16 @@ struct TrainHeadArgs {
     held_out: f32,
     #[arg(long, default_value_t = 17)]
     seed: u64,
+    /// Synthetic NONE pairs per training row and epoch: a statement paired with a target from
+    /// another training file.
+    #[arg(long, default_value_t = 0.1)]
+    none_pairs: f32,
+    /// Norm of the Gaussian noise added to target embeddings in training.
+    #[arg(long, default_value_t = 1.0)]
+    target_noise: f32,
+    /// Weight the loss by inverse class frequency.
+    #[arg(long)]
+    class_balanced: bool,
     /// CPU threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -458,6 +468,9 @@ fn train_head(a: TrainHeadArgs) -> Result<()> {
         hidden: a.hidden,
         dropout: a.dropout,
         seed: a.seed,
+        none_pairs: a.none_pairs,
+        target_noise: a.target_noise,
+        class_balanced: a.class_balanced,
         workers: threads,
         command: format!("standpoint {}", args.join(" ")),
         ..HeadTrainOptions::default()

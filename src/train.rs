@@ -140,6 +140,11 @@ pub struct HeadTrainOptions {
     pub hidden: usize,
     pub dropout: f32,
     pub seed: u64,
+    /// Synthetic NONE pairs per training row and epoch: a statement paired with a target of
+    /// another training file, which it is taken not to address (teaches "target not discussed").
+    pub none_pairs: f32,
+    /// Norm of the Gaussian noise added to each target embedding in training (then renormalised).
+    pub target_noise: f32,
     /// Weight the loss by inverse class frequency (labels count equally).
     pub class_balanced: bool,
     /// Texts per encoder batch while embedding.
@@ -167,7 +172,9 @@ impl Default for HeadTrainOptions {
             hidden: 256,
             dropout: 0.2,
             seed: 17,
-            class_balanced: true,
+            none_pairs: 0.1,
+            target_noise: 1.0,
+            class_balanced: false,
             embed_batch_size: 16,
             workers: 2,
             cache_dir: default_cache_dir(),
@@ -285,6 +292,12 @@ impl Rng {
     }
     fn uniform(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// Standard normal (Box–Muller).
+    fn normal(&mut self) -> f32 {
+        let u1 = self.uniform().max(1e-7);
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
@@ -499,25 +512,95 @@ impl Params {
     }
 }
 
-/// Logits for all rows of a split (no dropout), in chunks.
-fn split_logits(
-    u: &Tensor,
-    v: &Tensor,
-    tidx: &Tensor,
-    w: &[Tensor; 4],
-) -> candle_core::Result<Tensor> {
-    let n = u.dim(0)?;
-    let mut parts = Vec::new();
-    let mut s = 0;
-    while s < n {
-        let len = 1024.min(n - s);
-        let uu = u.narrow(0, s, len)?;
-        let vv = v.index_select(&tidx.narrow(0, s, len)?, 0)?;
-        let f = head_features(&uu, &vv)?;
-        parts.push(head_logits(&f, &w[0], &w[1], &w[2], &w[3], None)?);
-        s += len;
+/// One example of a split: row of the split's statement matrix, target index, label index.
+type Ex = (u32, u32, u32);
+
+/// The statement embeddings of one split and its examples (real and synthetic).
+struct Split {
+    u: Tensor,
+    ex: Vec<Ex>,
+}
+
+impl Split {
+    /// Features `(n, 4·dim)`, labels `(n)` of some examples.
+    fn batch(&self, v: &Tensor, ex: &[Ex]) -> candle_core::Result<(Tensor, Tensor)> {
+        self.batch_noisy(v, ex, None)
     }
-    Tensor::cat(&parts, 0)
+
+    /// As `batch`; with `noise = (rng, s)`, each target embedding gets Gaussian noise of total
+    /// norm about `s` and is renormalised (so the head cannot memorise the few training targets).
+    fn batch_noisy(
+        &self,
+        v: &Tensor,
+        ex: &[Ex],
+        noise: Option<(&mut Rng, f32)>,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        let rows: Vec<u32> = ex.iter().map(|e| e.0).collect();
+        let tg: Vec<u32> = ex.iter().map(|e| e.1).collect();
+        let y: Vec<u32> = ex.iter().map(|e| e.2).collect();
+        let dev = Device::Cpu;
+        let u = self
+            .u
+            .index_select(&Tensor::new(rows.as_slice(), &dev)?, 0)?;
+        let mut vv = v.index_select(&Tensor::new(tg.as_slice(), &dev)?, 0)?;
+        if let Some((rng, s)) = noise {
+            if s > 0.0 {
+                let (n, d) = vv.dims2()?;
+                let sd = s / (d as f32).sqrt();
+                let z: Vec<f32> = (0..n * d).map(|_| rng.normal() * sd).collect();
+                let noisy = (vv + Tensor::from_vec(z, (n, d), &dev)?)?;
+                let norm = noisy.sqr()?.sum_keepdim(1)?.sqrt()?;
+                vv = noisy.broadcast_div(&norm)?;
+            }
+        }
+        Ok((head_features(&u, &vv)?, Tensor::new(y.as_slice(), &dev)?))
+    }
+
+    fn labels(&self) -> Vec<u32> {
+        self.ex.iter().map(|e| e.2).collect()
+    }
+
+    /// Logits of all examples (no dropout), in chunks.
+    fn logits(&self, v: &Tensor, w: &[Tensor; 4]) -> candle_core::Result<Tensor> {
+        let mut parts = Vec::new();
+        for chunk in self.ex.chunks(1024) {
+            let (f, _) = self.batch(v, chunk)?;
+            parts.push(head_logits(&f, &w[0], &w[1], &w[2], &w[3], None)?);
+        }
+        Tensor::cat(&parts, 0)
+    }
+}
+
+/// Adds `round(ratio · n)` synthetic NONE examples to `ex` (whose first `n` entries are the real
+/// ones): a random statement paired with a target from another training file (or, with one file,
+/// another target of the same file), which it is taken not to address.
+fn add_none_pairs(
+    ex: &mut Vec<Ex>,
+    n: usize,
+    ratio: f32,
+    others: &[Vec<u32>],
+    row_file: &[usize],
+    rng: &mut Rng,
+) {
+    ex.truncate(n);
+    if n == 0 || ratio <= 0.0 {
+        return;
+    }
+    let m = (ratio * n as f32).round() as usize;
+    let mut tries = 0;
+    while ex.len() < n + m && tries < 4 * m {
+        tries += 1;
+        let (row, tgt, _) = ex[rng.below(n)];
+        let cands = &others[row_file[row as usize]];
+        if cands.is_empty() {
+            continue;
+        }
+        let t = cands[rng.below(cands.len())];
+        if t == tgt {
+            continue;
+        }
+        ex.push((row, t, Label::None.index() as u32));
+    }
 }
 
 /// Mean weighted cross-entropy of `logits` (n, 3) against `y` (n) with per-class `weights`.
@@ -639,13 +722,37 @@ pub fn train_head(
     }
 
     // Split by statement text (the same text under two targets stays on one side).
+    let all: Vec<(usize, &StanceExample, &Vec<f32>)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(fi, f)| f.rows.iter().zip(&f.text_emb).map(move |(r, e)| (fi, r, e)))
+        .collect();
+    let (targets, tidx_all) = embed_targets(all.iter().map(|(_, r, _)| *r), encoder, opts)?;
+    let v = matrix(&targets, dim)?;
+    // For the synthetic NONE pairs: per file, the targets of the other files (with one file: all).
+    let others: Vec<Vec<u32>> = (0..files.len())
+        .map(|fi| {
+            let mut own = vec![false; targets.len()];
+            let mut any = vec![false; targets.len()];
+            for (i, (f, _, _)) in all.iter().enumerate() {
+                any[tidx_all[i] as usize] = true;
+                if *f == fi {
+                    own[tidx_all[i] as usize] = true;
+                }
+            }
+            let o: Vec<u32> = (0..targets.len() as u32)
+                .filter(|&t| !own[t as usize])
+                .collect();
+            if o.is_empty() {
+                (0..targets.len() as u32).collect()
+            } else {
+                o
+            }
+        })
+        .collect();
     let mut train_idx = Vec::new();
     let mut held_idx = Vec::new();
-    let all: Vec<(&StanceExample, &Vec<f32>)> = files
-        .iter()
-        .flat_map(|f| f.rows.iter().zip(&f.text_emb))
-        .collect();
-    for (i, (r, _)) in all.iter().enumerate() {
+    for (i, (_, r, _)) in all.iter().enumerate() {
         if split_value(opts.seed, &r.text) < opts.held_out_fraction {
             held_idx.push(i);
         } else {
@@ -657,36 +764,43 @@ pub fn train_head(
             "no training rows left after the held-out split".into(),
         ));
     }
-    let (targets, tidx_all) = embed_targets(all.iter().map(|(r, _)| *r), encoder, opts)?;
-    let v = matrix(&targets, dim)?;
-    let build = |idx: &[usize]| -> candle_core::Result<(Tensor, Tensor, Vec<u32>, Tensor)> {
-        let u: Vec<Vec<f32>> = idx.iter().map(|&i| all[i].1.clone()).collect();
-        let y: Vec<u32> = idx.iter().map(|&i| all[i].0.label.index() as u32).collect();
-        let t: Vec<u32> = idx.iter().map(|&i| tidx_all[i]).collect();
-        Ok((
-            matrix(&u, dim)?,
-            Tensor::new(t.as_slice(), &Device::Cpu)?,
-            y.clone(),
-            Tensor::new(y.as_slice(), &Device::Cpu)?,
-        ))
-    };
-    let (u_tr, t_tr, y_tr_vec, y_tr) = build(&train_idx)?;
-    let (u_ho, t_ho, y_ho_vec, y_ho) = if held_idx.is_empty() {
-        build(&train_idx)? // no held-out split: select on the training data
-    } else {
-        build(&held_idx)?
-    };
     if held_idx.is_empty() {
         progress(TrainEvent::Message(
             "no held-out rows: model selection and temperature use the training rows",
         ));
     }
+    let mut rng = Rng(opts.seed ^ 0x5354_414e_4345);
+    let build = |idx: &[usize], rng: &mut Rng| -> candle_core::Result<(Split, Vec<usize>)> {
+        let u: Vec<Vec<f32>> = idx.iter().map(|&i| all[i].2.clone()).collect();
+        let ex: Vec<Ex> = idx
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| (k as u32, tidx_all[i], all[i].1.label.index() as u32))
+            .collect();
+        let row_file: Vec<usize> = idx.iter().map(|&i| all[i].0).collect();
+        let mut split = Split {
+            u: matrix(&u, dim)?,
+            ex,
+        };
+        let n = split.ex.len();
+        add_none_pairs(&mut split.ex, n, opts.none_pairs, &others, &row_file, rng);
+        Ok((split, row_file))
+    };
+    let (mut tr, tr_files) = build(&train_idx, &mut rng)?;
+    let n_real = train_idx.len();
+    let ho = if held_idx.is_empty() {
+        build(&train_idx, &mut rng)?.0
+    } else {
+        build(&held_idx, &mut rng)?.0
+    };
+    let y_ho_vec = ho.labels();
 
-    // Class weights: inverse frequency over the labels present.
+    // Class weights: inverse frequency over the labels present (synthetic pairs included).
     let mut counts = [0usize; 3];
-    for &y in &y_tr_vec {
-        counts[y as usize] += 1;
+    for e in &tr.ex {
+        counts[e.2 as usize] += 1;
     }
+    let total: usize = counts.iter().sum();
     let present = counts.iter().filter(|&&c| c > 0).count() as f32;
     let class_weights: [f32; 3] = std::array::from_fn(|c| {
         if !opts.class_balanced {
@@ -694,24 +808,25 @@ pub fn train_head(
         } else if counts[c] == 0 {
             0.0
         } else {
-            y_tr_vec.len() as f32 / (present * counts[c] as f32)
+            total as f32 / (present * counts[c] as f32)
         }
     });
     let cw = Tensor::new(&class_weights, &Device::Cpu)?;
     let msg = format!(
-        "training rows {} (FAVOR {}, AGAINST {}, NONE {}), held-out rows {}, distinct targets {}",
-        train_idx.len(),
+        "training rows {} + {} synthetic NONE pairs (FAVOR {}, AGAINST {}, NONE {}), held-out rows {} + {} synthetic, distinct targets {}",
+        n_real,
+        tr.ex.len() - n_real,
         counts[0],
         counts[1],
         counts[2],
         held_idx.len(),
+        ho.ex.len() - if held_idx.is_empty() { n_real } else { held_idx.len() },
         targets.len()
     );
     progress(TrainEvent::Message(&msg));
 
     // Train.
     let t_train = Instant::now();
-    let mut rng = Rng(opts.seed ^ 0x5354_414e_4345);
     let params = Params::init(&mut rng, 4 * dim, opts.hidden)?;
     let mut opt = AdamW::new(
         params.vars(),
@@ -721,22 +836,28 @@ pub fn train_head(
             ..Default::default()
         },
     )?;
-    let n = train_idx.len();
-    let mut order: Vec<u32> = (0..n as u32).collect();
     let mut epochs = Vec::new();
     let mut best: Option<(usize, f32, f32, [Tensor; 4])> = None; // epoch, f1, loss, weights
     let keep = 1.0 - opts.dropout;
     for epoch in 1..=opts.epochs {
         let t0 = Instant::now();
+        if epoch > 1 {
+            // Fresh synthetic pairs each epoch.
+            add_none_pairs(
+                &mut tr.ex,
+                n_real,
+                opts.none_pairs,
+                &others,
+                &tr_files,
+                &mut rng,
+            );
+        }
+        let mut order = tr.ex.clone();
         rng.shuffle(&mut order);
         let mut loss_sum = 0f64;
         let mut batches = 0usize;
         for chunk in order.chunks(opts.batch_size) {
-            let idx = Tensor::new(chunk, &Device::Cpu)?;
-            let u = u_tr.index_select(&idx, 0)?;
-            let vv = v.index_select(&t_tr.index_select(&idx, 0)?, 0)?;
-            let y = y_tr.index_select(&idx, 0)?;
-            let f = head_features(&u, &vv)?;
+            let (f, y) = tr.batch_noisy(&v, chunk, Some((&mut rng, opts.target_noise)))?;
             let mask = if opts.dropout > 0.0 {
                 let m: Vec<f32> = (0..chunk.len() * opts.hidden)
                     .map(|_| {
@@ -769,7 +890,8 @@ pub fn train_head(
             batches += 1;
         }
         let w = params.snapshot()?;
-        let logits = split_logits(&u_ho, &v, &t_ho, &w)?;
+        let logits = ho.logits(&v, &w)?;
+        let y_ho = Tensor::new(y_ho_vec.as_slice(), &Device::Cpu)?;
         let held_loss = weighted_ce(&logits, &y_ho, &cw)?.to_scalar::<f32>()?;
         let gold: Vec<Label> = y_ho_vec.iter().map(|&c| Label::ALL[c as usize]).collect();
         let scores = set_scores(&gold, &argmax_labels(&logits)?);
@@ -797,7 +919,7 @@ pub fn train_head(
     let (best_epoch, _, _, w) = best.expect("at least one epoch ran");
 
     // Temperature on the held-out logits of the best epoch.
-    let logits_ho = split_logits(&u_ho, &v, &t_ho, &w)?;
+    let logits_ho = ho.logits(&v, &w)?;
     let temperature = fit_temperature(&logits_ho.to_vec2::<f32>()?, &y_ho_vec);
     let gold: Vec<Label> = y_ho_vec.iter().map(|&c| Label::ALL[c as usize]).collect();
     let held_out = set_scores(&gold, &argmax_labels(&logits_ho)?);
@@ -845,8 +967,10 @@ pub fn train_head(
             standpoint_version: env!("CARGO_PKG_VERSION").into(),
             data: files.iter().map(|f| f.info.clone()).collect(),
             held_out_fraction: opts.held_out_fraction,
-            train_rows: train_idx.len(),
+            train_rows: n_real,
             held_out_rows: held_idx.len(),
+            none_pairs: opts.none_pairs,
+            target_noise: opts.target_noise,
             seed: opts.seed,
             epochs_max: opts.epochs,
             epochs_run: epochs.len(),
@@ -891,7 +1015,7 @@ pub fn train_head(
         temperature,
         held_out,
         eval,
-        train_rows: train_idx.len(),
+        train_rows: n_real,
         held_out_rows: held_idx.len(),
         texts_embedded: embedded.0,
         embedding_seconds: embedded.1,
@@ -956,4 +1080,63 @@ pub fn evaluate_model(
     }
     let gold: Vec<Label> = rows.iter().map(|r| r.label).collect();
     Ok(set_scores(&gold, &pred))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_of_a_small_confusion() {
+        use Label::*;
+        let gold = [Favor, Favor, Against, Against, None, None];
+        let pred = [Favor, Against, Against, Against, None, Favor];
+        let s = set_scores(&gold, &pred);
+        assert_eq!(s.rows, 6);
+        assert!((s.accuracy - 4.0 / 6.0).abs() < 1e-6);
+        // FAVOR: tp 1, gold 2, pred 2 -> 0.5; AGAINST: tp 2, gold 2, pred 3 -> 0.8; NONE: 2/3.
+        assert!((s.f1[0] - 0.5).abs() < 1e-6);
+        assert!((s.f1[1] - 0.8).abs() < 1e-6);
+        assert!((s.f1[2] - 2.0 / 3.0).abs() < 1e-6);
+        assert!((s.macro_f1 - (0.5 + 0.8 + 2.0 / 3.0) / 3.0).abs() < 1e-6);
+        assert!((s.f_avg - 0.65).abs() < 1e-6);
+        // A label absent from gold and predictions does not count in macro-F1.
+        let s = set_scores(&[Favor, Against], &[Favor, Against]);
+        assert_eq!(s.macro_f1, 1.0);
+    }
+
+    #[test]
+    fn temperature_undoes_a_scaling() {
+        // Logits drawn from a calibrated model, then multiplied by 3: the fit should find ~3.
+        let mut rng = Rng(5);
+        let mut logits = Vec::new();
+        let mut y = Vec::new();
+        for _ in 0..4000 {
+            let l: Vec<f32> = (0..3).map(|_| rng.normal()).collect();
+            let p = crate::model::softmax(&l);
+            let r = rng.uniform();
+            let c = if r < p[0] {
+                0
+            } else if r < p[0] + p[1] {
+                1
+            } else {
+                2
+            };
+            logits.push(l.iter().map(|x| x * 3.0).collect::<Vec<f32>>());
+            y.push(c);
+        }
+        let t = fit_temperature(&logits, &y);
+        assert!((t - 3.0).abs() < 0.4, "fitted T {t}");
+    }
+
+    #[test]
+    fn split_is_deterministic_and_seeded() {
+        let a = split_value(1, "some text");
+        assert_eq!(a, split_value(1, "some text"));
+        assert_ne!(a, split_value(2, "some text"));
+        let held = (0..1000)
+            .filter(|i| split_value(7, &format!("text {i}")) < 0.1)
+            .count();
+        assert!((60..140).contains(&held), "{held}");
+    }
 }

@@ -335,6 +335,12 @@ pub struct HeadTrainingInfo {
     pub held_out_fraction: f32,
     pub train_rows: usize,
     pub held_out_rows: usize,
+    /// Synthetic NONE pairs per training row and epoch.
+    #[serde(default)]
+    pub none_pairs: f32,
+    /// Norm of the noise added to target embeddings in training.
+    #[serde(default)]
+    pub target_noise: f32,
     pub seed: u64,
     pub epochs_max: usize,
     pub epochs_run: usize,
