@@ -151,7 +151,14 @@ impl<'a> Finder<'a> {
 
     /// Can this token be part of a capitalised name run?
     fn name_like(&self, t: &Token) -> bool {
-        !t.quoted && (t.is_cap() || Self::is_acronym(t))
+        !t.quoted && (t.is_cap() || Self::is_acronym(t)) && !Self::contraction(t)
+    }
+
+    /// "I've", "We're", "Don't": an apostrophe followed by a lower-case letter.
+    fn contraction(t: &Token) -> bool {
+        let cs: Vec<char> = t.text.chars().collect();
+        cs.windows(2)
+            .any(|w| (w[0] == '\'' || w[0] == '’') && w[1].is_lowercase())
     }
 
     /// Turns the tokens `[i, j]` (a run of capitalised words) into an entity: strips leading
@@ -629,7 +636,18 @@ pub fn attribute(
                 };
                 let toks = tokenize(text, tail, &quote_spans, false);
                 let toks: Vec<Token> = toks.into_iter().filter(|t| t.start > close).collect();
-                if !toks.is_empty() {
+                let after_close = &text[close..tail.end];
+                let dash = after_close
+                    .chars()
+                    .skip(1)
+                    .find(|c| !c.is_whitespace())
+                    .is_some_and(|c| matches!(c, '—' | '―' | '–' | '-'));
+                if dash && !toks.is_empty() {
+                    // “…” ― Sonya Herridge
+                    if let Some(e) = f.entity_starting_at(&toks, 0) {
+                        quote_found[qi] = Some(Found::Named(e, Attribution::DirectQuote));
+                    }
+                } else if !toks.is_empty() {
                     if let Some(len) = f.cue_at(&toks, 0) {
                         if lex.inverted.contains(&toks[0].lower) && len == 1 && toks.len() > 1 {
                             if f.pronoun_at(&toks, 1) {
@@ -725,18 +743,53 @@ pub fn attribute(
         }
     }
 
-    // Transcript turns: a label and everything after it, up to the next label.
+    // Transcript turns: a label and everything after it, up to the next label. A document
+    // with a single label ("Ann Coulter: Trump is right", a headline) is no transcript: that
+    // label holds for its own sentence only.
+    let labels: Vec<Option<Entity>> = seg
+        .sentences
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            if s.heading {
+                None
+            } else {
+                f.label(&sent_toks[si], s.span)
+            }
+        })
+        .collect();
+    let transcript = labels.iter().filter(|l| l.is_some()).count() >= 2;
     let mut turn: Vec<Option<Entity>> = vec![None; seg.sentences.len()];
     let mut current: Option<Entity> = None;
     for (si, s) in seg.sentences.iter().enumerate() {
         if s.heading {
             continue;
         }
-        if let Some(e) = f.label(&sent_toks[si], s.span) {
-            current = Some(e);
+        if let Some(e) = &labels[si] {
+            current = Some(e.clone());
+            turn[si] = current.clone();
+        } else if transcript {
+            turn[si] = current.clone();
         }
-        turn[si] = current.clone();
     }
+    // The person each sentence names first as a subject (for "he" and "she" in it).
+    let first_person: Vec<Option<Entity>> = sent_toks
+        .iter()
+        .enumerate()
+        .map(|(si, toks)| {
+            if seg.sentences[si].heading {
+                return None;
+            }
+            (0..toks.len()).find_map(|i| {
+                let at_clause_start = i == 0 || gap(text, toks, i - 1).contains(',');
+                if !at_clause_start || toks[i].quoted {
+                    return None;
+                }
+                f.entity_starting_at(toks, i)
+                    .filter(|e| e.kind == ActorKind::Person)
+            })
+        })
+        .collect();
 
     // Resolve in reading order: pronouns to the latest person speaker, continuations.
     let mut out = Vec::with_capacity(seg.sentences.len());
@@ -751,9 +804,10 @@ pub fn attribute(
         // A sentence with a real quotation takes the quotation's speaker; with a few words in
         // scare quotes, its own.
         let quote_speaker = s.quote.and_then(|qi| quote_found[qi].clone());
+        let explicit_quote = matches!(quote_speaker, Some(Found::Named(..))) && quoted_share >= 0.5;
         let found = if s.heading {
             None
-        } else if let Some(e) = &turn[si] {
+        } else if let (Some(e), false) = (&turn[si], explicit_quote) {
             Some(Found::Named(e.clone(), Attribution::SpeakerLabel))
         } else if quote_speaker.is_some()
             && (quoted_share >= 0.2 || own[si].is_none() || same_found(&own[si], &quote_speaker))
@@ -772,21 +826,26 @@ pub fn attribute(
                 },
                 how,
             )),
-            Some(Found::Pronoun(span, how)) => last_person.clone().map(|(name, kind)| {
-                (
-                    Speaker {
-                        mention: span.slice(text).to_string(),
-                        span,
-                        name,
-                        kind,
-                    },
-                    if how == Attribution::DirectQuote {
-                        how
-                    } else {
-                        Attribution::Pronoun
-                    },
-                )
-            }),
+            Some(Found::Pronoun(span, how)) => first_person[si]
+                .as_ref()
+                .filter(|e| e.mention.end <= span.start)
+                .map(|e| (e.name.clone(), e.kind))
+                .or_else(|| last_person.clone())
+                .map(|(name, kind)| {
+                    (
+                        Speaker {
+                            mention: span.slice(text).to_string(),
+                            span,
+                            name,
+                            kind,
+                        },
+                        if how == Attribution::DirectQuote {
+                            how
+                        } else {
+                            Attribution::Pronoun
+                        },
+                    )
+                }),
             None => None,
         };
         let result = match speaker {
@@ -1006,6 +1065,28 @@ mod tests {
     fn a_new_subject_ends_a_continuation() {
         let t = "Prime Minister Mark Rutte reiterated support for Ukraine. The leaders committed to continue the pursuit of truth.";
         assert_eq!(who(t)[1], (None, Attribution::None));
+    }
+
+    #[test]
+    fn regressions_from_polnear() {
+        // A headline label is not a transcript turn for the whole document.
+        let t = "Ann Coulter: Trump is right about trade.\n\n“We do not pay candidates,” Zucker said.\n\nThe end came soon.";
+        let w = who(t);
+        assert_eq!(w[0], some("Ann Coulter", Attribution::SpeakerLabel));
+        assert_eq!(w[1], some("Zucker", Attribution::DirectQuote));
+        assert_eq!(w[2], (None, Attribution::None));
+        // "Said Ellis:" is not a name with "Said" in it.
+        let t = "The mood was grim. Said Ellis: “I don’t get the sense that they care.”";
+        assert_eq!(who(t)[1].0.as_deref(), Some("Ellis"));
+        // A contraction is not a name.
+        let t = "If, as I’ve suggested, he and other developers said that it works, fine.";
+        assert_ne!(who(t)[0].0.as_deref(), Some("I’ve"));
+        // A dash after a quote names its speaker.
+        let t = "“Mr. Trump embodies everything wrong with politics.” ― Sonya Herridge";
+        assert_eq!(who(t)[0], some("Sonya Herridge", Attribution::DirectQuote));
+        // A pronoun goes to the person named earlier in its own sentence.
+        let t = "John Kasich said he would stay, unlike Donald Trump.\n\nTrump has blasted the system, which he said runs a risk.";
+        assert_eq!(who(t)[1].0.as_deref(), Some("Trump"));
     }
 
     #[test]
