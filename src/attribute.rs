@@ -266,7 +266,25 @@ impl<'a> Finder<'a> {
     /// Tokens `a` and `a+1` are joined by plain whitespace within a line.
     fn adjacent(&self, toks: &[Token], a: usize) -> bool {
         let g = gap(self.text, toks, a);
-        !g.is_empty() && g.chars().all(|c| c == ' ' || c == '\u{a0}')
+        let spaces = |s: &str| !s.is_empty() && s.chars().all(|c| c == ' ' || c == '\u{a0}');
+        // "Sen. David Perdue", "Mrs. Clinton": an abbreviated title keeps the run going.
+        spaces(g)
+            || (g.starts_with('.')
+                && spaces(&g[1..])
+                && self.lex.titles.contains(&toks[a].lower)
+                && toks[a].is_cap())
+    }
+
+    /// Over a parenthesis right before token `k` ("Jason Chaffetz (R-Utah) said"): the index of
+    /// the last token before the opening bracket, if the gap before `k` closes one.
+    fn before_parenthesis(&self, toks: &[Token], k: usize) -> Option<usize> {
+        if k == 0 || !gap(self.text, toks, k - 1).contains(')') {
+            return None;
+        }
+        let lo = k.saturating_sub(6);
+        (lo..k)
+            .rev()
+            .find(|&c| c + 1 < toks.len() && gap(self.text, toks, c).contains('('))
     }
 
     fn in_run(&self, toks: &[Token], k: usize, next_is_name: bool) -> bool {
@@ -377,8 +395,12 @@ impl Finder<'_> {
         if j == 0 {
             return None;
         }
-        let s = j - 1;
-        let g = gap(self.text, toks, s);
+        let mut s = j - 1;
+        let mut g = gap(self.text, toks, s);
+        if let Some(c) = self.before_parenthesis(toks, j) {
+            s = c;
+            g = " ";
+        }
         if g.trim().is_empty() {
             if self.pronoun_at(toks, s) {
                 return Some(Found::Pronoun(
@@ -673,6 +695,19 @@ pub fn attribute(
                                 && f.in_run(&toks, j + 1, true)
                             {
                                 j += 1;
+                            }
+                            // "(R-Utah)" after the name
+                            if j + 1 < toks.len() && gap(text, &toks, j).contains('(') {
+                                let mut k = j + 1;
+                                while k + 1 < toks.len()
+                                    && k < j + 6
+                                    && !gap(text, &toks, k).contains(')')
+                                {
+                                    k += 1;
+                                }
+                                if k + 1 < toks.len() && gap(text, &toks, k).contains(')') {
+                                    j = k;
+                                }
                             }
                             j += 1;
                         }
@@ -1087,6 +1122,16 @@ mod tests {
         // A pronoun goes to the person named earlier in its own sentence.
         let t = "John Kasich said he would stay, unlike Donald Trump.\n\nTrump has blasted the system, which he said runs a risk.";
         assert_eq!(who(t)[1].0.as_deref(), Some("Trump"));
+    }
+
+    #[test]
+    fn parentheses_and_abbreviated_titles() {
+        let t = "Sen. David Perdue (R-Ga.) said he didn’t believe it.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("David Perdue"));
+        let t = "“Deals should not be a requirement,” Chairman Jason Chaffetz (R-Utah) said in a statement.";
+        assert_eq!(who(t)[0], some("Jason Chaffetz", Attribution::DirectQuote));
+        let t = "Mrs. Clinton has been frank that to pay for the programs she has proposed, she needs revenue, said Mrs. Clinton.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Clinton"));
     }
 
     #[test]
