@@ -69,7 +69,7 @@ pub fn translit_key(word: &str) -> String {
     }
     let mut collapsed = String::with_capacity(out.len());
     for c in out.chars() {
-        if collapsed.chars().next_back() != Some(c) {
+        if !collapsed.ends_with(c) {
             collapsed.push(c);
         }
     }

@@ -445,6 +445,24 @@ impl Finder<'_> {
         None
     }
 
+    /// Right before the cue at `k` (over auxiliaries) stands a common noun or a pronoun that
+    /// names no one we resolve ("commentators", "they", "we").
+    fn unnamed_subject_before(&self, toks: &[Token], k: usize) -> bool {
+        let mut j = k;
+        while j > 0 && self.lex.between.contains(&toks[j - 1].lower) && !toks[j - 1].quoted {
+            j -= 1;
+        }
+        if j == 0 || toks[j - 1].quoted || !gap(self.text, toks, j - 1).trim().is_empty() {
+            return false;
+        }
+        let t = &toks[j - 1];
+        const UNRESOLVED: [&str; 6] = ["they", "we", "i", "you", "it", "one"];
+        UNRESOLVED.contains(&t.lower.as_str())
+            || ((!t.is_cap() || t.initial)
+                && !self.lex.stopwords.contains(&t.lower)
+                && t.lower.chars().all(|c| c.is_alphabetic()))
+    }
+
     /// The subject of the main clause, for a participle cue ("Russia has …, demanding that").
     fn clause_subject(&self, toks: &[Token], region_start: usize, k: usize) -> Option<Found> {
         for i in 0..k {
@@ -578,6 +596,12 @@ impl Finder<'_> {
             }
             if let Some(f) = self.subject_before(toks, k) {
                 return Some(f);
+            }
+            // The reporting verb has a subject that names nobody ("officials said that…",
+            // "They also confirmed that Russia wants…"): what follows is their report, so a
+            // later cue in it ("Russia wants") does not make a speaker.
+            if self.unnamed_subject_before(toks, k) {
+                return None;
             }
             if self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
                 if self.pronoun_at(toks, k + 1) {
@@ -1132,6 +1156,20 @@ mod tests {
         assert_eq!(who(t)[0], some("Jason Chaffetz", Attribution::DirectQuote));
         let t = "Mrs. Clinton has been frank that to pay for the programs she has proposed, she needs revenue, said Mrs. Clinton.";
         assert_eq!(who(t)[0].0.as_deref(), Some("Clinton"));
+    }
+
+    #[test]
+    fn a_cue_inside_someone_elses_report_is_not_a_speaker() {
+        // Regression: "Russia" was the speaker of "They also confirmed that Russia wants …".
+        let t = "All intelligence offices know the plans. They also confirmed that Russia wants to continue the offensive. As best it can.";
+        for (s, _) in who(t) {
+            assert_eq!(s, None);
+        }
+        let t = "Officials said that Moscow insists on guarantees.";
+        assert_eq!(who(t)[0].0, None);
+        // A passive cue before the real one does not stop it.
+        let t = "Although the talk, which lasted hours, was welcomed, the envoy, Wendy Marsh, emphasized that it was no negotiation.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Wendy Marsh"));
     }
 
     #[test]

@@ -474,7 +474,7 @@ mod tests {
             "c.jsonl",
             b"{\"id\":\"a\",\"text\":\"ok\"}\n{\"id\": \"b\", text}\n",
         );
-        let (docs, _) = read_all(&[p.clone()], false);
+        let (docs, _) = read_all(std::slice::from_ref(&p), false);
         assert!(docs[0].is_ok());
         let e = docs[1].as_ref().unwrap_err();
         assert!(matches!(e, CorpusError::Json { origin, .. } if origin.line == Some(2)));
@@ -490,7 +490,7 @@ mod tests {
             "c.jsonl",
             b"{\"id\":\"a\",\"text\":\"ok\"}\n{\"id\":\"b\"}\n{\"id\":\"a\",\"text\":\"again\"}\n{\"text\":\"no id\"}\n",
         );
-        let (docs, _) = read_all(&[p.clone()], false);
+        let (docs, _) = read_all(std::slice::from_ref(&p), false);
         assert!(matches!(
             docs[1],
             Err(CorpusError::MissingField { field: "text", .. })

@@ -217,8 +217,7 @@ pub fn quotes(text: &str, paragraphs: &[Span]) -> Vec<Quote> {
                 open = None;
             }
         }
-        let mut iter = body.char_indices().peekable();
-        while let Some((i, c)) = iter.next() {
+        for (i, c) in body.char_indices() {
             if !is_quote_mark(c) {
                 continue;
             }
@@ -366,9 +365,10 @@ fn sentences_in(text: &str, p: Span, close_marks: &[usize]) -> Vec<Span> {
         loop {
             let rest = &body[end..];
             let Some(n) = rest.chars().next() else { break };
-            if TERMINALS.contains(&n) || matches!(n, ')' | ']' | '’' | '\'') {
-                end += n.len_utf8();
-            } else if is_quote_mark(n) && close_marks.contains(&end) {
+            if TERMINALS.contains(&n)
+                || matches!(n, ')' | ']' | '’' | '\'')
+                || (is_quote_mark(n) && close_marks.contains(&end))
+            {
                 end += n.len_utf8();
             } else if n == ' ' {
                 let after_space = end + 1;
@@ -397,12 +397,11 @@ fn sentences_in(text: &str, p: Span, close_marks: &[usize]) -> Vec<Span> {
             .skip_while(|c| is_quote_mark(*c) || *c == '(')
             .take_while(|c| c.is_alphanumeric())
             .collect();
-        let next_char = body[next_start..].chars().next().unwrap_or(' ');
         let starts_upper = next_word
             .chars()
             .next()
             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
-        let mut split = starts_upper || (is_quote_mark(next_char) && starts_upper);
+        let mut split = starts_upper;
         if split && c == '.' {
             let w = word_before(text, i);
             let orig_start = i - w.len();
