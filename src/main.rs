@@ -28,7 +28,8 @@ enum Command {
     Classify(ClassifyArgs),
     /// Score a model on labelled JSONL {"id","text","target","label"}.
     Eval(EvalArgs),
-    /// Print a corpus's statements with their speakers as JSONL (no stance model).
+    /// Print a corpus's statements with their speakers as JSONL, without a stance model (names are
+    /// merged within each document; `analyze` also merges them across the corpus).
     Statements(StatementsArgs),
     /// Train a stance head for the default encoder on labelled JSONL.
     TrainHead(TrainHeadArgs),
@@ -265,7 +266,18 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            // Each cause once: library errors already name their source in their message.
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let c = cause.to_string();
+                if !msg.contains(&c) {
+                    if !msg.is_empty() {
+                        msg.push_str(": ");
+                    }
+                    msg.push_str(&c);
+                }
+            }
+            eprintln!("error: {msg}");
             ExitCode::from(2)
         }
     }

@@ -111,7 +111,13 @@ pub fn analyze(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<AnalyzeSummary, RunError> {
     let t0 = std::time::Instant::now();
-    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| RunError::Io {
+        path: opts.out.clone(),
+        source: std::io::Error::new(
+            e.kind(),
+            format!("cannot create the output directory ({e}); choose another --out"),
+        ),
+    })?;
     let partial = opts.out.join("statements.jsonl.partial");
     let mut w = BufWriter::new(std::fs::File::create(&partial).map_err(io(&partial))?);
     let mut reader = CorpusReader::open(&opts.inputs, opts.skip_bad)?;

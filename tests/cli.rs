@@ -274,6 +274,15 @@ fn clear_errors_for_missing_model_and_device() {
         .stdin(Stdio::null()));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("fetch-encoder.sh"), "{}", stderr(&o));
+    // Regression: the cause was printed twice ("cannot read: X: X").
+    let o = run(bin().args(["eval", "--data", "/nonexistent/x.jsonl"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        stderr(&o).matches("No such file").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
     if !cfg!(feature = "cuda") {
         let o = run(bin()
             .args(["classify", "--device", "cuda"])
