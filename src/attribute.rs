@@ -463,6 +463,63 @@ impl Finder<'_> {
                 && t.lower.chars().all(|c| c.is_alphabetic()))
     }
 
+    /// The attribution clause that closes a sentence: "…, Sen. Lindsey Graham (R-S.C.) told
+    /// reporters.", "…, said Trenin.", "…, sources said." `Some(Some(found))` names the speaker,
+    /// `Some(None)` means the clause reports someone unnamed, `None` that there is no such clause.
+    #[allow(clippy::option_option)]
+    fn final_clause(&self, toks: &[Token]) -> Option<Option<Found>> {
+        let n = toks.len();
+        if n < 3 {
+            return None;
+        }
+        // The last comma outside quotes, with at most 10 words after it.
+        let c = (n.saturating_sub(11)..n - 1).rev().find(|&c| {
+            !toks[c].quoted && !toks[c + 1].quoted && gap(self.text, toks, c).contains(',')
+        })?;
+        let first = c + 1;
+        for k in first..n {
+            let Some(len) = self.cue_at(toks, k) else {
+                continue;
+            };
+            if self.lex.participles.contains(&toks[k].lower) {
+                return None;
+            }
+            // Inverted: ", said Trenin." / ", added the minister."
+            if k == first && self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
+                if self.pronoun_at(toks, k + 1) {
+                    let t = &toks[k + 1];
+                    return Some(Some(Found::Pronoun(
+                        Span {
+                            start: t.start,
+                            end: t.end,
+                        },
+                        Attribution::Indirect,
+                    )));
+                }
+                return self
+                    .entity_starting_at(toks, k + 1)
+                    .map(|e| Some(Found::Named(e, Attribution::Indirect)));
+            }
+            if k == first {
+                return None;
+            }
+            match self.subject_before(toks, k) {
+                Some(Found::Named(e, a)) if e.mention.start >= toks[first].start => {
+                    return Some(Some(Found::Named(e, a)))
+                }
+                Some(Found::Pronoun(s, a)) if s.start >= toks[first].start => {
+                    return Some(Some(Found::Pronoun(s, a)))
+                }
+                _ => {}
+            }
+            if self.unnamed_subject_before(toks, k) {
+                return Some(None);
+            }
+            return None;
+        }
+        None
+    }
+
     /// The subject of the main clause, for a participle cue ("Russia has …, demanding that").
     fn clause_subject(&self, toks: &[Token], region_start: usize, k: usize) -> Option<Found> {
         for i in 0..k {
@@ -544,6 +601,9 @@ impl Finder<'_> {
 
     /// Attribution rules for plain text (outside quotes) in `toks`.
     fn find(&self, toks: &[Token], region_start: usize) -> Option<Found> {
+        if let Some(found) = self.final_clause(toks) {
+            return found;
+        }
         let n = toks.len();
         for k in 0..n {
             if toks[k].quoted {
@@ -1170,6 +1230,16 @@ mod tests {
         // A passive cue before the real one does not stop it.
         let t = "Although the talk, which lasted hours, was welcomed, the envoy, Wendy Marsh, emphasized that it was no negotiation.";
         assert_eq!(who(t)[0].0.as_deref(), Some("Wendy Marsh"));
+    }
+
+    #[test]
+    fn attribution_clause_at_the_end_of_a_sentence() {
+        let t = "Trump could embrace clean energy, but only if he can be convinced that it pays, Sen. Lindsey Graham (R-S.C.) told reporters on Monday.";
+        assert_eq!(who(t)[0], some("Lindsey Graham", Attribution::Indirect));
+        let t = "Clinton had told police that she did not want the escort, the source added.";
+        assert_eq!(who(t)[0], (None, Attribution::None));
+        let t = "The deal is dead and buried, said Dmitry Orlov.";
+        assert_eq!(who(t)[0], some("Dmitry Orlov", Attribution::Indirect));
     }
 
     #[test]
