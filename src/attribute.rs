@@ -382,6 +382,9 @@ impl<'a> Finder<'a> {
 enum Found {
     Named(Entity, Attribution),
     Pronoun(Span, Attribution),
+    /// Someone unnamed reports it ("sources said", "officials say that …"): no speaker, and
+    /// not a continuation of the previous one either.
+    Unnamed,
 }
 
 impl Finder<'_> {
@@ -465,9 +468,9 @@ impl Finder<'_> {
 
     /// The attribution clause that closes a sentence: "…, Sen. Lindsey Graham (R-S.C.) told
     /// reporters.", "…, said Trenin.", "…, sources said." `Some(Some(found))` names the speaker,
-    /// `Some(None)` means the clause reports someone unnamed, `None` that there is no such clause.
-    #[allow(clippy::option_option)]
-    fn final_clause(&self, toks: &[Token]) -> Option<Option<Found>> {
+    /// `Some(Found::Unnamed)` means the clause reports someone unnamed, `None` that there is no
+    /// such clause.
+    fn final_clause(&self, toks: &[Token]) -> Option<Found> {
         let n = toks.len();
         if n < 3 {
             return None;
@@ -488,32 +491,32 @@ impl Finder<'_> {
             if k == first && self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
                 if self.pronoun_at(toks, k + 1) {
                     let t = &toks[k + 1];
-                    return Some(Some(Found::Pronoun(
+                    return Some(Found::Pronoun(
                         Span {
                             start: t.start,
                             end: t.end,
                         },
                         Attribution::Indirect,
-                    )));
+                    ));
                 }
                 return self
                     .entity_starting_at(toks, k + 1)
-                    .map(|e| Some(Found::Named(e, Attribution::Indirect)));
+                    .map(|e| Found::Named(e, Attribution::Indirect));
             }
             if k == first {
                 return None;
             }
             match self.subject_before(toks, k) {
                 Some(Found::Named(e, a)) if e.mention.start >= toks[first].start => {
-                    return Some(Some(Found::Named(e, a)))
+                    return Some(Found::Named(e, a))
                 }
                 Some(Found::Pronoun(s, a)) if s.start >= toks[first].start => {
-                    return Some(Some(Found::Pronoun(s, a)))
+                    return Some(Found::Pronoun(s, a))
                 }
                 _ => {}
             }
             if self.unnamed_subject_before(toks, k) {
-                return Some(None);
+                return Some(Found::Unnamed);
             }
             return None;
         }
@@ -602,7 +605,7 @@ impl Finder<'_> {
     /// Attribution rules for plain text (outside quotes) in `toks`.
     fn find(&self, toks: &[Token], region_start: usize) -> Option<Found> {
         if let Some(found) = self.final_clause(toks) {
-            return found;
+            return Some(found);
         }
         let n = toks.len();
         for k in 0..n {
@@ -661,7 +664,7 @@ impl Finder<'_> {
             // "They also confirmed that Russia wants…"): what follows is their report, so a
             // later cue in it ("Russia wants") does not make a speaker.
             if self.unnamed_subject_before(toks, k) {
-                return None;
+                return Some(Found::Unnamed);
             }
             if self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
                 if self.pronoun_at(toks, k + 1) {
@@ -844,6 +847,7 @@ pub fn attribute(
                 quote_found[qi] = found.map(|fd| match fd {
                     Found::Named(e, _) => Found::Named(e, Attribution::DirectQuote),
                     Found::Pronoun(s, _) => Found::Pronoun(s, Attribution::DirectQuote),
+                    Found::Unnamed => Found::Unnamed,
                 });
             }
             // The sentence that introduces the quote ("X said … that Russia would try. “If …").
@@ -856,6 +860,7 @@ pub fn attribute(
                     quote_found[qi] = own[prev].clone().map(|fd| match fd {
                         Found::Named(e, _) => Found::Named(e, Attribution::DirectQuote),
                         Found::Pronoun(s, _) => Found::Pronoun(s, Attribution::DirectQuote),
+                        Found::Unnamed => Found::Unnamed,
                     });
                 }
             }
@@ -935,6 +940,7 @@ pub fn attribute(
         } else {
             own[si].clone().or(quote_speaker)
         };
+        let found_kind = found.as_ref().map(|f| matches!(f, Found::Unnamed));
         let speaker = match found {
             Some(Found::Named(e, how)) => Some((
                 Speaker {
@@ -965,8 +971,11 @@ pub fn attribute(
                         },
                     )
                 }),
-            None => None,
+            Some(Found::Unnamed) | None => None,
         };
+        if matches!(found_kind, Some(true)) {
+            cont = None;
+        }
         let result = match speaker {
             Some((sp, how)) => {
                 if sp.kind == ActorKind::Person {
@@ -1240,6 +1249,15 @@ mod tests {
         assert_eq!(who(t)[0], (None, Attribution::None));
         let t = "The deal is dead and buried, said Dmitry Orlov.";
         assert_eq!(who(t)[0], some("Dmitry Orlov", Attribution::Indirect));
+    }
+
+    #[test]
+    fn an_unnamed_report_is_not_a_continuation() {
+        let t = "Jens Berg has said that there can be no cuts. Officials said the plan was dropped. It is what it is.";
+        let w = who(t);
+        assert_eq!(w[0].0.as_deref(), Some("Jens Berg"));
+        assert_eq!(w[1], (None, Attribution::None));
+        assert_eq!(w[2], (None, Attribution::None));
     }
 
     #[test]
