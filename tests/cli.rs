@@ -291,3 +291,119 @@ fn clear_errors_for_missing_model_and_device() {
         assert!(stderr(&o).contains("--features cuda"), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn analyze_with_an_nli_model_directory() {
+    // The tiny random BERT NLI fixture goes through the same loading path as a hub model.
+    let out = tempfile::tempdir().unwrap();
+    let o = run(bin()
+        .args(["analyze", "--quiet", "--model"])
+        .arg(root().join("tests/fixtures/nli/bert"))
+        .args([
+            "--hypothesis",
+            "This text supports {}.",
+            "--hypothesis",
+            "The author is in favour of {}.",
+        ])
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(out.path()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let actors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("actors.json")).unwrap())
+            .unwrap();
+    assert!(
+        actors["model"]
+            .as_str()
+            .unwrap()
+            .ends_with("tests/fixtures/nli/bert"),
+        "{}",
+        actors["model"]
+    );
+    assert_eq!(
+        actors["counts"]["statements"],
+        read_jsonl(&out.path().join("statements.jsonl")).len()
+    );
+}
+
+#[test]
+fn train_head_then_analyze_with_it() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("train.jsonl");
+    let mut lines = String::new();
+    let rows = [
+        (
+            "We fully support the new members joining the alliance.",
+            "FAVOR",
+        ),
+        ("Enlargement makes Europe safer and we welcome it.", "FAVOR"),
+        (
+            "The door must stay open for every democracy that wants to join.",
+            "FAVOR",
+        ),
+        (
+            "The alliance must stop expanding toward our borders.",
+            "AGAINST",
+        ),
+        (
+            "Any new member is a provocation and a threat to us.",
+            "AGAINST",
+        ),
+        (
+            "We demand guarantees that the bloc will never grow again.",
+            "AGAINST",
+        ),
+        ("The weather was cold in Geneva on Monday.", "NONE"),
+        ("The delegations met for seven hours.", "NONE"),
+        ("Prices of grain rose by three percent last month.", "NONE"),
+    ];
+    for (i, (t, l)) in rows.iter().cycle().take(36).enumerate() {
+        lines.push_str(&format!("{{\"id\":\"{i}\",\"text\":\"{t}\",\"target\":\"NATO enlargement\",\"label\":\"{l}\"}}\n"));
+    }
+    std::fs::write(&data, lines).unwrap();
+    let head = d.path().join("head");
+    let o = run(bin()
+        .args([
+            "train-head",
+            "--epochs",
+            "3",
+            "--held-out",
+            "0.25",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--out")
+        .arg(&head)
+        .env("STANDPOINT_CACHE", d.path().join("cache")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        head.join("stance-head.safetensors").exists() && head.join("stance-head.json").exists()
+    );
+    let out = d.path().join("out");
+    let o = run(bin()
+        .args(["analyze", "--quiet", "--head"])
+        .arg(&head)
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let actors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("actors.json")).unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(head.join("stance-head.json")).unwrap())
+            .unwrap();
+    let sha = meta["weights_sha256"].as_str().unwrap();
+    assert!(
+        actors["model"].as_str().unwrap().contains(&sha[..12]),
+        "the run names the head it used"
+    );
+    // A corrupted head is refused with a clear error.
+    std::fs::write(head.join("stance-head.safetensors"), b"not weights").unwrap();
+    let o = run(bin()
+        .args(["analyze", "--quiet", "--head"])
+        .arg(&head)
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(2));
+}
