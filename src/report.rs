@@ -122,7 +122,7 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
     let _ = writeln!(s, "Model: `{}`  ", model);
     let _ = writeln!(
         s,
-        "Corpus: {} documents ({} skipped as bad input), {} statements, {} attributed to {} actors, {} without a speaker.  ",
+        "Corpus: documents {} ({} skipped as bad input); statements {}: {} attributed to {} actors, {} without a speaker.  ",
         t.documents, counts.input.skipped, t.statements, t.attributed, t.actors, t.unattributed
     );
     let _ = writeln!(
