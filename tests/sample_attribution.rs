@@ -38,20 +38,6 @@ fn speaker_of(st: &[Statement], starts: &str) -> (Option<String>, Attribution) {
 }
 
 #[test]
-fn print_sample() {
-    for s in sample() {
-        eprintln!(
-            "{:>3} {:<22} {:<13} {:?} | {}",
-            s.statement_id.split(':').nth(1).unwrap(),
-            s.speaker.clone().unwrap_or_default(),
-            format!("{:?}", s.attribution),
-            s.mention,
-            s.text.replace('\n', " ")
-        );
-    }
-}
-
-#[test]
 fn lavrovs_quote_is_lavrovs_not_stoltenbergs() {
     let st = sample();
     let (who, how) = speaker_of(&st, "This is also confirmed by the recent statement");
