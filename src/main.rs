@@ -360,11 +360,11 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         t.statements, t.fragments_without_words, t.statements, t.attributed, t.unattributed, t.favor, t.against, t.none, t.actors
     );
     eprintln!(
-        "time: {:.1}s ({:.1} statements/s; model {:.1}s); wrote {}/statements.jsonl, actors.json, report.md",
+        "time: {:.1}s ({:.1} statements/s; model {:.1}s); wrote {}, actors.json, report.md",
         s.seconds,
         s.statements_per_second(),
         s.model_seconds,
-        s.out.display()
+        s.out.join("statements.jsonl").display()
     );
     Ok(())
 }
