@@ -191,6 +191,19 @@ pub struct NameUse<'a> {
     pub kind: ActorKind,
 }
 
+fn new_cluster(
+    clusters: &mut Vec<NameVariants>,
+    full_of: &mut Vec<Vec<String>>,
+    kind: ActorKind,
+) -> usize {
+    clusters.push(NameVariants {
+        kind: Some(kind),
+        variants: BTreeMap::new(),
+    });
+    full_of.push(Vec::new());
+    clusters.len() - 1
+}
+
 /// Clusters the names of one document; returns for each input the index of its cluster, and
 /// the clusters. A surname alone joins the most recent earlier full name it fits (or the only
 /// later one).
@@ -198,7 +211,6 @@ pub fn resolve_document(uses: &[NameUse<'_>]) -> (Vec<usize>, Vec<NameVariants>)
     let mut clusters: Vec<NameVariants> = Vec::new();
     let mut full_of: Vec<Vec<String>> = Vec::new(); // full names per cluster
     let mut assign = vec![usize::MAX; uses.len()];
-    let mut last_seen: Vec<usize> = Vec::new();
     // Full names and non-persons first, in order.
     for (i, u) in uses.iter().enumerate() {
         let is_full = u.name.split_whitespace().count() >= 2;
@@ -213,15 +225,7 @@ pub fn resolve_document(uses: &[NameUse<'_>]) -> (Vec<usize>, Vec<NameVariants>)
                     clusters[c].variants.contains_key(u.name)
                 }
         });
-        let c = found.unwrap_or_else(|| {
-            clusters.push(NameVariants {
-                kind: Some(u.kind),
-                variants: BTreeMap::new(),
-            });
-            full_of.push(Vec::new());
-            last_seen.push(i);
-            clusters.len() - 1
-        });
+        let c = found.unwrap_or_else(|| new_cluster(&mut clusters, &mut full_of, u.kind));
         *clusters[c].variants.entry(u.name.to_string()).or_default() += 1;
         if u.kind == ActorKind::Person {
             full_of[c].push(u.name.to_string());
@@ -253,15 +257,7 @@ pub fn resolve_document(uses: &[NameUse<'_>]) -> (Vec<usize>, Vec<NameVariants>)
                 .min()
                 .map(|(_, c)| c),
         };
-        let c = chosen.unwrap_or_else(|| {
-            clusters.push(NameVariants {
-                kind: Some(u.kind),
-                variants: BTreeMap::new(),
-            });
-            full_of.push(Vec::new());
-            last_seen.push(i);
-            clusters.len() - 1
-        });
+        let c = chosen.unwrap_or_else(|| new_cluster(&mut clusters, &mut full_of, u.kind));
         *clusters[c].variants.entry(u.name.to_string()).or_default() += 1;
         assign[i] = c;
     }

@@ -318,6 +318,18 @@ pub(crate) struct ModelInfo {
 
 /// Sets `key` to `default` where it is missing or null (config.json files on the hub omit
 /// fields whose value is the transformers default).
+/// Only absolute position embeddings are implemented by candle's BERT-family models.
+pub(crate) fn require_absolute_positions(config: &Value) -> Result<(), String> {
+    let pet = config["position_embedding_type"].as_str().unwrap_or("");
+    if pet == "absolute" {
+        Ok(())
+    } else {
+        Err(format!(
+            "position_embedding_type \"{pet}\" is not supported (only \"absolute\")"
+        ))
+    }
+}
+
 pub(crate) fn set_default(config: &mut Value, key: &str, default: Value) {
     if let Value::Object(m) = config {
         if m.get(key).is_none_or(Value::is_null) {

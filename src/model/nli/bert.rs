@@ -2,7 +2,7 @@
 //! pooler = dense + tanh on the [CLS] hidden state, then the `classifier` linear layer. Weights:
 //! `bert.*`, `bert.pooler.dense.*`, `classifier.*`.
 
-use super::{get_usize, hidden_act, set_default, Inputs, ModelInfo};
+use super::{get_usize, hidden_act, require_absolute_positions, set_default, Inputs, ModelInfo};
 use candle_core::{IndexOp, Module, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 use candle_transformers::models::bert::{BertModel, Config};
@@ -34,12 +34,7 @@ impl Classifier {
         ] {
             set_default(&mut c, k, v);
         }
-        let pet = c["position_embedding_type"].as_str().unwrap_or("");
-        if pet != "absolute" {
-            return Err(format!(
-                "position_embedding_type \"{pet}\" is not supported (only \"absolute\")"
-            ));
-        }
+        require_absolute_positions(&c)?;
         let act = hidden_act(c["hidden_act"].as_str().unwrap_or("?"))?;
         c["hidden_act"] = json!(act);
         c["model_type"] = json!("bert");

@@ -3,7 +3,7 @@
 //! `classifier.out_proj.*`; position ids count from `pad_token_id + 1`, so padding must use the
 //! config's pad id). Token types are all zeros, as the tokenizers of these models give none.
 
-use super::{get_usize, set_default, Inputs, ModelInfo};
+use super::{get_usize, require_absolute_positions, set_default, Inputs, ModelInfo};
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 use candle_transformers::models::xlm_roberta::{Config, XLMRobertaForSequenceClassification};
@@ -33,12 +33,7 @@ impl Classifier {
         ] {
             set_default(&mut c, k, v);
         }
-        let pet = c["position_embedding_type"].as_str().unwrap_or("");
-        if pet != "absolute" {
-            return Err(format!(
-                "position_embedding_type \"{pet}\" is not supported (only \"absolute\")"
-            ));
-        }
+        require_absolute_positions(&c)?;
         let cfg: Config =
             serde_json::from_value(c.clone()).map_err(|e| format!("config.json: {e}"))?;
         let model = XLMRobertaForSequenceClassification::new(num_labels, &cfg, vb)
