@@ -102,26 +102,11 @@ impl ModelArgs {
 
 #[derive(Args)]
 struct AnalyzeArgs {
-    /// .txt files (one article each), .jsonl files (id, text, title?, date?, source?, url?),
-    /// directories of them, or - for JSONL on stdin.
-    #[arg(required = true)]
-    inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    corpus: CorpusArgs,
     /// Output directory.
     #[arg(long, short, default_value = "out")]
     out: PathBuf,
-    /// The stance target.
-    #[arg(long, default_value = "NATO enlargement", env = "STANDPOINT_TARGET")]
-    target: String,
-    /// Skip bad documents (malformed JSON, missing text, duplicate ids, invalid UTF-8) and count
-    /// them instead of stopping.
-    #[arg(long)]
-    skip_bad: bool,
-    /// Actor table (aliases, metonymy); default: the built-in models/actors.toml.
-    #[arg(long)]
-    actors: Option<PathBuf>,
-    /// Attribution word lists; default: the built-in models/lexicon.toml.
-    #[arg(long)]
-    lexicon: Option<PathBuf>,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -207,14 +192,28 @@ struct TrainHeadArgs {
 
 #[derive(Args)]
 struct StatementsArgs {
+    #[command(flatten)]
+    corpus: CorpusArgs,
+}
+
+/// The corpus, the target and the attribution data, shared by `analyze` and `statements`.
+#[derive(Args)]
+struct CorpusArgs {
+    /// .txt files (one article each), .jsonl files (id, text, title?, date?, source?, url?),
+    /// directories of them, or - for JSONL on stdin.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    #[arg(long, default_value = "NATO enlargement")]
+    /// The stance target.
+    #[arg(long, default_value = "NATO enlargement", env = "STANDPOINT_TARGET")]
     target: String,
+    /// Skip bad documents (malformed JSON, missing text, duplicate ids, invalid UTF-8) and count
+    /// them instead of stopping.
     #[arg(long)]
     skip_bad: bool,
+    /// Actor table (aliases, metonymy); default: the built-in models/actors.toml.
     #[arg(long)]
     actors: Option<PathBuf>,
+    /// Attribution word lists; default: the built-in models/lexicon.toml.
     #[arg(long)]
     lexicon: Option<PathBuf>,
 }
@@ -283,12 +282,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn data(actors: &Option<PathBuf>, lexicon: &Option<PathBuf>) -> Result<(Lexicon, ActorTable)> {
-    let lex = match lexicon {
+fn data(c: &CorpusArgs) -> Result<(Lexicon, ActorTable)> {
+    let lex = match &c.lexicon {
         Some(p) => Lexicon::load(p)?,
         None => Lexicon::builtin(),
     };
-    let act = match actors {
+    let act = match &c.actors {
         Some(p) => ActorTable::load(p)?,
         None => ActorTable::builtin(),
     };
@@ -321,14 +320,14 @@ fn bar(quiet: bool) -> ProgressBar {
 }
 
 fn analyze(a: AnalyzeArgs) -> Result<()> {
-    let (lex, act) = data(&a.actors, &a.lexicon)?;
+    let (lex, act) = data(&a.corpus)?;
     let model = load_model(&a.model)?;
     let pb = bar(a.quiet);
     let opts = standpoint::run::AnalyzeOptions {
-        inputs: a.inputs.clone(),
+        inputs: a.corpus.inputs.clone(),
         out: a.out.clone(),
-        target: a.target.clone(),
-        skip_bad: a.skip_bad,
+        target: a.corpus.target.clone(),
+        skip_bad: a.corpus.skip_bad,
         batching: a.model.batching(),
         chunk_statements: 4096,
     };
@@ -521,11 +520,11 @@ fn train_head(a: TrainHeadArgs) -> Result<()> {
 }
 
 fn statements(a: StatementsArgs) -> Result<()> {
-    let (lex, act) = data(&a.actors, &a.lexicon)?;
-    let reader = standpoint::corpus::CorpusReader::open(&a.inputs, a.skip_bad)?;
+    let (lex, act) = data(&a.corpus)?;
+    let reader = standpoint::corpus::CorpusReader::open(&a.corpus.inputs, a.corpus.skip_bad)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for doc in reader {
-        let ds = standpoint::statements::prepare(doc?, &a.target, &lex, &act);
+        let ds = standpoint::statements::prepare(doc?, &a.corpus.target, &lex, &act);
         for s in &ds.statements {
             serde_json::to_writer(&mut out, s)?;
             out.write_all(b"\n")?;
