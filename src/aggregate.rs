@@ -274,12 +274,7 @@ impl Aggregator {
             *self
                 .totals
                 .by_attribution
-                .entry(
-                    serde_json::to_value(s.attribution)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
-                )
+                .entry(s.attribution.as_str().to_string())
                 .or_default() += 1;
             let Some(sp) = &s.speaker else { continue };
             attributed += 1;

@@ -35,6 +35,21 @@ pub enum Attribution {
     None,
 }
 
+impl Attribution {
+    /// The name used in `statements.jsonl` (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attribution::DirectQuote => "direct_quote",
+            Attribution::Indirect => "indirect",
+            Attribution::AccordingTo => "according_to",
+            Attribution::Pronoun => "pronoun",
+            Attribution::Continuation => "continuation",
+            Attribution::SpeakerLabel => "speaker_label",
+            Attribution::None => "none",
+        }
+    }
+}
+
 /// A speaker as named in the text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Speaker {
@@ -1258,6 +1273,24 @@ mod tests {
         assert_eq!(w[0].0.as_deref(), Some("Jens Berg"));
         assert_eq!(w[1], (None, Attribution::None));
         assert_eq!(w[2], (None, Attribution::None));
+    }
+
+    #[test]
+    fn attribution_names_match_their_serialisation() {
+        for a in [
+            Attribution::DirectQuote,
+            Attribution::Indirect,
+            Attribution::AccordingTo,
+            Attribution::Pronoun,
+            Attribution::Continuation,
+            Attribution::SpeakerLabel,
+            Attribution::None,
+        ] {
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        for k in [ActorKind::Person, ActorKind::Organisation, ActorKind::State] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
     }
 
     #[test]

@@ -114,6 +114,17 @@ pub enum ActorKind {
     State,
 }
 
+impl ActorKind {
+    /// The name used in the outputs (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Person => "person",
+            ActorKind::Organisation => "organisation",
+            ActorKind::State => "state",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct ActorsFile {
     #[serde(default)]

@@ -144,10 +144,7 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
             s,
             "| {} | {} | {} | {:+.2} [{:+.2}, {:+.2}] | {} ({}/{}/{}) | {} |",
             md_escape(&a.actor),
-            serde_json::to_value(a.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
+            a.kind.as_str(),
             stance_word(a.stance),
             a.score,
             a.interval[0],
@@ -177,10 +174,7 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
                 "- {} ({:.2}, {}) — {}: {}",
                 e.stance,
                 e.confidence,
-                serde_json::to_value(e.attribution)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default(),
+                e.attribution.as_str(),
                 md_escape(&format!("{} [{}..{}]", e.doc_id, e.start, e.end)),
                 evidence_md(e)
             );
