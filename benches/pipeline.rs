@@ -77,16 +77,7 @@ fn model_forward(c: &mut Criterion) {
             &bs,
             |b, &bs| {
                 b.iter(|| {
-                    score_all(
-                        model.as_ref(),
-                        &pairs,
-                        Batching {
-                            batch_size: bs,
-                            parallel_batches: false,
-                        },
-                        &|_| {},
-                    )
-                    .unwrap()
+                    score_all(model.as_ref(), &pairs, Batching::new(bs, false), &|_| {}).unwrap()
                 })
             },
         );

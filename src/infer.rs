@@ -47,17 +47,47 @@ impl Threads {
 /// Batching policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Batching {
+    /// Most pairs in a batch.
     pub batch_size: usize,
+    /// Most padded tokens in a batch (pairs × longest pair): long statements go in smaller
+    /// batches, which bounds the attention buffers. 0 means no limit.
+    pub max_batch_tokens: usize,
     /// Run batches in parallel (one per worker) rather than one after another.
     pub parallel_batches: bool,
 }
 
-/// The order in which pairs are batched: by length (bytes of text and target, a cheap stand-in
-/// for tokens), longest first so the slowest batches start early.
-pub fn length_order(pairs: &[Pair<'_>]) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..pairs.len()).collect();
-    idx.sort_by_key(|&i| std::cmp::Reverse(pairs[i].text.len() + pairs[i].target.len()));
-    idx
+impl Batching {
+    pub fn new(batch_size: usize, parallel_batches: bool) -> Batching {
+        Batching {
+            batch_size,
+            max_batch_tokens: 0,
+            parallel_batches,
+        }
+    }
+}
+
+/// Cuts pairs into batches: sorted by token length, longest first (so the slowest batches start
+/// early), each batch at most `batch_size` pairs and `max_batch_tokens` padded tokens.
+pub fn make_batches(lens: &[usize], batching: Batching) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(lens[i]));
+    let bs = batching.batch_size.max(1);
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    for i in order {
+        let longest = cur.first().map_or(lens[i], |&f| lens[f]).max(1);
+        let over_tokens = batching.max_batch_tokens > 0
+            && !cur.is_empty()
+            && (cur.len() + 1) * longest > batching.max_batch_tokens;
+        if cur.len() == bs || over_tokens {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(i);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 /// Scores all pairs, in input order. `progress` is called with the number of pairs done after
@@ -68,10 +98,12 @@ pub fn score_all(
     batching: Batching,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Scores>, ModelError> {
-    let order = length_order(pairs);
-    let bs = batching.batch_size.max(1);
-    let batches: Vec<&[usize]> = order.chunks(bs).collect();
-    let run = |b: &&[usize]| -> Result<(Vec<usize>, Vec<Scores>), ModelError> {
+    let lens: Vec<usize> = pairs
+        .par_iter()
+        .map(|&p| model.token_len(p))
+        .collect::<Result<_, _>>()?;
+    let batches = make_batches(&lens, batching);
+    let run = |b: &Vec<usize>| -> Result<(Vec<usize>, Vec<Scores>), ModelError> {
         let batch: Vec<Pair> = b.iter().map(|&i| pairs[i]).collect();
         let s = model.predict(&batch)?;
         if s.len() != batch.len() {
@@ -81,7 +113,7 @@ pub fn score_all(
             });
         }
         progress(b.len());
-        Ok((b.to_vec(), s))
+        Ok((b.clone(), s))
     };
     let results: Vec<(Vec<usize>, Vec<Scores>)> = if batching.parallel_batches {
         batches.par_iter().map(run).collect::<Result<_, _>>()?
@@ -155,17 +187,9 @@ mod tests {
         let done = AtomicUsize::new(0);
         for parallel in [false, true] {
             m.batches.lock().unwrap().clear();
-            let out = score_all(
-                &m,
-                &pairs,
-                Batching {
-                    batch_size: 3,
-                    parallel_batches: parallel,
-                },
-                &|n| {
-                    done.fetch_add(n, Ordering::SeqCst);
-                },
-            )
+            let out = score_all(&m, &pairs, Batching::new(3, parallel), &|n| {
+                done.fetch_add(n, Ordering::SeqCst);
+            })
             .unwrap();
             let lens: Vec<f32> = out.iter().map(|s| s.favor).collect();
             assert_eq!(
@@ -177,6 +201,35 @@ mod tests {
             assert_eq!(b, vec![vec![1], vec![4, 3, 2], vec![8, 6, 5]]);
         }
         assert_eq!(done.load(Ordering::SeqCst), 14);
+    }
+
+    #[test]
+    fn token_budget_makes_long_batches_smaller() {
+        let lens = [100, 10, 10, 100, 10, 100, 10, 10];
+        let b = Batching {
+            batch_size: 4,
+            max_batch_tokens: 250,
+            parallel_batches: false,
+        };
+        let batches = make_batches(&lens, b);
+        let sizes: Vec<Vec<usize>> = batches
+            .iter()
+            .map(|b| b.iter().map(|&i| lens[i]).collect())
+            .collect();
+        assert_eq!(
+            sizes,
+            vec![vec![100, 100], vec![100, 10], vec![10, 10, 10, 10]]
+        );
+        // Every pair once.
+        let mut all: Vec<usize> = batches.concat();
+        all.sort();
+        assert_eq!(all, (0..lens.len()).collect::<Vec<_>>());
+        // No budget: only the count limits.
+        let sizes: Vec<usize> = make_batches(&lens, Batching::new(4, false))
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, vec![4, 4]);
     }
 
     #[test]

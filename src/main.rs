@@ -59,6 +59,10 @@ struct ModelArgs {
     /// Statements per batch (sorted by length, padded to the batch's longest).
     #[arg(long, default_value_t = 32, env = "STANDPOINT_BATCH_SIZE")]
     batch_size: usize,
+    /// Most padded tokens per batch (statements × longest): long statements go in smaller
+    /// batches, which bounds memory; 0 for no limit.
+    #[arg(long, default_value_t = 2048, env = "STANDPOINT_MAX_BATCH_TOKENS")]
+    max_batch_tokens: usize,
     /// CPU threads in all (default: all cores).
     #[arg(long, env = "STANDPOINT_THREADS")]
     threads: Option<usize>,
@@ -95,6 +99,7 @@ impl ModelArgs {
     fn batching(&self) -> Batching {
         Batching {
             batch_size: self.batch_size.max(1),
+            max_batch_tokens: self.max_batch_tokens,
             parallel_batches: self.threads().workers > 1,
         }
     }
