@@ -1,7 +1,11 @@
 //! The inference loop: batching policy and threads, kept apart from the models.
 //!
-//! Pairs are sorted by length and cut into batches, so each batch pads to nearly its own
-//! length; batches run on a rayon pool. On a CPU, candle's matrix products use the rayon pool
+//! Pairs are sorted by token length and cut into batches, so each batch pads to nearly its own
+//! length, and a token budget (pairs × longest) makes batches of long statements smaller, which
+//! bounds the attention buffers (TEI's `--max-batch-tokens`). Batches run on a rayon pool.
+//! Measured on the 90-document NATO press-release corpus (7,649 statements, 2 workers): sorting
+//! by bytes 181 statements/s and 733 MB peak RSS; by tokens 211 and 725 MB; by tokens with a
+//! 2,048-token budget 240 and 315 MB. On a CPU, candle's matrix products use the rayon pool
 //! they are called from with `RAYON_NUM_THREADS` threads; measured on 2 cores, two
 //! single-threaded workers that each run a whole batch beat one batch on two threads (174 vs
 //! 127 sentences/s for all-MiniLM-L6-v2, batch 32). [`Threads::configure`] sets that up once,
