@@ -381,7 +381,27 @@ fn classify(a: ClassifyArgs) -> Result<()> {
         text: String,
         target: Option<String>,
     }
-    let mut rows: Vec<In> = Vec::new();
+    /// Lines scored at a time: input streams through in chunks of this size, in order.
+    const CHUNK: usize = 4096;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut rows: Vec<In> = Vec::with_capacity(CHUNK);
+    let flush = |rows: &mut Vec<In>, out: &mut dyn Write| -> Result<()> {
+        let pairs: Vec<Pair> = rows
+            .iter()
+            .map(|r| Pair {
+                text: &r.text,
+                target: r.target.as_deref().unwrap_or(&a.target),
+            })
+            .collect();
+        let scores =
+            standpoint::infer::score_all(model.as_ref(), &pairs, a.model.batching(), &|_| {})?;
+        for (r, s) in rows.iter().zip(scores) {
+            let v = serde_json::json!({"id": r.id, "label": s.label(), "scores": s});
+            writeln!(out, "{v}")?;
+        }
+        rows.clear();
+        Ok(())
+    };
     for (i, line) in std::io::stdin().lock().lines().enumerate() {
         let line = line.with_context(|| format!("<stdin>:{}", i + 1))?;
         if line.trim().is_empty() {
@@ -394,20 +414,11 @@ fn classify(a: ClassifyArgs) -> Result<()> {
             )
         })?;
         rows.push(r);
+        if rows.len() == CHUNK {
+            flush(&mut rows, &mut out)?;
+        }
     }
-    let pairs: Vec<Pair> = rows
-        .iter()
-        .map(|r| Pair {
-            text: &r.text,
-            target: r.target.as_deref().unwrap_or(&a.target),
-        })
-        .collect();
-    let scores = standpoint::infer::score_all(model.as_ref(), &pairs, a.model.batching(), &|_| {})?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (r, s) in rows.iter().zip(scores) {
-        let v = serde_json::json!({"id": r.id, "label": s.label(), "scores": s});
-        writeln!(out, "{v}")?;
-    }
+    flush(&mut rows, &mut out)?;
     out.flush()?;
     Ok(())
 }
