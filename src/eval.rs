@@ -22,7 +22,7 @@ pub struct Example {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum DataError {
+pub enum ExampleError {
     #[error("{path}: cannot read: {source}")]
     Io {
         path: PathBuf,
@@ -46,14 +46,17 @@ struct RawExample {
 }
 
 /// Reads labelled examples. `default_target` fills a missing `target`.
-pub fn read_examples(path: &Path, default_target: Option<&str>) -> Result<Vec<Example>, DataError> {
-    let f = std::fs::File::open(path).map_err(|e| DataError::Io {
+pub fn read_examples(
+    path: &Path,
+    default_target: Option<&str>,
+) -> Result<Vec<Example>, ExampleError> {
+    let f = std::fs::File::open(path).map_err(|e| ExampleError::Io {
         path: path.into(),
         source: e,
     })?;
     let mut out = Vec::new();
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| DataError::Line {
+        let line = line.map_err(|e| ExampleError::Line {
             path: path.into(),
             line: i + 1,
             message: e.to_string(),
@@ -61,7 +64,7 @@ pub fn read_examples(path: &Path, default_target: Option<&str>) -> Result<Vec<Ex
         if line.trim().is_empty() {
             continue;
         }
-        let err = |m: String| DataError::Line {
+        let err = |m: String| ExampleError::Line {
             path: path.into(),
             line: i + 1,
             message: m,

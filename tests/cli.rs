@@ -17,6 +17,22 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("runs")
 }
 
+/// Runs the command with `input` on its stdin and collects its output.
+fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut c = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(input).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -39,9 +55,7 @@ fn analyze_the_sample_corpus() {
         .arg(out.path()));
     assert!(o.status.success(), "{}", stderr(&o));
     let statements = read_jsonl(&out.path().join("statements.jsonl"));
-    let actors: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("actors.json")).unwrap())
-            .unwrap();
+    let actors: serde_json::Value = read_json(&out.path().join("actors.json"));
     let report = std::fs::read_to_string(out.path().join("report.md")).unwrap();
 
     // Every statement accounted for, with the documented fields.
@@ -185,19 +199,10 @@ fn bad_input_stops_with_file_and_line_or_is_skipped_and_counted() {
 #[test]
 fn jsonl_on_stdin() {
     let d = tempfile::tempdir().unwrap();
-    let mut c = bin()
-        .args(["analyze", "-", "--quiet", "--out"])
-        .arg(d.path())
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(b"{\"id\":\"x\",\"text\":\"\\u201cWe will never accept NATO expansion,\\u201d said Ivan Petrov.\",\"date\":\"2022-01-10\"}\n")
-        .unwrap();
-    let o = c.wait_with_output().unwrap();
+    let o = run_with_stdin(
+        bin().args(["analyze", "-", "--quiet", "--out"]).arg(d.path()),
+        b"{\"id\":\"x\",\"text\":\"\\u201cWe will never accept NATO expansion,\\u201d said Ivan Petrov.\",\"date\":\"2022-01-10\"}\n",
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let s = read_jsonl(&d.path().join("statements.jsonl"));
     assert_eq!(s.len(), 1);
@@ -207,19 +212,10 @@ fn jsonl_on_stdin() {
 
 #[test]
 fn classify_reads_stdin_and_writes_one_line_per_input() {
-    let mut c = bin()
-        .args(["classify", "--target", "NATO enlargement"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(b"{\"id\":1,\"text\":\"NATO must never expand again.\"}\n{\"id\":\"b\",\"text\":\"Trump will win.\",\"target\":\"Donald Trump\"}\n")
-        .unwrap();
-    let o = c.wait_with_output().unwrap();
+    let o = run_with_stdin(
+        bin().args(["classify", "--target", "NATO enlargement"]),
+        b"{\"id\":1,\"text\":\"NATO must never expand again.\"}\n{\"id\":\"b\",\"text\":\"Trump will win.\",\"target\":\"Donald Trump\"}\n",
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
         .unwrap()
@@ -309,9 +305,7 @@ fn analyze_with_an_nli_model_directory() {
         .arg("--out")
         .arg(out.path()));
     assert!(o.status.success(), "{}", stderr(&o));
-    let actors: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("actors.json")).unwrap())
-            .unwrap();
+    let actors: serde_json::Value = read_json(&out.path().join("actors.json"));
     assert!(
         actors["model"]
             .as_str()
@@ -387,11 +381,8 @@ fn train_head_then_analyze_with_it() {
         .arg("--out")
         .arg(&out));
     assert!(o.status.success(), "{}", stderr(&o));
-    let actors: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("actors.json")).unwrap()).unwrap();
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(head.join("stance-head.json")).unwrap())
-            .unwrap();
+    let actors: serde_json::Value = read_json(&out.join("actors.json"));
+    let meta: serde_json::Value = read_json(&head.join("stance-head.json"));
     let sha = meta["weights_sha256"].as_str().unwrap();
     assert!(
         actors["model"].as_str().unwrap().contains(&sha[..12]),
