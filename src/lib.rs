@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod attribute;
 pub mod corpus;
 pub mod eval;
+pub mod finetune;
 pub mod infer;
 pub mod lexicon;
 pub mod model;

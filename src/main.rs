@@ -31,7 +31,10 @@ enum Command {
     /// Print a corpus's statements with their speakers as JSONL, without a stance model (names are
     /// merged within each document; `analyze` also merges them across the corpus).
     Statements(StatementsArgs),
-    /// Train a stance head for the default encoder on labelled JSONL.
+    /// Fine-tune the encoder as a stance cross-encoder on labelled JSONL; writes a model
+    /// directory that --model loads.
+    Train(TrainArgs),
+    /// Train a frozen-encoder stance head (the v1 default; a baseline) on labelled JSONL.
     TrainHead(TrainHeadArgs),
 }
 
@@ -196,6 +199,73 @@ struct TrainHeadArgs {
 }
 
 #[derive(Args)]
+struct TrainArgs {
+    /// Labelled training JSONL ({"id","text","target","label"}); each file is a source for
+    /// balancing.
+    #[arg(long, required = true, num_args = 1..)]
+    train: Vec<PathBuf>,
+    /// Labelled development JSONL, scored after every epoch (never trained on); the first one
+    /// picks the epoch and calibrates the scores.
+    #[arg(long, required = true, num_args = 1..)]
+    dev: Vec<PathBuf>,
+    /// Output model directory (standpoint.json + delta.safetensors; checkpoints/ per epoch).
+    #[arg(long)]
+    out: PathBuf,
+    /// Start from `default` (the built-in model) or a model directory, instead of the bare base
+    /// encoder: fine-tunes the default on your domain.
+    #[arg(long)]
+    init: Option<String>,
+    /// Top encoder layers to train (0: the classifier only; all-MiniLM-L6-v2 has 6).
+    #[arg(long, default_value_t = 2)]
+    train_layers: usize,
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    /// Peak learning rate of the encoder layers.
+    #[arg(long, default_value_t = 5e-5)]
+    lr: f64,
+    /// Peak learning rate of the classifier.
+    #[arg(long, default_value_t = 1e-3)]
+    head_lr: f64,
+    /// Share of the steps for linear warm-up (then linear decay).
+    #[arg(long, default_value_t = 0.1)]
+    warmup: f32,
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Batches per optimiser step (gradient accumulation).
+    #[arg(long, default_value_t = 1)]
+    accumulate: usize,
+    /// Longest (target, statement) pair in tokens.
+    #[arg(long, default_value_t = 128)]
+    max_tokens: usize,
+    #[arg(long, default_value_t = 0.1)]
+    dropout: f32,
+    #[arg(long, default_value_t = 17)]
+    seed: u64,
+    /// Do not weight labels equally within each source.
+    #[arg(long)]
+    no_class_balance: bool,
+    /// Do not weight sources (training files) equally.
+    #[arg(long)]
+    no_source_balance: bool,
+    /// At most this many rows per source (a seeded sample, drawn once before training).
+    #[arg(long)]
+    max_per_source: Option<usize>,
+    /// Synthetic NONE pairs per training row: a statement paired with another file's target.
+    #[arg(long, default_value_t = 0.1)]
+    none_pairs: f32,
+    /// Precision of the saved delta.
+    #[arg(long, value_parser = ["f16", "f32"], default_value = "f16")]
+    dtype: String,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[arg(long)]
+    offline: bool,
+}
+
+#[derive(Args)]
 struct StatementsArgs {
     #[command(flatten)]
     corpus: CorpusArgs,
@@ -230,6 +300,14 @@ fn main() -> ExitCode {
         Command::Analyze(a) => Some(a.model.threads()),
         Command::Classify(a) => Some(a.model.threads()),
         Command::Eval(a) => Some(a.model.threads()),
+        Command::Train(a) => Some(Threads::for_cpu(
+            a.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            }),
+            None,
+        )),
         Command::TrainHead(a) => Some(Threads::for_cpu(
             a.threads.unwrap_or_else(|| {
                 std::thread::available_parallelism()
@@ -258,6 +336,7 @@ fn main() -> ExitCode {
         Command::Classify(a) => classify(a),
         Command::Eval(a) => eval(a),
         Command::Statements(a) => statements(a),
+        Command::Train(a) => train(a),
         Command::TrainHead(a) => train_head(a),
     };
     match r {
@@ -461,6 +540,146 @@ fn eval(a: EvalArgs) -> Result<()> {
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    Ok(())
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    use standpoint::finetune::{finetune, FinetuneEvent, FinetuneOptions, InitModel};
+    use standpoint::model::cross::{self, BaseModel};
+    use standpoint::model::default::{weights_sha256, ENCODER_REPO};
+    let init = match a.init.as_deref() {
+        None => None,
+        Some("default") => {
+            let (meta, delta) = standpoint::model::load::embedded_default()?;
+            Some(InitModel {
+                name: "default".into(),
+                meta,
+                delta,
+            })
+        }
+        Some(dir) => {
+            let (meta, delta) = cross::read_dir(std::path::Path::new(dir))
+                .with_context(|| format!("--init {dir}: not a standpoint model directory"))?;
+            Some(InitModel {
+                name: dir.to_string(),
+                meta,
+                delta,
+            })
+        }
+    };
+    let base_repo = init
+        .as_ref()
+        .map_or(ENCODER_REPO.to_string(), |i| i.meta.base.repo.clone());
+    let placeholder = BaseModel {
+        repo: base_repo,
+        revision: None,
+        weights_sha256: String::new(),
+    };
+    let files = cross::resolve_base(&placeholder, a.offline)?;
+    let base = BaseModel {
+        revision: files[1]
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|s| s.to_string_lossy().into_owned()),
+        weights_sha256: weights_sha256(&files[1])?,
+        ..placeholder
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let opts = FinetuneOptions {
+        train: a.train.clone(),
+        dev: a.dev.clone(),
+        out_dir: a.out.clone(),
+        init,
+        train_layers: a.train_layers,
+        epochs: a.epochs,
+        lr: a.lr,
+        head_lr: a.head_lr,
+        warmup: a.warmup,
+        weight_decay: a.weight_decay,
+        batch_size: a.batch_size,
+        accumulate: a.accumulate,
+        max_tokens: a.max_tokens,
+        dropout: a.dropout,
+        seed: a.seed,
+        balance_classes: !a.no_class_balance,
+        balance_sources: !a.no_source_balance,
+        max_per_source: a.max_per_source,
+        none_pairs: a.none_pairs,
+        save_f16: a.dtype == "f16",
+        command: format!("standpoint {}", args.join(" ")),
+    };
+    let pb = bar(false);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |e: FinetuneEvent<'_>| match e {
+        FinetuneEvent::Caching { done, total } => {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+            pb.set_message("frozen layers");
+        }
+        FinetuneEvent::Step {
+            epoch,
+            step,
+            steps,
+            loss,
+            tokens_per_s,
+        } => {
+            if step == 1 {
+                pb.reset();
+                pb.set_length(steps as u64);
+            }
+            pb.set_position(step as u64);
+            pb.set_message(format!(
+                "epoch {epoch}: loss {loss:.4}, {tokens_per_s:.0} tokens/s"
+            ));
+            if !pb.is_hidden() {
+                return;
+            }
+            if step == steps || step % 100 == 0 {
+                eprintln!("epoch {epoch} step {step}/{steps}: loss {loss:.4}, {tokens_per_s:.0} tokens/s");
+            }
+        }
+        FinetuneEvent::Epoch(ep) => {
+            pb.suspend(|| {
+                eprintln!(
+                    "epoch {}: train loss {:.4}, {:.0} tokens/s, {:.0}s",
+                    ep.epoch, ep.train_loss, ep.tokens_per_s, ep.seconds
+                );
+                for (name, s) in &ep.dev {
+                    eprintln!(
+                        "  dev {name}: accuracy {:.3}, macro-F1 {:.3}, F_avg {:.3}",
+                        s.accuracy, s.macro_f1, s.f_avg
+                    );
+                }
+            });
+        }
+        FinetuneEvent::Message(m) => pb.suspend(|| eprintln!("{m}")),
+    };
+    let r = finetune(&opts, &base, &files, &progress)?;
+    pb.finish_and_clear();
+    eprintln!(
+        "best epoch {}; calibration: NONE bias {:+.1}, temperature {:.3}; wrote {} ({} layers + classifier, {:.1} MB, sha256 {})",
+        r.best_epoch,
+        r.calibration.none_bias,
+        r.calibration.temperature,
+        r.out_dir.display(),
+        r.trained_layers,
+        r.delta_bytes as f64 / 1e6,
+        &r.delta_sha256[..12]
+    );
+    eprintln!(
+        "frozen layers {:.0}s; training {:.0}s at {:.0} tokens/s",
+        r.cache_seconds, r.train_seconds, r.tokens_per_s
+    );
+    for c in &r.dev_calibration {
+        let s = &r.dev[&c.set];
+        eprintln!(
+            "dev {}: accuracy {:.3}, macro-F1 {:.3}, F_avg {:.3}; ECE {:.3} -> {:.3}",
+            c.set, s.accuracy, s.macro_f1, s.f_avg, c.ece_before, c.ece_after
+        );
     }
     Ok(())
 }

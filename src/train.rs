@@ -280,29 +280,29 @@ pub fn set_scores(gold: &[Label], pred: &[Label]) -> SetScores {
 }
 
 /// SplitMix64: small, seeded, reproducible.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn uniform(&mut self) -> f32 {
+    pub(crate) fn uniform(&mut self) -> f32 {
         (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
     }
     /// Standard normal (Box–Muller).
-    fn normal(&mut self) -> f32 {
+    pub(crate) fn normal(&mut self) -> f32 {
         let u1 = self.uniform().max(1e-7);
         let u2 = self.uniform();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
     }
-    fn shuffle<T>(&mut self, xs: &mut [T]) {
+    pub(crate) fn shuffle<T>(&mut self, xs: &mut [T]) {
         for i in (1..xs.len()).rev() {
             xs.swap(i, self.below(i + 1));
         }
@@ -623,7 +623,7 @@ fn argmax_labels(logits: &Tensor) -> candle_core::Result<Vec<Label>> {
 }
 
 /// Mean NLL of `logits / t` against `y`.
-fn nll_at(logits: &[Vec<f32>], y: &[u32], t: f32) -> f32 {
+pub(crate) fn nll_at(logits: &[Vec<f32>], y: &[u32], t: f32) -> f32 {
     let mut s = 0f64;
     for (l, &c) in logits.iter().zip(y) {
         let m = l.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b / t));
@@ -639,7 +639,7 @@ fn nll_at(logits: &[Vec<f32>], y: &[u32], t: f32) -> f32 {
 }
 
 /// The temperature minimising the NLL (golden-section search on log T in [1/20, 20]).
-fn fit_temperature(logits: &[Vec<f32>], y: &[u32]) -> f32 {
+pub(crate) fn fit_temperature(logits: &[Vec<f32>], y: &[u32]) -> f32 {
     if logits.is_empty() {
         return 1.0;
     }
@@ -667,7 +667,7 @@ fn fit_temperature(logits: &[Vec<f32>], y: &[u32]) -> f32 {
     ((a + b) / 2.0).exp()
 }
 
-fn set_name(path: &Path) -> String {
+pub(crate) fn set_name(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())

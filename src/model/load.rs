@@ -1,6 +1,7 @@
 //! Choosing and loading a stance model from command-line settings.
 
 use super::default::{DefaultModel, Encoder, StanceHead, ENCODER_REPO};
+use super::cross::{self, CrossEncoder, CrossMeta};
 use super::hub;
 use super::nli::NliModel;
 use super::{device, DeviceKind, ModelError, StanceModel};
@@ -36,6 +37,14 @@ impl Default for ModelSpec {
     }
 }
 
+/// The built-in default model's metadata and delta.
+pub fn embedded_default() -> Result<(CrossMeta, Vec<u8>), ModelError> {
+    Err(ModelError::Config {
+        model: "default".into(),
+        message: "no built-in cross-encoder yet".into(),
+    })
+}
+
 /// Loads the model a spec names.
 pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
     let dev = device(spec.device)?;
@@ -58,6 +67,10 @@ pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
             None => StanceHead::embedded()?,
         };
         return Ok(Box::new(DefaultModel::new(encoder, head)?));
+    }
+    let dir = std::path::Path::new(&spec.model);
+    if cross::is_model_dir(dir) {
+        return Ok(Box::new(CrossEncoder::from_dir(dir, spec.offline, &dev)?));
     }
     let files = hub::resolve(&spec.model, spec.revision.as_deref(), spec.offline)?;
     Ok(Box::new(NliModel::load(

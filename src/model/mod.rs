@@ -6,6 +6,7 @@
 //! Hugging Face hub (`nli`: BERT, DeBERTa-v2/v3, XLM-RoBERTa, ModernBERT). Batching policy lives
 //! in [`crate::infer`], not here: a model only scores the batch it is given.
 
+pub mod cross;
 pub mod default;
 pub mod hub;
 pub mod load;

@@ -1,0 +1,1217 @@
+//! `standpoint train`: fine-tunes the base encoder as a target-conditioned stance
+//! cross-encoder ([`crate::model::cross`]) on labelled stance JSONL.
+//!
+//! How it trains, in order:
+//! 1. Read the training files (each file is a *source*) and the development files
+//!    (`{"id", "text", "target", "label"}` per line). Optionally add synthetic NONE pairs: a
+//!    training statement paired with a target from another source, which it is taken not to
+//!    address.
+//! 2. Tokenize every pair as `[CLS] target [SEP] statement [SEP]`, cut at `max_tokens`.
+//! 3. The embeddings and the lower `L − train_layers` encoder layers stay frozen, so their output
+//!    is computed once per pair (length-sorted batches) and kept in memory; each epoch then runs
+//!    only the trainable top layers, forward and backward. With `train_layers = L` everything
+//!    but the embeddings is trained.
+//! 4. The trainable layers are this module's own differentiable BERT layer ([`TrainLayer`];
+//!    candle-transformers' BERT uses a fused layer norm without a backward pass), checked
+//!    against candle-transformers' forward in the tests. Hidden dropout is drawn from the
+//!    seeded generator, so a run is reproducible with `--seed`.
+//! 5. Loss: cross-entropy weighted so that, when asked, every source and every label within a
+//!    source weigh the same. AdamW (separate learning rates for the encoder layers and the
+//!    classifier), linear warm-up then linear decay, gradient accumulation.
+//! 6. After each epoch: scores on every development file, a checkpoint in
+//!    `OUT/checkpoints/epoch-N`, and the best epoch by macro-F1 on the *first* development file.
+//! 7. The best epoch is rounded to the saved precision (f16 by default), re-scored, and
+//!    calibrated on the first development file: the NONE bias that maximises macro-F1, then the
+//!    temperature that minimises the negative log-likelihood. Expected calibration error is
+//!    reported before and after.
+//! 8. `OUT/standpoint.json` + `OUT/delta.safetensors` are written: a directory `--model` loads.
+
+use crate::model::cross::{
+    mean_pool, merged_weights, pair_tokenizer, read_bert_config, BaseModel,
+    Calibration, CrossMeta, CLASSIFIER, DELTA_FILE, FORMAT, META_FILE,
+};
+use crate::model::default::{sha256_hex, weights_sha256, SetScores};
+use crate::model::{Label, ModelError};
+use crate::train::{fit_temperature, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder};
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A model to start from instead of the bare base encoder: its metadata and delta.
+#[derive(Debug, Clone)]
+pub struct InitModel {
+    pub name: String,
+    pub meta: CrossMeta,
+    pub delta: Vec<u8>,
+}
+
+/// Options of [`finetune`].
+#[derive(Debug, Clone)]
+pub struct FinetuneOptions {
+    /// Training files; each one is a source for balancing.
+    pub train: Vec<PathBuf>,
+    /// Development files: scored after every epoch; the first picks the epoch and calibrates.
+    pub dev: Vec<PathBuf>,
+    pub out_dir: PathBuf,
+    /// Start from this model (e.g. the built-in default) instead of the base encoder.
+    pub init: Option<InitModel>,
+    /// Top encoder layers to train (0: only the classifier).
+    pub train_layers: usize,
+    pub epochs: usize,
+    /// Peak learning rate of the encoder layers.
+    pub lr: f64,
+    /// Peak learning rate of the classifier.
+    pub head_lr: f64,
+    /// Share of the steps spent warming up linearly; then linear decay to 0.
+    pub warmup: f32,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    /// Micro-batches per optimiser step.
+    pub accumulate: usize,
+    pub max_tokens: usize,
+    pub dropout: f32,
+    pub seed: u64,
+    pub balance_classes: bool,
+    pub balance_sources: bool,
+    /// At most this many rows per source (a seeded sample, drawn once before training).
+    pub max_per_source: Option<usize>,
+    /// Synthetic NONE pairs per training row (statement × another source's target).
+    pub none_pairs: f32,
+    /// Save the delta in f16 (else f32).
+    pub save_f16: bool,
+    /// The command line, recorded in the metadata.
+    pub command: String,
+}
+
+impl Default for FinetuneOptions {
+    fn default() -> Self {
+        FinetuneOptions {
+            train: Vec::new(),
+            dev: Vec::new(),
+            out_dir: PathBuf::from("model"),
+            init: None,
+            train_layers: 2,
+            epochs: 3,
+            lr: 5e-5,
+            head_lr: 1e-3,
+            warmup: 0.1,
+            weight_decay: 0.01,
+            batch_size: 32,
+            accumulate: 1,
+            max_tokens: 128,
+            dropout: 0.1,
+            seed: 17,
+            balance_classes: true,
+            balance_sources: true,
+            max_per_source: None,
+            none_pairs: 0.1,
+            save_f16: true,
+            command: "standpoint train".into(),
+        }
+    }
+}
+
+/// Progress of [`finetune`].
+#[derive(Debug, Clone)]
+pub enum FinetuneEvent<'a> {
+    /// Running the frozen layers over every pair once.
+    Caching { done: usize, total: usize },
+    /// One optimiser step.
+    Step {
+        epoch: usize,
+        step: usize,
+        steps: usize,
+        /// Mean training loss of the epoch so far.
+        loss: f32,
+        /// Real (unpadded) tokens per second through the trainable layers.
+        tokens_per_s: f32,
+    },
+    Epoch(&'a FtEpoch),
+    Message(&'a str),
+}
+
+/// One epoch.
+#[derive(Debug, Clone, Serialize)]
+pub struct FtEpoch {
+    pub epoch: usize,
+    pub train_loss: f32,
+    pub train_rows: usize,
+    pub tokens_per_s: f32,
+    pub seconds: f32,
+    /// Scores per development set (file stem).
+    pub dev: BTreeMap<String, SetScores>,
+}
+
+/// Calibration error of one development set.
+#[derive(Debug, Clone, Serialize)]
+pub struct DevCalibration {
+    pub set: String,
+    /// Expected calibration error (15 equal-width confidence bins), raw softmax.
+    pub ece_before: f32,
+    /// The same with the fitted calibration.
+    pub ece_after: f32,
+    pub nll_before: f32,
+    pub nll_after: f32,
+}
+
+/// What [`finetune`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinetuneReport {
+    pub out_dir: PathBuf,
+    pub delta_sha256: String,
+    pub delta_bytes: usize,
+    pub trained_layers: usize,
+    pub epochs: Vec<FtEpoch>,
+    pub best_epoch: usize,
+    pub calibration: Calibration,
+    /// Scores of the saved model (rounded, calibrated) per development set.
+    pub dev: BTreeMap<String, SetScores>,
+    pub dev_calibration: Vec<DevCalibration>,
+    pub train_rows: usize,
+    pub synthetic_none_rows: usize,
+    pub cache_seconds: f32,
+    pub train_seconds: f32,
+    pub tokens_per_s: f32,
+}
+
+/// One tokenized pair.
+struct Row {
+    ids: Vec<u32>,
+    types: Vec<u32>,
+    label: u32,
+    source: usize,
+}
+
+/// A trainable BERT layer (post-layer-norm, as in BERT): self-attention, then the feed-forward
+/// block, each with a residual connection and layer norm. Weight names follow transformers'
+/// `encoder.layer.{i}.…`.
+pub(crate) struct TrainLayer {
+    vars: Vec<(String, Var)>,
+    heads: usize,
+    eps: f64,
+}
+
+const LAYER_PARAMS: [&str; 16] = [
+    "attention.self.query.weight",
+    "attention.self.query.bias",
+    "attention.self.key.weight",
+    "attention.self.key.bias",
+    "attention.self.value.weight",
+    "attention.self.value.bias",
+    "attention.output.dense.weight",
+    "attention.output.dense.bias",
+    "attention.output.LayerNorm.weight",
+    "attention.output.LayerNorm.bias",
+    "intermediate.dense.weight",
+    "intermediate.dense.bias",
+    "output.dense.weight",
+    "output.dense.bias",
+    "output.LayerNorm.weight",
+    "output.LayerNorm.bias",
+];
+
+/// `x` (n, in) · `w`ᵀ (out, in) + `b` (out).
+fn lin(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+    x.matmul(&w.t()?)?.broadcast_add(b)
+}
+
+/// Layer norm over the last dimension, from differentiable primitives.
+fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    xc.broadcast_div(&(var + eps)?.sqrt()?)?
+        .broadcast_mul(w)?
+        .broadcast_add(b)
+}
+
+/// Seeded inverted dropout: keeps each value with probability `1 − p`, scaled by `1/(1 − p)`.
+fn dropout(x: &Tensor, p: f32, rng: Option<&mut Rng>) -> candle_core::Result<Tensor> {
+    let Some(rng) = rng else { return Ok(x.clone()) };
+    if p <= 0.0 {
+        return Ok(x.clone());
+    }
+    let scale = 1.0 / (1.0 - p);
+    let n = x.elem_count();
+    let mask: Vec<f32> = (0..n)
+        .map(|_| if rng.uniform() < p { 0.0 } else { scale })
+        .collect();
+    x * Tensor::from_vec(mask, x.shape(), x.device())?
+}
+
+impl TrainLayer {
+    /// Layer `index` of `weights` (names `encoder.layer.{index}.…`) as trainable variables.
+    pub fn new(
+        weights: &HashMap<String, Tensor>,
+        index: usize,
+        cfg: &BertConfig,
+    ) -> Result<TrainLayer, ModelError> {
+        let mut vars = Vec::with_capacity(LAYER_PARAMS.len());
+        for p in LAYER_PARAMS {
+            let name = format!("encoder.layer.{index}.{p}");
+            let t = weights.get(&name).ok_or_else(|| ModelError::Config {
+                model: "base encoder".into(),
+                message: format!("has no tensor {name}: not a BERT encoder"),
+            })?;
+            vars.push((name, Var::from_tensor(&t.to_dtype(DType::F32)?)?));
+        }
+        Ok(TrainLayer {
+            vars,
+            heads: cfg.num_attention_heads,
+            eps: cfg.layer_norm_eps,
+        })
+    }
+
+    fn p(&self, i: usize) -> &Tensor {
+        self.vars[i].1.as_tensor()
+    }
+
+    /// `x` (b, l, h), `mask_add` (b, 1, 1, l) with 0 for real tokens and a large negative
+    /// number for padding. Dropout when `rng` is given.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        mask_add: &Tensor,
+        p_drop: f32,
+        mut rng: Option<&mut Rng>,
+    ) -> candle_core::Result<Tensor> {
+        let (b, l, h) = x.dims3()?;
+        let hd = h / self.heads;
+        let x2 = x.reshape((b * l, h))?;
+        let split = |t: Tensor| -> candle_core::Result<Tensor> {
+            t.reshape((b, l, self.heads, hd))?.transpose(1, 2)?.contiguous()
+        };
+        let q = split(lin(&x2, self.p(0), self.p(1))?)?;
+        let k = split(lin(&x2, self.p(2), self.p(3))?)?;
+        let v = split(lin(&x2, self.p(4), self.p(5))?)?;
+        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?.broadcast_add(mask_add)?;
+        // The generic softmax: `softmax_last_dim` is fused and has no backward pass.
+        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b * l, h))?;
+        let a = dropout(&lin(&ctx, self.p(6), self.p(7))?, p_drop, rng.as_deref_mut())?;
+        let a = layer_norm(&(a + &x2)?, self.p(8), self.p(9), self.eps)?;
+        let i = lin(&a, self.p(10), self.p(11))?.gelu_erf()?;
+        let o = dropout(&lin(&i, self.p(12), self.p(13))?, p_drop, rng)?;
+        layer_norm(&(o + &a)?, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
+    }
+}
+
+/// The additive attention mask (b, 1, 1, l) for a 0/1 mask (b, l).
+pub(crate) fn additive_mask(mask: &Tensor) -> candle_core::Result<Tensor> {
+    let m = mask.to_dtype(DType::F32)?;
+    ((m.ones_like()? - m)? * -1e9)?.unsqueeze(1)?.unsqueeze(1)
+}
+
+/// The trainable part: top layers and the classifier.
+struct Top {
+    layers: Vec<TrainLayer>,
+    w: Var,
+    b: Var,
+}
+
+impl Top {
+    fn logits(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        p_drop: f32,
+        mut rng: Option<&mut Rng>,
+    ) -> candle_core::Result<Tensor> {
+        let add = additive_mask(mask)?;
+        let mut h = x.clone();
+        for layer in &self.layers {
+            h = layer.forward(&h, &add, p_drop, rng.as_deref_mut())?;
+        }
+        let pooled = dropout(&mean_pool(&h, mask)?, p_drop, rng)?;
+        lin(&pooled, self.w.as_tensor(), self.b.as_tensor())
+    }
+
+    fn encoder_vars(&self) -> Vec<Var> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.vars.iter().map(|(_, v)| v.clone()))
+            .collect()
+    }
+
+    /// Deep copies of every trainable tensor, by name.
+    fn snapshot(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
+        let mut out = Vec::new();
+        for l in &self.layers {
+            for (n, v) in &l.vars {
+                out.push((n.clone(), v.as_tensor().copy()?));
+            }
+        }
+        out.push((format!("{CLASSIFIER}.weight"), self.w.as_tensor().copy()?));
+        out.push((format!("{CLASSIFIER}.bias"), self.b.as_tensor().copy()?));
+        Ok(out)
+    }
+
+    fn restore(&self, snap: &[(String, Tensor)]) -> candle_core::Result<()> {
+        let by_name: HashMap<&str, &Tensor> = snap.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        for l in &self.layers {
+            for (n, v) in &l.vars {
+                v.set(by_name[n.as_str()])?;
+            }
+        }
+        self.w.set(by_name[format!("{CLASSIFIER}.weight").as_str()])?;
+        self.b.set(by_name[format!("{CLASSIFIER}.bias").as_str()])?;
+        Ok(())
+    }
+}
+
+/// Frozen-part outputs of a set of rows, one (len, h) tensor each.
+struct Cache {
+    hidden: Vec<Tensor>,
+}
+
+/// Pads and stacks cached rows into (b, l, h) plus the 0/1 mask (b, l).
+fn assemble(cache: &Cache, idx: &[usize], dev: &Device) -> candle_core::Result<(Tensor, Tensor, usize)> {
+    let l = idx.iter().map(|&i| cache.hidden[i].dims()[0]).max().unwrap_or(0);
+    let mut rows = Vec::with_capacity(idx.len());
+    let mut mask = Vec::with_capacity(idx.len() * l);
+    let mut tokens = 0;
+    for &i in idx {
+        let t = &cache.hidden[i];
+        let n = t.dim(0)?;
+        tokens += n;
+        rows.push(t.pad_with_zeros(0, 0, l - n)?);
+        mask.extend((0..l).map(|j| if j < n { 1u32 } else { 0 }));
+    }
+    let x = Tensor::stack(&rows, 0)?;
+    let m = Tensor::from_vec(mask, (idx.len(), l), dev)?;
+    Ok((x, m, tokens))
+}
+
+/// Runs the frozen bottom over `rows` once, in length-sorted batches of at most `budget` padded
+/// tokens.
+fn build_cache(
+    bottom: &BertModel,
+    rows: &[Row],
+    dev: &Device,
+    done_before: usize,
+    total: usize,
+    progress: &(dyn Fn(FinetuneEvent<'_>) + Sync),
+) -> Result<Cache, TrainError> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| rows[i].ids.len());
+    let mut hidden: Vec<Option<Tensor>> = vec![None; rows.len()];
+    let budget = 4096;
+    let mut start = 0;
+    let mut done = done_before;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && (end + 1 - start) * rows[order[end]].ids.len() <= budget {
+            end += 1;
+        }
+        let batch = &order[start..end];
+        let l = rows[batch[batch.len() - 1]].ids.len();
+        let (mut ids, mut types, mut mask) = (Vec::new(), Vec::new(), Vec::new());
+        for &i in batch {
+            let r = &rows[i];
+            ids.extend_from_slice(&r.ids);
+            types.extend_from_slice(&r.types);
+            mask.extend(std::iter::repeat_n(1u32, r.ids.len()));
+            let pad = l - r.ids.len();
+            ids.extend(std::iter::repeat_n(0u32, pad));
+            types.extend(std::iter::repeat_n(0u32, pad));
+            mask.extend(std::iter::repeat_n(0u32, pad));
+        }
+        let b = batch.len();
+        let ids = Tensor::from_vec(ids, (b, l), dev)?;
+        let types = Tensor::from_vec(types, (b, l), dev)?;
+        let mask = Tensor::from_vec(mask, (b, l), dev)?;
+        let out = bottom.forward(&ids, &types, Some(&mask))?;
+        for (j, &i) in batch.iter().enumerate() {
+            hidden[i] = Some(out.get(j)?.narrow(0, 0, rows[i].ids.len())?.contiguous()?);
+        }
+        done += b;
+        progress(FinetuneEvent::Caching { done, total });
+        start = end;
+    }
+    Ok(Cache {
+        hidden: hidden.into_iter().map(|h| h.expect("every row cached")).collect(),
+    })
+}
+
+/// A development set.
+struct DevSet {
+    name: String,
+    rows: Vec<Row>,
+    cache: Cache,
+}
+
+/// Logits (Label order) of every row of a cached set, in batches of `batch`.
+fn set_logits(top: &Top, rows_len: usize, cache: &Cache, dev: &Device, batch: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+    let mut order: Vec<usize> = (0..rows_len).collect();
+    order.sort_by_key(|&i| cache.hidden[i].dims()[0]);
+    let mut out = vec![Vec::new(); rows_len];
+    for chunk in order.chunks(batch.max(1)) {
+        let (x, m, _) = assemble(cache, chunk, dev)?;
+        let l = top.logits(&x, &m, 0.0, None)?.to_vec2::<f32>()?;
+        for (&i, r) in chunk.iter().zip(l) {
+            out[i] = r;
+        }
+    }
+    Ok(out)
+}
+
+fn argmax3(l: &[f32], none_bias: f32) -> Label {
+    let v = [l[0], l[1], l[2] + none_bias];
+    let mut best = 2;
+    for i in [1, 0] {
+        if v[i] > v[best] {
+            best = i;
+        }
+    }
+    Label::ALL[best]
+}
+
+fn scores_of(logits: &[Vec<f32>], rows: &[Row], none_bias: f32) -> SetScores {
+    let gold: Vec<Label> = rows.iter().map(|r| Label::ALL[r.label as usize]).collect();
+    let pred: Vec<Label> = logits.iter().map(|l| argmax3(l, none_bias)).collect();
+    set_scores(&gold, &pred)
+}
+
+/// Expected calibration error over 15 equal-width bins of the top probability.
+pub fn expected_calibration_error(probs: &[[f32; 3]], gold: &[u32]) -> f32 {
+    const BINS: usize = 15;
+    let mut conf = [0f64; BINS];
+    let mut acc = [0f64; BINS];
+    let mut n = [0usize; BINS];
+    for (p, &g) in probs.iter().zip(gold) {
+        let (mut k, mut best) = (0, p[0]);
+        for (j, &v) in p.iter().enumerate().skip(1) {
+            if v > best {
+                k = j;
+                best = v;
+            }
+        }
+        let bin = ((best * BINS as f32) as usize).min(BINS - 1);
+        conf[bin] += best as f64;
+        acc[bin] += (k as u32 == g) as u32 as f64;
+        n[bin] += 1;
+    }
+    let total: usize = n.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    (0..BINS)
+        .filter(|&b| n[b] > 0)
+        .map(|b| (acc[b] - conf[b]).abs())
+        .sum::<f64>() as f32
+        / total as f32
+}
+
+fn with_bias(logits: &[Vec<f32>], none_bias: f32) -> Vec<Vec<f32>> {
+    logits
+        .iter()
+        .map(|l| vec![l[0], l[1], l[2] + none_bias])
+        .collect()
+}
+
+fn file_info(path: &Path, rows: usize) -> Result<serde_json::Value, TrainError> {
+    let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(serde_json::json!({
+        "path": path.display().to_string(),
+        "sha256": sha256_hex(&bytes),
+        "rows": rows,
+    }))
+}
+
+fn tokenize(
+    tok: &tokenizers::Tokenizer,
+    ex: &[StanceExample],
+    source: usize,
+) -> Result<Vec<Row>, TrainError> {
+    let mut rows = Vec::with_capacity(ex.len());
+    for chunk in ex.chunks(256) {
+        let inputs: Vec<tokenizers::EncodeInput> = chunk
+            .iter()
+            .map(|e| tokenizers::EncodeInput::Dual(e.target.as_str().into(), e.text.as_str().into()))
+            .collect();
+        let encs = tok
+            .encode_batch(inputs, true)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        for (e, enc) in chunk.iter().zip(encs) {
+            let n = enc.get_attention_mask().iter().filter(|&&m| m == 1).count();
+            rows.push(Row {
+                ids: enc.get_ids()[..n].to_vec(),
+                types: enc.get_type_ids()[..n].to_vec(),
+                label: e.label.index() as u32,
+                source,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Per-row loss weights: every source (when `sources`) and every label within a source (when
+/// `classes`) carry the same total weight; mean weight 1.
+fn row_weights(rows: &[Row], idx: &[usize], classes: bool, sources: bool) -> Vec<f32> {
+    let mut per_source: HashMap<usize, usize> = HashMap::new();
+    let mut per_class: HashMap<(usize, u32), usize> = HashMap::new();
+    for &i in idx {
+        *per_source.entry(rows[i].source).or_default() += 1;
+        *per_class.entry((rows[i].source, rows[i].label)).or_default() += 1;
+    }
+    let n_sources = per_source.len() as f32;
+    let mut w: Vec<f32> = idx
+        .iter()
+        .map(|&i| {
+            let r = &rows[i];
+            let ns = per_source[&r.source] as f32;
+            let src = if sources { 1.0 / (n_sources * ns) } else { 1.0 };
+            let cls = if classes {
+                let classes_here = per_class.keys().filter(|(s, _)| *s == r.source).count() as f32;
+                ns / (classes_here * per_class[&(r.source, r.label)] as f32)
+            } else {
+                1.0
+            };
+            src * cls
+        })
+        .collect();
+    let mean = w.iter().sum::<f32>() / w.len().max(1) as f32;
+    if mean > 0.0 {
+        for x in &mut w {
+            *x /= mean;
+        }
+    }
+    w
+}
+
+/// Weighted mean cross-entropy of `logits` (n, 3) against `y` with per-row weights `w`.
+fn weighted_loss(logits: &Tensor, y: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = logp.gather(&y.unsqueeze(1)?, 1)?.squeeze(1)?;
+    (picked * w)?.sum_all()?.neg()? / w.sum_all()?.to_scalar::<f32>()? as f64
+}
+
+fn add_grads(acc: &mut GradStore, new: &GradStore, vars: &[Var]) -> candle_core::Result<()> {
+    for v in vars {
+        if let Some(g) = new.get(v.as_tensor()) {
+            let sum = match acc.get(v.as_tensor()) {
+                Some(a) => (a + g)?,
+                None => g.clone(),
+            };
+            acc.insert(v.as_tensor(), sum);
+        }
+    }
+    Ok(())
+}
+
+fn scale_grads(acc: &mut GradStore, vars: &[Var], s: f64) -> candle_core::Result<()> {
+    for v in vars {
+        if let Some(g) = acc.get(v.as_tensor()) {
+            let scaled = (g * s)?;
+            acc.insert(v.as_tensor(), scaled);
+        }
+    }
+    Ok(())
+}
+
+/// Fine-tunes on `opts.train` over the base encoder files `[config.json, model.safetensors,
+/// tokenizer.json]` of `base`, and writes the model directory `opts.out_dir`.
+pub fn finetune(
+    opts: &FinetuneOptions,
+    base: &BaseModel,
+    base_files: &[PathBuf; 3],
+    progress: &(dyn Fn(FinetuneEvent<'_>) + Sync),
+) -> Result<FinetuneReport, TrainError> {
+    let dev = Device::Cpu;
+    if opts.train.is_empty() {
+        return Err(TrainError::Options("give at least one --train file".into()));
+    }
+    if opts.dev.is_empty() {
+        return Err(TrainError::Options(
+            "give at least one --dev file (it picks the epoch and calibrates the scores)".into(),
+        ));
+    }
+    if opts.epochs == 0 || opts.batch_size == 0 || opts.accumulate == 0 {
+        return Err(TrainError::Options(
+            "--epochs, --batch-size and --accumulate must be at least 1".into(),
+        ));
+    }
+    if !(0.0..1.0).contains(&opts.dropout) {
+        return Err(TrainError::Options("--dropout must be in [0, 1)".into()));
+    }
+    let sha = weights_sha256(&base_files[1])?;
+    if sha != base.weights_sha256 {
+        return Err(TrainError::Options(format!(
+            "base weights {} have SHA-256 {sha}, expected {}",
+            base_files[1].display(),
+            base.weights_sha256
+        )));
+    }
+    let cfg = read_bert_config(&base_files[0])?;
+    let n_layers = cfg.num_hidden_layers;
+    if opts.train_layers > n_layers {
+        return Err(TrainError::Options(format!(
+            "--train-layers {} but the encoder has {n_layers} layers",
+            opts.train_layers
+        )));
+    }
+    let init_layers = match &opts.init {
+        Some(init) => {
+            if init.meta.base.weights_sha256 != base.weights_sha256 {
+                return Err(TrainError::Options(format!(
+                    "the starting model {} was trained on other base weights ({})",
+                    init.name, init.meta.base.weights_sha256
+                )));
+            }
+            if init.meta.labels != Label::ALL {
+                return Err(TrainError::Options(format!(
+                    "the starting model {} has labels in another order",
+                    init.name
+                )));
+            }
+            init.meta.trained_layers
+        }
+        None => 0,
+    };
+    let max_tokens = opts.max_tokens.min(cfg.max_position_embeddings);
+    let tok = pair_tokenizer(&base_files[2], max_tokens)?;
+
+    // 1. Data.
+    let mut rng = Rng(opts.seed);
+    let mut train_rows = Vec::new();
+    let mut data_info = Vec::new();
+    let mut examples: Vec<Vec<StanceExample>> = Vec::new();
+    for path in &opts.train {
+        let ex = read_stance_jsonl(path)?;
+        data_info.push(file_info(path, ex.len())?);
+        examples.push(ex);
+    }
+    if let Some(m) = opts.max_per_source {
+        for ex in examples.iter_mut() {
+            if ex.len() > m {
+                rng.shuffle(ex);
+                ex.truncate(m);
+            }
+        }
+    }
+    let n_real: usize = examples.iter().map(Vec::len).sum();
+    let mut synthetic = Vec::new();
+    if opts.none_pairs > 0.0 && examples.len() > 1 {
+        let targets: Vec<Vec<String>> = examples
+            .iter()
+            .map(|ex| {
+                let mut t: Vec<String> = ex.iter().map(|e| e.target.clone()).collect();
+                t.sort();
+                t.dedup();
+                t
+            })
+            .collect();
+        let n = (opts.none_pairs * n_real as f32).round() as usize;
+        for k in 0..n {
+            let s = rng.below(examples.len());
+            if examples[s].is_empty() {
+                continue;
+            }
+            let other = (s + 1 + rng.below(examples.len() - 1)) % examples.len();
+            if targets[other].is_empty() {
+                continue;
+            }
+            let e = &examples[s][rng.below(examples[s].len())];
+            let t = &targets[other][rng.below(targets[other].len())];
+            synthetic.push((
+                s,
+                StanceExample {
+                    id: format!("none-pair-{k}"),
+                    text: e.text.clone(),
+                    target: t.clone(),
+                    label: Label::None,
+                },
+            ));
+        }
+    }
+    for (s, ex) in examples.iter().enumerate() {
+        train_rows.extend(tokenize(&tok, ex, s)?);
+    }
+    for (s, e) in &synthetic {
+        train_rows.extend(tokenize(&tok, std::slice::from_ref(e), *s)?);
+    }
+    let mut dev_ex = Vec::new();
+    for path in &opts.dev {
+        let ex = read_stance_jsonl(path)?;
+        data_info.push(file_info(path, ex.len())?);
+        dev_ex.push((set_name(path), ex));
+    }
+
+    // 2. Weights: base, with the starting model's delta laid over it.
+    let delta = match &opts.init {
+        Some(init) => crate::model::cross::load_delta(&init.delta, &dev)?,
+        None => HashMap::new(),
+    };
+    let weights = merged_weights(&base_files[1], delta, &dev)?;
+    let frozen = n_layers - opts.train_layers;
+    let mut bottom_cfg = cfg.clone();
+    bottom_cfg.num_hidden_layers = frozen;
+    let bottom = BertModel::load(VarBuilder::from_tensors(weights.clone(), DType::F32, &dev), &bottom_cfg)
+        .map_err(|e| TrainError::Options(format!("cannot load the base encoder: {e}")))?;
+
+    // 3. Frozen outputs, computed once.
+    let t0 = Instant::now();
+    let total = train_rows.len() + dev_ex.iter().map(|(_, e)| e.len()).sum::<usize>();
+    let msg = format!(
+        "running the {frozen} frozen layers over {total} pairs once ({} training rows incl. {} synthetic NONE pairs)",
+        train_rows.len(),
+        synthetic.len()
+    );
+    progress(FinetuneEvent::Message(&msg));
+    let train_cache = build_cache(&bottom, &train_rows, &dev, 0, total, progress)?;
+    let mut dev_sets = Vec::new();
+    let mut done = train_rows.len();
+    for (name, ex) in &dev_ex {
+        let rows = tokenize(&tok, ex, 0)?;
+        let cache = build_cache(&bottom, &rows, &dev, done, total, progress)?;
+        done += rows.len();
+        dev_sets.push(DevSet { name: name.clone(), rows, cache });
+    }
+    drop(bottom);
+    let cache_seconds = t0.elapsed().as_secs_f32();
+
+    // 4. The trainable top.
+    let layers = (frozen..n_layers)
+        .map(|i| TrainLayer::new(&weights, i, &cfg))
+        .collect::<Result<Vec<_>, _>>()?;
+    let h = cfg.hidden_size;
+    let (w0, b0) = match (
+        weights.get(&format!("{CLASSIFIER}.weight")),
+        weights.get(&format!("{CLASSIFIER}.bias")),
+    ) {
+        (Some(w), Some(b)) => (w.clone(), b.clone()),
+        _ => {
+            let w: Vec<f32> = (0..3 * h).map(|_| rng.normal() * 0.02).collect();
+            (Tensor::from_vec(w, (3, h), &dev)?, Tensor::zeros(3, DType::F32, &dev)?)
+        }
+    };
+    let top = Top {
+        layers,
+        w: Var::from_tensor(&w0)?,
+        b: Var::from_tensor(&b0)?,
+    };
+    let enc_vars = top.encoder_vars();
+    let head_vars = vec![top.w.clone(), top.b.clone()];
+    let mut all_vars = enc_vars.clone();
+    all_vars.extend(head_vars.iter().cloned());
+    let params = |lr: f64| ParamsAdamW {
+        lr,
+        weight_decay: opts.weight_decay,
+        ..Default::default()
+    };
+    let mut opt_enc = if enc_vars.is_empty() {
+        None
+    } else {
+        Some(AdamW::new(enc_vars.clone(), params(opts.lr))?)
+    };
+    let mut opt_head = AdamW::new(head_vars.clone(), params(opts.head_lr))?;
+
+    // 5. Epochs.
+    let mut by_source: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, r) in train_rows.iter().enumerate() {
+        by_source.entry(r.source).or_default().push(i);
+    }
+    let per_epoch = train_rows.len();
+    let micro_per_epoch = per_epoch.div_ceil(opts.batch_size);
+    let steps_per_epoch = micro_per_epoch.div_ceil(opts.accumulate);
+    let total_steps = (steps_per_epoch * opts.epochs).max(1);
+    let warmup_steps = ((opts.warmup * total_steps as f32).round() as usize).max(1);
+    let lr_at = |step: usize| -> f64 {
+        if step < warmup_steps {
+            (step + 1) as f64 / warmup_steps as f64
+        } else {
+            ((total_steps - step) as f64 / (total_steps - warmup_steps).max(1) as f64).max(0.0)
+        }
+    };
+    let mut epochs = Vec::new();
+    let mut best: Option<(f32, usize, Vec<(String, Tensor)>)> = None;
+    let mut step = 0usize;
+    let train_start = Instant::now();
+    let mut train_tokens_all = 0usize;
+    for epoch in 1..=opts.epochs {
+        let e0 = Instant::now();
+        let mut idx: Vec<usize> = by_source.values().flatten().copied().collect();
+        rng.shuffle(&mut idx);
+        // Length bucketing: sort windows of 50 batches by length, then shuffle the batches.
+        let window = opts.batch_size * 50;
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        for w in idx.chunks_mut(window) {
+            w.sort_by_key(|&i| train_rows[i].ids.len());
+            batches.extend(w.chunks(opts.batch_size).map(|c| c.to_vec()));
+        }
+        rng.shuffle(&mut batches);
+        let weights_all = row_weights(&train_rows, &idx, opts.balance_classes, opts.balance_sources);
+        let wmap: HashMap<usize, f32> = idx.iter().copied().zip(weights_all).collect();
+        let (mut loss_sum, mut loss_n, mut tokens) = (0f64, 0usize, 0usize);
+        let mut acc: Option<GradStore> = None;
+        let mut in_acc = 0;
+        for (bi, batch) in batches.iter().enumerate() {
+            let (x, m, ntok) = assemble(&train_cache, batch, &dev)?;
+            tokens += ntok;
+            let y: Vec<u32> = batch.iter().map(|&i| train_rows[i].label).collect();
+            let w: Vec<f32> = batch.iter().map(|&i| wmap[&i]).collect();
+            let y = Tensor::from_vec(y, batch.len(), &dev)?;
+            let w = Tensor::from_vec(w, batch.len(), &dev)?;
+            let logits = top.logits(&x, &m, opts.dropout, Some(&mut rng))?;
+            let loss = weighted_loss(&logits, &y, &w)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            loss_n += 1;
+            let grads = loss.backward()?;
+            match acc.as_mut() {
+                None => acc = Some(grads),
+                Some(a) => add_grads(a, &grads, &all_vars)?,
+            }
+            in_acc += 1;
+            if in_acc == opts.accumulate || bi + 1 == batches.len() {
+                let mut g = acc.take().expect("gradients accumulated");
+                if in_acc > 1 {
+                    scale_grads(&mut g, &all_vars, 1.0 / in_acc as f64)?;
+                }
+                let f = lr_at(step.min(total_steps - 1));
+                if let Some(o) = opt_enc.as_mut() {
+                    o.set_learning_rate(opts.lr * f);
+                    o.step(&g)?;
+                }
+                opt_head.set_learning_rate(opts.head_lr * f);
+                opt_head.step(&g)?;
+                step += 1;
+                in_acc = 0;
+                progress(FinetuneEvent::Step {
+                    epoch,
+                    step: step - (epoch - 1) * steps_per_epoch,
+                    steps: steps_per_epoch,
+                    loss: (loss_sum / loss_n as f64) as f32,
+                    tokens_per_s: tokens as f32 / e0.elapsed().as_secs_f32().max(1e-3),
+                });
+            }
+        }
+        let train_seconds = e0.elapsed().as_secs_f32();
+        train_tokens_all += tokens;
+        let mut dev_scores = BTreeMap::new();
+        let mut select = 0f32;
+        for (k, set) in dev_sets.iter().enumerate() {
+            let logits = set_logits(&top, set.rows.len(), &set.cache, &dev, 64)?;
+            let s = scores_of(&logits, &set.rows, 0.0);
+            if k == 0 {
+                select = s.macro_f1;
+            }
+            dev_scores.insert(set.name.clone(), s);
+        }
+        let ep = FtEpoch {
+            epoch,
+            train_loss: (loss_sum / loss_n.max(1) as f64) as f32,
+            train_rows: idx.len(),
+            tokens_per_s: tokens as f32 / train_seconds.max(1e-3),
+            seconds: e0.elapsed().as_secs_f32(),
+            dev: dev_scores,
+        };
+        progress(FinetuneEvent::Epoch(&ep));
+        let snap = top.snapshot()?;
+        let ck = opts.out_dir.join("checkpoints").join(format!("epoch-{epoch}"));
+        write_model(
+            &ck,
+            &snap,
+            &weights,
+            opts,
+            base,
+            init_layers,
+            Calibration::default(),
+            serde_json::json!({"checkpoint_of": opts.command, "epoch": &ep}),
+        )?;
+        if best.as_ref().is_none_or(|(s, _, _)| select > *s) {
+            best = Some((select, epoch, snap));
+        }
+        epochs.push(ep);
+    }
+    let train_seconds = train_start.elapsed().as_secs_f32();
+    let (_, best_epoch, snap) = best.expect("at least one epoch");
+
+    // 7. Round to the saved precision, re-score, calibrate on the first dev set.
+    let dtype = if opts.save_f16 { DType::F16 } else { DType::F32 };
+    let rounded: Vec<(String, Tensor)> = snap
+        .iter()
+        .map(|(n, t)| Ok((n.clone(), t.to_dtype(dtype)?.to_dtype(DType::F32)?)))
+        .collect::<candle_core::Result<_>>()?;
+    top.restore(&rounded)?;
+    let dev_logits: Vec<Vec<Vec<f32>>> = dev_sets
+        .iter()
+        .map(|s| set_logits(&top, s.rows.len(), &s.cache, &dev, 64))
+        .collect::<candle_core::Result<_>>()?;
+    let first_y: Vec<u32> = dev_sets[0].rows.iter().map(|r| r.label).collect();
+    let mut none_bias = 0f32;
+    let mut best_f1 = scores_of(&dev_logits[0], &dev_sets[0].rows, 0.0).macro_f1;
+    for k in -40..=40 {
+        let b = k as f32 * 0.1;
+        let f1 = scores_of(&dev_logits[0], &dev_sets[0].rows, b).macro_f1;
+        if f1 > best_f1 + 1e-6 || (f1 >= best_f1 - 1e-6 && b.abs() < none_bias.abs()) {
+            best_f1 = f1.max(best_f1);
+            none_bias = b;
+        }
+    }
+    let temperature = fit_temperature(&with_bias(&dev_logits[0], none_bias), &first_y);
+    let calibration = Calibration {
+        temperature,
+        none_bias,
+    };
+    let mut dev_final = BTreeMap::new();
+    let mut dev_calibration = Vec::new();
+    for (set, logits) in dev_sets.iter().zip(&dev_logits) {
+        let y: Vec<u32> = set.rows.iter().map(|r| r.label).collect();
+        let raw: Vec<[f32; 3]> = logits
+            .iter()
+            .map(|l| Calibration::default().probabilities(&[l[0], l[1], l[2]]))
+            .collect();
+        let cal: Vec<[f32; 3]> = logits
+            .iter()
+            .map(|l| calibration.probabilities(&[l[0], l[1], l[2]]))
+            .collect();
+        dev_calibration.push(DevCalibration {
+            set: set.name.clone(),
+            ece_before: expected_calibration_error(&raw, &y),
+            ece_after: expected_calibration_error(&cal, &y),
+            nll_before: nll_at(logits, &y, 1.0),
+            nll_after: nll_at(&with_bias(logits, none_bias), &y, temperature),
+        });
+        dev_final.insert(set.name.clone(), scores_of(logits, &set.rows, none_bias));
+    }
+    let tokens_per_s = train_tokens_all as f32 / train_seconds.max(1e-3);
+    let training = serde_json::json!({
+        "command": opts.command,
+        "standpoint_version": env!("CARGO_PKG_VERSION"),
+        "init": opts.init.as_ref().map(|i| i.name.clone()),
+        "data": data_info,
+        "train_rows": train_rows.len(),
+        "synthetic_none_rows": synthetic.len(),
+        "options": {
+            "train_layers": opts.train_layers, "epochs": opts.epochs, "lr": opts.lr,
+            "head_lr": opts.head_lr, "warmup": opts.warmup, "weight_decay": opts.weight_decay,
+            "batch_size": opts.batch_size, "accumulate": opts.accumulate,
+            "max_tokens": max_tokens, "dropout": opts.dropout, "seed": opts.seed,
+            "balance_classes": opts.balance_classes, "balance_sources": opts.balance_sources,
+            "max_per_source": opts.max_per_source, "none_pairs": opts.none_pairs,
+            "dtype": if opts.save_f16 { "f16" } else { "f32" },
+        },
+        "epochs": epochs,
+        "best_epoch": best_epoch,
+        "selection": format!("macro-F1 on {}", dev_sets[0].name),
+        "calibrated_on": dev_sets[0].name,
+        "dev": dev_final,
+        "dev_calibration": dev_calibration,
+        "cache_seconds": cache_seconds,
+        "train_seconds": train_seconds,
+        "tokens_per_s": tokens_per_s,
+    });
+    let (delta_sha256, delta_bytes) = write_model(
+        &opts.out_dir,
+        &rounded,
+        &weights,
+        opts,
+        base,
+        init_layers,
+        calibration,
+        training,
+    )?;
+    Ok(FinetuneReport {
+        out_dir: opts.out_dir.clone(),
+        delta_sha256,
+        delta_bytes,
+        trained_layers: opts.train_layers.max(init_layers),
+        epochs,
+        best_epoch,
+        calibration,
+        dev: dev_final,
+        dev_calibration,
+        train_rows: train_rows.len(),
+        synthetic_none_rows: synthetic.len(),
+        cache_seconds,
+        train_seconds,
+        tokens_per_s,
+    })
+}
+
+/// Writes `standpoint.json` + `delta.safetensors` into `dir`: the trained tensors, plus the
+/// layers a starting model had changed that were not trained this time.
+#[allow(clippy::too_many_arguments)]
+fn write_model(
+    dir: &Path,
+    trained: &[(String, Tensor)],
+    weights: &HashMap<String, Tensor>,
+    opts: &FinetuneOptions,
+    base: &BaseModel,
+    init_layers: usize,
+    calibration: Calibration,
+    training: serde_json::Value,
+) -> Result<(String, usize), TrainError> {
+    let io = |path: &Path, source: std::io::Error| TrainError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let dtype = if opts.save_f16 { DType::F16 } else { DType::F32 };
+    let mut out: HashMap<String, Tensor> = HashMap::new();
+    let n_layers = weights
+        .keys()
+        .filter_map(|k| k.strip_prefix("encoder.layer.")?.split('.').next()?.parse::<usize>().ok())
+        .max()
+        .map_or(0, |m| m + 1);
+    for i in n_layers.saturating_sub(init_layers)..n_layers {
+        for p in LAYER_PARAMS {
+            let name = format!("encoder.layer.{i}.{p}");
+            if let Some(t) = weights.get(&name) {
+                out.insert(name, t.to_dtype(dtype)?);
+            }
+        }
+    }
+    for (n, t) in trained {
+        out.insert(n.clone(), t.to_dtype(dtype)?);
+    }
+    let delta_path = dir.join(DELTA_FILE);
+    let tmp = dir.join(format!("{DELTA_FILE}.partial"));
+    candle_core::safetensors::save(&out, &tmp)?;
+    std::fs::rename(&tmp, &delta_path).map_err(|e| io(&delta_path, e))?;
+    let bytes = std::fs::read(&delta_path).map_err(|e| io(&delta_path, e))?;
+    let meta = CrossMeta {
+        format: FORMAT.into(),
+        base: base.clone(),
+        labels: Label::ALL.to_vec(),
+        trained_layers: opts.train_layers.max(init_layers),
+        max_tokens: opts.max_tokens,
+        calibration,
+        delta_sha256: sha256_hex(&bytes),
+        training,
+    };
+    let meta_path = dir.join(META_FILE);
+    let text = serde_json::to_string_pretty(&meta).expect("metadata serialises");
+    let tmp = dir.join(format!("{META_FILE}.partial"));
+    std::fs::write(&tmp, text.as_bytes()).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &meta_path).map_err(|e| io(&meta_path, e))?;
+    Ok((meta.delta_sha256, bytes.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::default::encoder_files_in_cache;
+
+    /// The trainable layer computes what candle-transformers' BERT layer computes: the output of
+    /// the full 6-layer model equals 5 frozen layers followed by `TrainLayer` 5, with padding.
+    #[test]
+    fn train_layer_matches_candle_transformers_bert() {
+        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let dev = Device::Cpu;
+        let cfg = read_bert_config(&files[0]).unwrap();
+        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
+        let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &dev);
+        let full = BertModel::load(vb.clone(), &cfg).unwrap();
+        let mut low_cfg = cfg.clone();
+        low_cfg.num_hidden_layers = cfg.num_hidden_layers - 1;
+        let low = BertModel::load(vb, &low_cfg).unwrap();
+        let layer = TrainLayer::new(&weights, cfg.num_hidden_layers - 1, &cfg).unwrap();
+        let tok = pair_tokenizer(&files[2], 64).unwrap();
+        let batch = crate::model::cross::encode_pairs(
+            &tok,
+            &[
+                ("NATO enlargement", "The door to membership remains open."),
+                ("NATO enlargement", "We demand legally binding guarantees that the alliance will not expand further east."),
+            ],
+            &dev,
+        )
+        .unwrap();
+        assert_ne!(batch.lens[0], batch.lens[1], "the test needs padding");
+        let want = full.forward(&batch.ids, &batch.types, Some(&batch.mask)).unwrap();
+        let x = low.forward(&batch.ids, &batch.types, Some(&batch.mask)).unwrap();
+        let got = layer
+            .forward(&x, &additive_mask(&batch.mask).unwrap(), 0.0, None)
+            .unwrap();
+        for (row, &n) in batch.lens.iter().enumerate() {
+            let w = want.get(row).unwrap().narrow(0, 0, n).unwrap();
+            let g = got.get(row).unwrap().narrow(0, 0, n).unwrap();
+            let diff = (w - g).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff < 1e-4, "row {row}: max difference {diff}");
+        }
+    }
+
+    /// Gradients flow through every parameter of the trainable layer (the fused layer norm of
+    /// candle-transformers would cut them), and a few AdamW steps lower the loss.
+    #[test]
+    fn gradients_reach_every_parameter_and_steps_lower_the_loss() {
+        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let dev = Device::Cpu;
+        let cfg = read_bert_config(&files[0]).unwrap();
+        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
+        let mut rng = Rng(3);
+        let top = Top {
+            layers: vec![TrainLayer::new(&weights, cfg.num_hidden_layers - 1, &cfg).unwrap()],
+            w: Var::from_tensor(&Tensor::from_vec((0..3 * 384).map(|_| rng.normal() * 0.02).collect::<Vec<f32>>(), (3, 384), &dev).unwrap()).unwrap(),
+            b: Var::zeros(3, DType::F32, &dev).unwrap(),
+        };
+        let x = Tensor::from_vec((0..4 * 6 * 384).map(|_| rng.normal()).collect::<Vec<f32>>(), (4, 6, 384), &dev).unwrap();
+        let mask = Tensor::from_vec(vec![1u32, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0], (4, 6), &dev).unwrap();
+        let y = Tensor::from_vec(vec![0u32, 1, 2, 1], 4, &dev).unwrap();
+        let w = Tensor::ones(4, DType::F32, &dev).unwrap();
+        let loss0 = weighted_loss(&top.logits(&x, &mask, 0.0, None).unwrap(), &y, &w).unwrap();
+        let grads = loss0.backward().unwrap();
+        let mut vars = top.encoder_vars();
+        vars.push(top.w.clone());
+        vars.push(top.b.clone());
+        let names: Vec<String> = top.layers[0].vars.iter().map(|(n, _)| n.clone()).chain(["w".into(), "b".into()]).collect();
+        for (v, name) in vars.iter().zip(&names) {
+            let g = grads.get(v.as_tensor()).unwrap_or_else(|| panic!("no gradient for {name}"));
+            let n = g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(n > 0.0 || name.ends_with("key.bias"), "zero gradient for {name}");
+        }
+        let mut opt = AdamW::new(vars, ParamsAdamW { lr: 1e-3, ..Default::default() }).unwrap();
+        for _ in 0..20 {
+            let loss = weighted_loss(&top.logits(&x, &mask, 0.0, None).unwrap(), &y, &w).unwrap();
+            opt.backward_step(&loss).unwrap();
+        }
+        let loss1 = weighted_loss(&top.logits(&x, &mask, 0.0, None).unwrap(), &y, &w).unwrap();
+        let (l0, l1) = (loss0.to_scalar::<f32>().unwrap(), loss1.to_scalar::<f32>().unwrap());
+        assert!(l1 < l0 * 0.5, "loss {l0} -> {l1}");
+    }
+
+    #[test]
+    fn ece_of_perfectly_and_badly_calibrated_predictions() {
+        // Confidence 0.9, right 9 times out of 10: calibrated.
+        let probs: Vec<[f32; 3]> = (0..10).map(|_| [0.9, 0.05, 0.05]).collect();
+        let gold: Vec<u32> = (0..10).map(|i| if i < 9 { 0 } else { 1 }).collect();
+        assert!(expected_calibration_error(&probs, &gold) < 1e-5);
+        // Confidence 0.9, right half the time: ECE 0.4.
+        let gold: Vec<u32> = (0..10).map(|i| (i % 2) as u32).collect();
+        assert!((expected_calibration_error(&probs, &gold) - 0.4).abs() < 1e-5);
+    }
+
+    #[test]
+    fn weights_balance_sources_and_labels() {
+        let row = |source, label| Row { ids: vec![], types: vec![], label, source };
+        // Source 0: 3 FAVOR, 1 AGAINST; source 1: 2 NONE.
+        let rows = vec![row(0, 0), row(0, 0), row(0, 0), row(0, 1), row(1, 2), row(1, 2)];
+        let idx: Vec<usize> = (0..rows.len()).collect();
+        let w = row_weights(&rows, &idx, true, true);
+        let total = |f: &dyn Fn(&Row) -> bool| -> f32 { idx.iter().filter(|&&i| f(&rows[i])).map(|&i| w[i]).sum() };
+        assert!((total(&|r| r.source == 0) - total(&|r| r.source == 1)).abs() < 1e-5);
+        assert!((total(&|r| r.source == 0 && r.label == 0) - total(&|r| r.source == 0 && r.label == 1)).abs() < 1e-5);
+        assert!((w.iter().sum::<f32>() / w.len() as f32 - 1.0).abs() < 1e-5);
+        let plain = row_weights(&rows, &idx, false, false);
+        assert!(plain.iter().all(|&x| (x - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn none_bias_moves_decisions_toward_none() {
+        assert_eq!(argmax3(&[1.0, 0.0, 0.5], 0.0), Label::Favor);
+        assert_eq!(argmax3(&[1.0, 0.0, 0.5], 0.6), Label::None);
+        assert_eq!(argmax3(&[0.0, 1.0, 0.9], -0.5), Label::Against);
+    }
+}
