@@ -6,7 +6,7 @@
 //! macro-F1 is over FAVOR and AGAINST); predictions of a label absent from the gold data still
 //! lower the recall of the others.
 
-use crate::model::Label;
+use crate::model::{Label, Scores};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -154,17 +154,69 @@ pub fn metrics(gold: &[Label], pred: &[Label]) -> Metrics {
     }
 }
 
+/// Expected calibration error: the top probability of each prediction is put in one of 15
+/// equal-width bins; ECE = Σ over bins of |accuracy − mean confidence| × share of predictions.
+pub fn expected_calibration_error(probs: &[[f32; 3]], gold: &[Label]) -> f64 {
+    const BINS: usize = 15;
+    let mut conf = [0f64; BINS];
+    let mut hit = [0f64; BINS];
+    let mut n = [0usize; BINS];
+    for (p, g) in probs.iter().zip(gold) {
+        let (mut k, mut best) = (0, p[0]);
+        for (j, &v) in p.iter().enumerate().skip(1) {
+            if v > best {
+                k = j;
+                best = v;
+            }
+        }
+        let bin = ((best * BINS as f32) as usize).min(BINS - 1);
+        conf[bin] += best as f64;
+        hit[bin] += f64::from(u8::from(k == g.index()));
+        n[bin] += 1;
+    }
+    let total: usize = n.iter().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    (0..BINS).map(|b| (hit[b] - conf[b]).abs()).sum::<f64>() / total as f64
+}
+
+/// How well the scores are calibrated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Expected calibration error over 15 bins of the top probability.
+    pub ece: f64,
+    /// Mean negative log-likelihood of the gold label.
+    pub nll: f64,
+}
+
 /// Metrics overall and per target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalReport {
     pub data: String,
     pub model: String,
     pub overall: Metrics,
+    pub calibration: Calibration,
     pub per_target: BTreeMap<String, Metrics>,
 }
 
-pub fn evaluate(data: &str, model: &str, examples: &[Example], pred: &[Label]) -> EvalReport {
+/// Scores predictions (`scores`, one per example; the label is the most probable) against the
+/// examples' gold labels.
+pub fn evaluate(data: &str, model: &str, examples: &[Example], scores: &[Scores]) -> EvalReport {
     let gold: Vec<Label> = examples.iter().map(|e| e.label).collect();
+    let pred: Vec<Label> = scores.iter().map(|s| s.label()).collect();
+    let pred = &pred[..];
+    let probs: Vec<[f32; 3]> = scores.iter().map(|s| [s.favor, s.against, s.none]).collect();
+    let nll = gold
+        .iter()
+        .zip(scores)
+        .map(|(g, s)| -(s.get(*g).max(1e-12) as f64).ln())
+        .sum::<f64>()
+        / gold.len().max(1) as f64;
+    let calibration = Calibration {
+        ece: expected_calibration_error(&probs, &gold),
+        nll,
+    };
     let mut by_target: BTreeMap<String, (Vec<Label>, Vec<Label>)> = BTreeMap::new();
     for (e, p) in examples.iter().zip(pred) {
         let en = by_target.entry(e.target.clone()).or_default();
@@ -175,6 +227,7 @@ pub fn evaluate(data: &str, model: &str, examples: &[Example], pred: &[Label]) -
         data: data.to_string(),
         model: model.to_string(),
         overall: metrics(&gold, pred),
+        calibration,
         per_target: by_target
             .into_iter()
             .map(|(t, (g, p))| (t, metrics(&g, &p)))
@@ -193,6 +246,11 @@ pub fn render(r: &EvalReport, min_per_target: usize) -> String {
         s,
         "overall: n={} accuracy={:.4} macro_f1={:.4} f_avg={:.4}  (F1 FAVOR {:.4}, AGAINST {:.4}, NONE {:.4})",
         o.n, o.accuracy, o.macro_f1, o.f_avg, o.f1[&Label::Favor], o.f1[&Label::Against], o.f1[&Label::None]
+    );
+    let _ = writeln!(
+        s,
+        "calibration: ECE={:.4} NLL={:.4} (15 bins of the top probability)",
+        r.calibration.ece, r.calibration.nll
     );
     let _ = writeln!(s, "confusion (rows gold, columns predicted):");
     let _ = writeln!(
@@ -257,6 +315,17 @@ mod tests {
         assert!((m.macro_f1 - (0.5 + 0.8 + 2.0 / 3.0) / 3.0).abs() < 1e-12);
         assert!((m.f_avg - 0.65).abs() < 1e-12);
         assert_eq!(m.confusion[&None][&Favor], 1);
+    }
+
+    #[test]
+    fn ece_of_calibrated_and_overconfident_scores() {
+        // Confidence 0.9, right 9 times out of 10: calibrated.
+        let probs: Vec<[f32; 3]> = (0..10).map(|_| [0.9, 0.05, 0.05]).collect();
+        let gold: Vec<Label> = (0..10).map(|i| if i < 9 { Favor } else { Against }).collect();
+        assert!(expected_calibration_error(&probs, &gold) < 1e-6);
+        // Confidence 0.9, right half the time: 0.4.
+        let gold: Vec<Label> = (0..10).map(|i| if i % 2 == 0 { Favor } else { Against }).collect();
+        assert!((expected_calibration_error(&probs, &gold) - 0.4).abs() < 1e-6);
     }
 
     #[test]

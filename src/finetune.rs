@@ -30,6 +30,7 @@ use crate::model::cross::{
     mean_pool, merged_weights, pair_tokenizer, read_bert_config, BaseModel,
     Calibration, CrossMeta, CLASSIFIER, DELTA_FILE, FORMAT, META_FILE,
 };
+use crate::eval::expected_calibration_error;
 use crate::model::default::{sha256_hex, weights_sha256, SetScores};
 use crate::model::{Label, ModelError};
 use crate::train::{fit_temperature, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError};
@@ -479,36 +480,6 @@ fn scores_of(logits: &[Vec<f32>], rows: &[Row], none_bias: f32) -> SetScores {
     let gold: Vec<Label> = rows.iter().map(|r| Label::ALL[r.label as usize]).collect();
     let pred: Vec<Label> = logits.iter().map(|l| argmax3(l, none_bias)).collect();
     set_scores(&gold, &pred)
-}
-
-/// Expected calibration error over 15 equal-width bins of the top probability.
-pub fn expected_calibration_error(probs: &[[f32; 3]], gold: &[u32]) -> f32 {
-    const BINS: usize = 15;
-    let mut conf = [0f64; BINS];
-    let mut acc = [0f64; BINS];
-    let mut n = [0usize; BINS];
-    for (p, &g) in probs.iter().zip(gold) {
-        let (mut k, mut best) = (0, p[0]);
-        for (j, &v) in p.iter().enumerate().skip(1) {
-            if v > best {
-                k = j;
-                best = v;
-            }
-        }
-        let bin = ((best * BINS as f32) as usize).min(BINS - 1);
-        conf[bin] += best as f64;
-        acc[bin] += (k as u32 == g) as u32 as f64;
-        n[bin] += 1;
-    }
-    let total: usize = n.iter().sum();
-    if total == 0 {
-        return 0.0;
-    }
-    (0..BINS)
-        .filter(|&b| n[b] > 0)
-        .map(|b| (acc[b] - conf[b]).abs())
-        .sum::<f64>() as f32
-        / total as f32
 }
 
 fn with_bias(logits: &[Vec<f32>], none_bias: f32) -> Vec<Vec<f32>> {
@@ -969,6 +940,7 @@ pub fn finetune(
     let mut dev_calibration = Vec::new();
     for (set, logits) in dev_sets.iter().zip(&dev_logits) {
         let y: Vec<u32> = set.rows.iter().map(|r| r.label).collect();
+        let gold: Vec<Label> = y.iter().map(|&c| Label::ALL[c as usize]).collect();
         let raw: Vec<[f32; 3]> = logits
             .iter()
             .map(|l| Calibration::default().probabilities(&[l[0], l[1], l[2]]))
@@ -979,8 +951,8 @@ pub fn finetune(
             .collect();
         dev_calibration.push(DevCalibration {
             set: set.name.clone(),
-            ece_before: expected_calibration_error(&raw, &y),
-            ece_after: expected_calibration_error(&cal, &y),
+            ece_before: expected_calibration_error(&raw, &gold) as f32,
+            ece_after: expected_calibration_error(&cal, &gold) as f32,
             nll_before: nll_at(logits, &y, 1.0),
             nll_after: nll_at(&with_bias(logits, none_bias), &y, temperature),
         });
@@ -1180,17 +1152,6 @@ mod tests {
         let loss1 = weighted_loss(&top.logits(&x, &mask, 0.0, None).unwrap(), &y, &w).unwrap();
         let (l0, l1) = (loss0.to_scalar::<f32>().unwrap(), loss1.to_scalar::<f32>().unwrap());
         assert!(l1 < l0 * 0.5, "loss {l0} -> {l1}");
-    }
-
-    #[test]
-    fn ece_of_perfectly_and_badly_calibrated_predictions() {
-        // Confidence 0.9, right 9 times out of 10: calibrated.
-        let probs: Vec<[f32; 3]> = (0..10).map(|_| [0.9, 0.05, 0.05]).collect();
-        let gold: Vec<u32> = (0..10).map(|i| if i < 9 { 0 } else { 1 }).collect();
-        assert!(expected_calibration_error(&probs, &gold) < 1e-5);
-        // Confidence 0.9, right half the time: ECE 0.4.
-        let gold: Vec<u32> = (0..10).map(|i| (i % 2) as u32).collect();
-        assert!((expected_calibration_error(&probs, &gold) - 0.4).abs() < 1e-5);
     }
 
     #[test]

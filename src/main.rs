@@ -300,13 +300,14 @@ fn main() -> ExitCode {
         Command::Analyze(a) => Some(a.model.threads()),
         Command::Classify(a) => Some(a.model.threads()),
         Command::Eval(a) => Some(a.model.threads()),
+        // Training runs one batch at a time: every thread goes to its matrix products.
         Command::Train(a) => Some(Threads::for_cpu(
             a.threads.unwrap_or_else(|| {
                 std::thread::available_parallelism()
                     .map(|n| n.get())
                     .unwrap_or(1)
             }),
-            None,
+            Some(1),
         )),
         Command::TrainHead(a) => Some(Threads::for_cpu(
             a.threads.unwrap_or_else(|| {
@@ -526,8 +527,7 @@ fn eval(a: EvalArgs) -> Result<()> {
             })?;
         pb.finish_and_clear();
         let secs = t.elapsed().as_secs_f64();
-        let pred: Vec<_> = scores.iter().map(|s| s.label()).collect();
-        let r = standpoint::eval::evaluate(&path.display().to_string(), &model.name(), &ex, &pred);
+        let r = standpoint::eval::evaluate(&path.display().to_string(), &model.name(), &ex, &scores);
         if !a.json {
             print!("{}", standpoint::eval::render(&r, a.min_per_target));
             println!(

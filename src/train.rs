@@ -255,7 +255,7 @@ pub fn set_scores(gold: &[Label], pred: &[Label]) -> SetScores {
         let tp = confusion[c][c] as f32;
         let gold_c: usize = confusion[c].iter().sum();
         let pred_c: usize = (0..3).map(|g| confusion[g][c]).sum();
-        if gold_c + pred_c > 0 {
+        if gold_c > 0 {
             present.push(c);
             *f = 2.0 * tp / (gold_c + pred_c) as f32;
         }

@@ -316,7 +316,7 @@ pub struct DataFileInfo {
 pub struct SetScores {
     pub rows: usize,
     pub accuracy: f32,
-    /// Mean F1 over the labels that occur in the gold labels or the predictions.
+    /// Mean F1 over the labels that occur in the gold labels (as `standpoint eval` computes it).
     pub macro_f1: f32,
     /// Mean F1 of FAVOR and AGAINST.
     pub f_avg: f32,
