@@ -28,6 +28,16 @@
 //! and the rest are only counted. The headline figures are over gold attributions whose speaker
 //! is not a pronoun: coverage = predicted / gold, precision = correct / predicted, recall =
 //! correct / gold.
+//!
+//! The figures the attribution work is judged by come first, apart: direct quotes whose gold
+//! speaker is a name ("Trump", "Sen. Elizabeth Warren", "The New York Times", not "sources" or
+//! "he"), and indirect attributions (everything not marked as a direct quote) with a named
+//! speaker. For each: speaker accuracy = correct / gold (a quote without a predicted speaker
+//! counts as wrong), precision = correct / predicted and coverage = predicted / gold.
+//!
+//! `--failures direct|indirect` prints, instead of the report, one JSON line for each named gold
+//! attribution of that kind that was missed or wrongly attributed (the gold speaker and cue, the
+//! prediction, the quote and the paragraph around it), for studying errors.
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -421,6 +431,50 @@ struct Score {
     f1: f64,
 }
 
+/// The two rows of named speakers that the attribution work is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NamedRow {
+    Direct,
+    Indirect,
+}
+
+/// The named row a gold attribution counts in: none for common-noun and pronoun speakers.
+fn named_row(direct: bool, class: Class) -> Option<NamedRow> {
+    match (class, direct) {
+        (Class::Name, true) => Some(NamedRow::Direct),
+        (Class::Name, false) => Some(NamedRow::Indirect),
+        _ => None,
+    }
+}
+
+/// Speaker accuracy with precision and coverage, for one named row.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct Named {
+    gold: usize,
+    predicted: usize,
+    correct: usize,
+    /// correct / gold: a gold quote without a predicted speaker counts as wrong.
+    accuracy: f64,
+    /// correct / predicted.
+    precision: f64,
+    /// predicted / gold.
+    coverage: f64,
+}
+
+impl From<Score> for Named {
+    fn from(s: Score) -> Self {
+        let s = s.finish();
+        Named {
+            gold: s.gold,
+            predicted: s.predicted,
+            correct: s.correct,
+            accuracy: s.recall,
+            precision: s.precision,
+            coverage: s.coverage,
+        }
+    }
+}
+
 impl Score {
     fn add(&mut self, predicted: bool, correct: bool) {
         self.gold += 1;
@@ -453,6 +507,21 @@ struct Example {
     sentence: String,
 }
 
+/// A named gold attribution that was missed or given the wrong speaker (`--failures`).
+#[derive(Debug, Serialize)]
+struct Failure {
+    line: usize,
+    id: String,
+    gold: String,
+    cue: String,
+    predicted: Option<String>,
+    attribution: Option<String>,
+    quote: String,
+    /// The passage (paragraph) the quote starts in, and the one before it.
+    paragraph: String,
+    previous_paragraph: String,
+}
+
 #[derive(Debug, Serialize)]
 struct TypeRow {
     attribution: String,
@@ -475,6 +544,10 @@ struct Report {
     passage_conflicts: usize,
     /// Gold attributions whose statements carry more than one predicted speaker.
     mixed: usize,
+    /// Direct quotes whose gold speaker is a name.
+    direct_named: Named,
+    /// Indirect attributions whose gold speaker is a name.
+    indirect_named: Named,
     direct: Score,
     indirect: Score,
     all: Score,
@@ -487,6 +560,8 @@ struct Report {
     statements: BTreeMap<String, usize>,
     errors: Vec<Example>,
     misses: Vec<Example>,
+    #[serde(skip)]
+    failures: Vec<(NamedRow, Failure)>,
 }
 
 fn attribution_name(a: Attribution) -> String {
@@ -533,6 +608,7 @@ fn evaluate(path: &str) -> Result<Report> {
     let lex = Lexicon::builtin();
     let actors = ActorTable::builtin();
     let mut docs = Vec::with_capacity(doc_ids.len());
+    let mut docs_text = Vec::with_capacity(doc_ids.len());
     let mut conflicts = 0;
     let mut statement_types: BTreeMap<String, usize> = BTreeMap::new();
     for (id, ps) in doc_ids.iter().zip(&passages) {
@@ -546,6 +622,7 @@ fn evaluate(path: &str) -> Result<Report> {
             source: None,
             url: None,
         };
+        docs_text.push(doc.text.clone());
         let ds = prepare(doc, TARGET, &lex, &actors);
         for s in &ds.statements {
             *statement_types
@@ -561,6 +638,9 @@ fn evaluate(path: &str) -> Result<Report> {
 
     let mut direct = Score::default();
     let mut indirect = Score::default();
+    let mut direct_named = Score::default();
+    let mut indirect_named = Score::default();
+    let mut failures = Vec::new();
     let mut names = Score::default();
     let mut nominals = Score::default();
     let mut resolved = Score::default();
@@ -610,6 +690,12 @@ fn evaluate(path: &str) -> Result<Report> {
         mixed += usize::from(p.mixed);
         let row: &mut Score = if g.direct { &mut direct } else { &mut indirect };
         row.add(p.speaker.is_some(), correct);
+        let named = named_row(g.direct, g.class);
+        match named {
+            Some(NamedRow::Direct) => direct_named.add(p.speaker.is_some(), correct),
+            Some(NamedRow::Indirect) => indirect_named.add(p.speaker.is_some(), correct),
+            None => {}
+        }
         let by_class: &mut Score = if g.class == Class::Name {
             &mut names
         } else {
@@ -626,6 +712,37 @@ fn evaluate(path: &str) -> Result<Report> {
         }
         if correct {
             continue;
+        }
+        if let Some(r) = named {
+            let passage = |at: usize| -> Option<usize> {
+                rebuilt.passages.iter().position(|p| p.0 <= at && at < p.1)
+            };
+            let text_of = |k: Option<usize>| -> String {
+                k.map(|k| {
+                    let (s, e) = rebuilt.byte_span(rebuilt.passages[k]);
+                    docs_text[g.doc][s..e].to_string()
+                })
+                .unwrap_or_default()
+            };
+            let k = passage(g.quote_spans[0].0);
+            failures.push((
+                r,
+                Failure {
+                    line: g.line,
+                    id: g.id.clone(),
+                    gold: g.speaker.clone(),
+                    cue: g.cue.clone(),
+                    predicted: p.speaker.map(str::to_string),
+                    attribution: attribution.clone(),
+                    quote: quote
+                        .iter()
+                        .map(|&(s, e)| docs_text[g.doc][s..e].to_string())
+                        .collect::<Vec<_>>()
+                        .join(" … "),
+                    paragraph: text_of(k),
+                    previous_paragraph: text_of(k.and_then(|k| k.checked_sub(1))),
+                },
+            ));
         }
         let example = Example {
             gold: g.speaker.clone(),
@@ -671,6 +788,8 @@ fn evaluate(path: &str) -> Result<Report> {
         pronoun_unresolved: unresolved,
         passage_conflicts: conflicts,
         mixed,
+        direct_named: direct_named.into(),
+        indirect_named: indirect_named.into(),
         direct: direct.finish(),
         indirect: indirect.finish(),
         all: all.finish(),
@@ -681,6 +800,7 @@ fn evaluate(path: &str) -> Result<Report> {
         statements: statement_types,
         errors: top_groups(errors),
         misses: top_groups(misses),
+        failures,
     })
 }
 
@@ -714,6 +834,27 @@ fn render(r: &Report) -> String {
         r.pronoun_speakers - r.pronoun_unresolved,
         r.pronoun_unresolved
     );
+    println!();
+    println!("## Named speakers");
+    println!();
+    println!(
+        "Gold speakers that are names. Accuracy = correct / gold (no prediction counts as wrong), \
+         precision = correct / predicted, coverage = predicted / gold."
+    );
+    println!();
+    println!("| named gold speakers | gold | predicted | correct | accuracy | precision | coverage |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, s) in [
+        ("direct quotes", r.direct_named),
+        ("indirect attributions", r.indirect_named),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {:.3} | {:.3} | {:.3} |",
+            s.gold, s.predicted, s.correct, s.accuracy, s.precision, s.coverage
+        );
+    }
+    println!();
+    println!("## All gold speakers");
     println!();
     println!("| gold speakers | gold | coverage | precision | recall | F1 |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -788,14 +929,23 @@ fn render(r: &Report) -> String {
     out
 }
 
-const USAGE: &str = "usage: eval_attribution POLNEAR.jsonl [--json]";
+const USAGE: &str = "usage: eval_attribution POLNEAR.jsonl [--json | --failures direct|indirect]";
 
 fn run() -> Result<()> {
     let mut json = false;
+    let mut failures: Option<NamedRow> = None;
     let mut path = None;
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--failures" => {
+                failures = match args.next().as_deref() {
+                    Some("direct") => Some(NamedRow::Direct),
+                    Some("indirect") => Some(NamedRow::Indirect),
+                    _ => bail!("--failures takes direct or indirect; {USAGE}"),
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -812,7 +962,14 @@ fn run() -> Result<()> {
         bail!("{USAGE}");
     };
     let report = evaluate(&path)?;
-    let text = if json {
+    let text = if let Some(row) = failures {
+        let mut out = String::new();
+        for (_, f) in report.failures.iter().filter(|(r, _)| *r == row) {
+            out.push_str(&serde_json::to_string(f)?);
+            out.push('\n');
+        }
+        out
+    } else if json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
         render(&report)
@@ -883,6 +1040,30 @@ mod tests {
         ));
         assert!(!same_person("Clinton", "Donald Trump"));
         assert!(!same_person("sources", "Donald Trump"));
+    }
+
+    #[test]
+    fn named_rows_keep_direct_and_indirect_names_apart() {
+        assert_eq!(named_row(true, Class::Name), Some(NamedRow::Direct));
+        assert_eq!(named_row(false, Class::Name), Some(NamedRow::Indirect));
+        assert_eq!(named_row(true, Class::Nominal), None);
+        assert_eq!(named_row(false, Class::Pronoun), None);
+    }
+
+    #[test]
+    fn named_accuracy_counts_a_missing_speaker_as_wrong() {
+        let mut s = Score::default();
+        s.add(true, true); // right speaker
+        s.add(true, true);
+        s.add(true, false); // wrong speaker
+        s.add(false, false); // no speaker
+        let n = Named::from(s);
+        assert_eq!((n.gold, n.predicted, n.correct), (4, 3, 2));
+        assert!((n.accuracy - 0.5).abs() < 1e-12);
+        assert!((n.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((n.coverage - 0.75).abs() < 1e-12);
+        let empty = Named::from(Score::default());
+        assert_eq!((empty.accuracy, empty.precision, empty.coverage), (0.0, 0.0, 0.0));
     }
 
     #[test]
