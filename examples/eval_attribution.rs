@@ -19,7 +19,14 @@
 //! quoted bytes. A prediction is correct when it names the same person leniently: the two names
 //! share their head token (the last word, case-insensitive, titles and possessives ignored), or
 //! the head of one is a (non-possessive) word of the other ("Republican nominee Donald Trump",
-//! "Mr. Trump" and "Trump" all match "Donald Trump"; "Trump's spokesman" does not).
+//! "Mr. Trump" and "Trump" all match "Donald Trump"; "Trump's spokesman" does not). A gold
+//! speaker is read up to its first comma, unless that part is a role and a later part a name
+//! ("her senior policy adviser, Jake Sullivan,": "Jake Sullivan").
+//!
+//! A gold speaker is a name when that part is headed by a capitalised word ("Sen. Elizabeth
+//! Warren", "The New York Times", "Republicans") and does not open with an indefinite
+//! determiner; "a senior Cruz adviser", "the Trump campaign" and "a New Hampshire Democrat" are
+//! common-noun speakers.
 //!
 //! Gold attributions without a speaker are skipped; the few with speaker and cue swapped ("said"
 //! as the speaker) are read the right way. Gold pronoun speakers ("he", "who") are resolved
@@ -64,9 +71,12 @@ const CUE_VERBS: [&str; 10] = [
 ];
 /// Words that do not head a name: generational suffixes.
 const SUFFIXES: [&str; 5] = ["jr", "sr", "ii", "iii", "iv"];
-/// Words that do not make a gold speaker a name even when capitalised.
-const DETERMINERS: [&str; 8] = [
-    "the", "a", "an", "some", "many", "other", "another", "several",
+/// Words after a name that do not head it ("Sanders himself").
+const REFLEXIVES: [&str; 3] = ["himself", "herself", "themselves"];
+/// Determiners that make a speaker someone unnamed even before a capitalised head ("a New
+/// Hampshire Democrat", "one Trump confidant").
+const INDEFINITE: [&str; 9] = [
+    "a", "an", "another", "one", "some", "several", "many", "other", "two",
 ];
 
 /// One line of the PolNeAR JSONL export.
@@ -193,9 +203,41 @@ fn rebuild(passages: &[(usize, String)]) -> Rebuilt {
     }
 }
 
-/// Lower-case words of a name, with parentheses dropped, cut at the first comma; each word with
-/// whether it was possessive.
-fn words(name: &str) -> Vec<(String, bool)> {
+/// The words of a name as written, each with whether it was possessive (the "'s" cut off).
+fn raw_words(part: &str) -> Vec<(String, bool)> {
+    part.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
+        .filter_map(|w| {
+            let w = w.trim_matches(|c| c == '\'' || c == '-');
+            let (stem, possessive) = match w.strip_suffix("'s").or(w.strip_suffix("'S")) {
+                Some(s) => (s, true),
+                None => (w, false),
+            };
+            (!stem.is_empty()).then(|| (stem.to_string(), possessive))
+        })
+        .collect()
+}
+
+/// The word that heads a name as written: the last one, generational suffixes and reflexives
+/// ("Sanders himself") aside.
+fn raw_head(words: &[(String, bool)]) -> Option<&str> {
+    words
+        .iter()
+        .rev()
+        .map(|(w, _)| w.as_str())
+        .find(|w| {
+            let l = w.to_lowercase();
+            !SUFFIXES.contains(&l.as_str()) && !REFLEXIVES.contains(&l.as_str())
+        })
+}
+
+fn capitalised(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// The part of a gold speaker that names: parentheses dropped, cut at the first comma; but when
+/// that part is headed by a common noun and a later comma part by a capitalised word ("her
+/// senior policy adviser, Jake Sullivan,"), the later part.
+fn head_part(name: &str) -> String {
     let mut plain = String::new();
     let mut depth = 0usize;
     for c in name.chars() {
@@ -207,21 +249,28 @@ fn words(name: &str) -> Vec<(String, bool)> {
             _ => {}
         }
     }
-    let head_part = match plain.split_once(',') {
-        Some((a, _)) if a.chars().any(char::is_alphanumeric) => a,
-        _ => plain.as_str(),
+    let parts: Vec<&str> = plain
+        .split(',')
+        .filter(|p| p.chars().any(char::is_alphanumeric))
+        .collect();
+    let Some(first) = parts.first() else {
+        return plain;
     };
-    head_part
-        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
-        .filter_map(|w| {
-            let w = w.trim_matches(|c| c == '\'' || c == '-');
-            let lower = w.to_lowercase();
-            let (stem, possessive) = match lower.strip_suffix("'s") {
-                Some(s) => (s.to_string(), true),
-                None => (lower.clone(), false),
-            };
-            (!stem.is_empty()).then_some((stem, possessive))
-        })
+    let named = |p: &str| raw_head(&raw_words(p)).is_some_and(capitalised);
+    if !named(first) {
+        if let Some(later) = parts[1..].iter().find(|p| named(p)) {
+            return later.to_string();
+        }
+    }
+    first.to_string()
+}
+
+/// Lower-case words of the naming part of a name ([`head_part`]); each word with whether it was
+/// possessive.
+fn words(name: &str) -> Vec<(String, bool)> {
+    raw_words(&head_part(name))
+        .into_iter()
+        .map(|(w, p)| (w.to_lowercase(), p))
         .collect()
 }
 
@@ -229,7 +278,7 @@ fn head(words: &[(String, bool)]) -> Option<&str> {
     words
         .iter()
         .rev()
-        .find(|(w, _)| !SUFFIXES.contains(&w.as_str()))
+        .find(|(w, _)| !SUFFIXES.contains(&w.as_str()) && !REFLEXIVES.contains(&w.as_str()))
         .map(|(w, _)| w.as_str())
 }
 
@@ -249,11 +298,15 @@ fn class_of(speaker: &str) -> Class {
     if PRONOUNS.contains(&lower.as_str()) {
         return Class::Pronoun;
     }
-    let named = speaker.split_whitespace().any(|w| {
-        w.chars().next().is_some_and(char::is_uppercase)
-            && !DETERMINERS.contains(&w.to_lowercase().as_str())
-    });
-    if named {
+    // A name is headed by a capitalised word ("Sen. Elizabeth Warren", "The New York Times",
+    // "Republicans"), not by a common noun ("a senior Cruz adviser", "the Trump campaign"), and
+    // does not start with an indefinite determiner ("a New Hampshire Democrat").
+    let part = head_part(speaker);
+    let ws = raw_words(&part);
+    let indefinite = ws
+        .first()
+        .is_some_and(|(w, _)| INDEFINITE.contains(&w.to_lowercase().as_str()));
+    if raw_head(&ws).is_some_and(capitalised) && !indefinite {
         Class::Name
     } else {
         Class::Nominal
@@ -1040,6 +1093,17 @@ mod tests {
         ));
         assert!(!same_person("Clinton", "Donald Trump"));
         assert!(!same_person("sources", "Donald Trump"));
+        // An apposition names the person when the first part is a role.
+        assert!(same_person(
+            "her senior policy adviser, Jake Sullivan,",
+            "Jake Sullivan"
+        ));
+        assert!(same_person("Sanders himself", "Bernie Sanders"));
+        // ... but not when the first part is the name.
+        assert!(!same_person(
+            "Sarah Warbelow, legal director for the group Human Rights Campaign,",
+            "Human Rights Campaign"
+        ));
     }
 
     #[test]
@@ -1073,5 +1137,14 @@ mod tests {
         assert_eq!(class_of("The New York Post"), Class::Name);
         assert_eq!(class_of("a source"), Class::Nominal);
         assert_eq!(class_of("The experts"), Class::Nominal);
+        assert_eq!(class_of("Republicans"), Class::Name);
+        assert_eq!(class_of("Mr. Trump's"), Class::Name);
+        assert_eq!(class_of("Sanders himself"), Class::Name);
+        assert_eq!(class_of("her senior policy adviser, Jake Sullivan,"), Class::Name);
+        // Headed by a common noun, or indefinite: nobody named.
+        assert_eq!(class_of("a senior Cruz adviser"), Class::Nominal);
+        assert_eq!(class_of("the Republican presidential candidate"), Class::Nominal);
+        assert_eq!(class_of("Ryan’s office"), Class::Nominal);
+        assert_eq!(class_of("another New Hampshire Republican"), Class::Nominal);
     }
 }
