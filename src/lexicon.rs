@@ -31,6 +31,9 @@ pub enum DataError {
 #[derive(Debug, Deserialize)]
 struct LexiconFile {
     cues: Vec<String>,
+    /// Optional, so that older lexicon copies still load.
+    #[serde(default)]
+    quote_cues: Vec<String>,
     inverted: Vec<String>,
     participles: Vec<String>,
     between: Vec<String>,
@@ -47,6 +50,8 @@ struct LexiconFile {
 #[derive(Debug, Clone)]
 pub struct Lexicon {
     pub cues: Vec<Vec<String>>,
+    /// Verbs that report speech only next to a quotation ("quipped", "shot back").
+    pub quote_cues: Vec<Vec<String>>,
     pub inverted: HashSet<String>,
     pub participles: HashSet<String>,
     pub between: HashSet<String>,
@@ -89,8 +94,11 @@ impl Lexicon {
         let mut cues: Vec<Vec<String>> = f.cues.iter().map(|c| words(c)).collect();
         // Longest cues first, so "calling for" wins over a shorter match.
         cues.sort_by_key(|c| std::cmp::Reverse(c.len()));
+        let mut quote_cues: Vec<Vec<String>> = f.quote_cues.iter().map(|c| words(c)).collect();
+        quote_cues.sort_by_key(|c| std::cmp::Reverse(c.len()));
         Ok(Lexicon {
             cues,
+            quote_cues,
             inverted: set(f.inverted),
             participles: f.participles.iter().map(|p| words(p)[0].clone()).collect(),
             between: set(f.between),
