@@ -177,6 +177,8 @@ struct Finder<'a> {
     /// Capitalised words seen inside sentences (not first): names, as opposed to words
     /// capitalised only because they open a sentence ("Similar requests have been filed").
     mid_caps: std::collections::HashSet<&'a str>,
+    /// Words seen in lower case somewhere in the document: ordinary words.
+    lower_seen: std::collections::HashSet<&'a str>,
 }
 
 impl<'a> Finder<'a> {
@@ -264,11 +266,15 @@ impl<'a> Finder<'a> {
         if i == j && self.lex.organisation_words.contains(&t.lower) {
             return None;
         }
-        // A one-word "name" that only ever opens a sentence is an ordinary word.
+        // A one-word "name" that only ever opens a sentence is an ordinary word, unless it
+        // is never written in lower case and a cue follows it ("Renteria told reporters").
         if i == j
             && toks[i].initial
             && !self.mid_caps.contains(toks[i].text)
             && !Self::is_acronym(&toks[i])
+            && (self.lower_seen.contains(toks[i].lower.as_str())
+                || self.lex.groups.contains(&toks[i].lower)
+                || !self.cue_follows(toks, j + 1))
         {
             return None;
         }
@@ -309,6 +315,18 @@ impl<'a> Finder<'a> {
                 && spaces(&g[1..])
                 && self.lex.titles.contains(&toks[a].lower)
                 && toks[a].is_cap())
+    }
+
+    /// A cue (over auxiliaries and adverbs) at token `k`, one that cannot be read as a plural
+    /// noun ("requests", "claims").
+    fn cue_follows(&self, toks: &[Token], k: usize) -> bool {
+        let mut k = k;
+        while k < toks.len() && self.lex.between.contains(&toks[k].lower) {
+            k += 1;
+        }
+        k < toks.len()
+            && self.quote_cue_at(toks, k).is_some()
+            && (!toks[k].lower.ends_with('s') || toks[k].lower == "says")
     }
 
     /// Token `a` is a possessive followed by plain whitespace ("Florida’s Rick Wilson").
@@ -387,13 +405,28 @@ impl<'a> Finder<'a> {
             return false;
         };
         let mut k = first;
-        // Over an article or a title that the entity stripped.
-        while k > 0 && k + 3 > first && toks[k - 1].lower == "the" {
+        // Over an article, or titles and words of an organisation that the entity stripped
+        // ("for House Speaker Paul Ryan").
+        while k > 0
+            && k + 4 > first
+            && self.adjacent(toks, k - 1)
+            && (toks[k - 1].lower == "the"
+                || self.lex.titles.contains(&toks[k - 1].lower)
+                || (self.name_like(&toks[k - 1]) && !toks[k - 1].possessive))
+        {
             k -= 1;
         }
+        // "Secretary of State Madeleine Albright": "of" inside a title.
+        let in_title = k >= 2
+            && toks[k - 1].lower == "of"
+            && e.kind == ActorKind::Person
+            && toks[k - 2].is_cap()
+            && !Self::is_acronym(&toks[k - 2])
+            && self.lex.titles.contains(&toks[k - 2].lower);
         k > 0
             && PREPOSITIONS.contains(&toks[k - 1].lower.as_str())
             && self.text[toks[k - 1].end..toks[k].start].trim().is_empty()
+            && !in_title
     }
 
     fn pronoun_at(&self, toks: &[Token], k: usize) -> bool {
@@ -518,6 +551,7 @@ impl Finder<'_> {
         let t = &toks[j - 1];
         const UNRESOLVED: [&str; 6] = ["they", "we", "i", "you", "it", "one"];
         UNRESOLVED.contains(&t.lower.as_str())
+            || self.lex.groups.contains(&t.lower)
             || ((!t.is_cap() || t.initial)
                 && !self.lex.stopwords.contains(&t.lower)
                 && t.lower.chars().all(|c| c.is_alphabetic()))
@@ -725,6 +759,67 @@ impl Finder<'_> {
         None
     }
 
+    /// A name at token `i` that may carry lower-case roles inside it ("Republican presidential
+    /// nominee Donald Trump", "Band member Flea"), titles stripped; not a possessive.
+    fn subject_at(&self, toks: &[Token], i: usize) -> Option<Entity> {
+        if !self.name_like(&toks[i]) && !self.lex.titles.contains(&toks[i].lower) {
+            return None;
+        }
+        let mut j = i;
+        let mut last_name = self.name_like(&toks[i]).then_some(i);
+        while j + 1 < toks.len() && self.adjacent(toks, j) && !toks[j].possessive {
+            let t = &toks[j + 1];
+            if self.name_like(t) || PARTICLES.contains(&t.lower.as_str()) {
+                if self.name_like(t) {
+                    last_name = Some(j + 1);
+                }
+            } else if !self.lex.titles.contains(&t.lower) || t.quoted {
+                break;
+            }
+            j += 1;
+        }
+        let end = last_name?;
+        if toks[end].possessive {
+            return None;
+        }
+        // Lower-case roles in the run: the name is what follows the last of them.
+        let start = (i..end)
+            .rev()
+            .find(|&k| !self.name_like(&toks[k]) && !PARTICLES.contains(&toks[k].lower.as_str()))
+            .map_or(i, |k| k + 1);
+        self.entity(toks, start, end)
+            .filter(|e| !self.after_preposition(toks, e))
+    }
+
+    /// The subject of a frame that leads into a quotation with a verb the cue list does not
+    /// know ("Pence continued:", "Clinton emphatically proclaimed at a press conference,",
+    /// "Trump took to Twitter, writing"): the name at the start of its first clause that has
+    /// one.
+    fn frame_subject(&self, toks: &[Token]) -> Option<Found> {
+        for i in 0..toks.len() {
+            if toks[i].quoted {
+                continue;
+            }
+            let at_clause_start = i == 0 || gap(self.text, toks, i - 1).contains(',');
+            if !at_clause_start {
+                continue;
+            }
+            if self.pronoun_at(toks, i) {
+                return Some(Found::Pronoun(
+                    Span {
+                        start: toks[i].start,
+                        end: toks[i].end,
+                    },
+                    Attribution::DirectQuote,
+                ));
+            }
+            if let Some(e) = self.subject_at(toks, i) {
+                return Some(Found::Named(e, Attribution::DirectQuote));
+            }
+        }
+        None
+    }
+
     /// The subject of the main clause, for a participle cue ("Russia has …, demanding that").
     fn clause_subject(&self, toks: &[Token], region_start: usize, k: usize) -> Option<Found> {
         for i in 0..k {
@@ -914,11 +1009,18 @@ pub fn attribute(
         .filter(|t| !t.initial && t.is_cap())
         .map(|t| t.text)
         .collect();
+    let lower_seen = sent_toks
+        .iter()
+        .flatten()
+        .filter(|t| t.text.chars().next().is_some_and(char::is_lowercase))
+        .map(|t| t.text)
+        .collect();
     let f = Finder {
         text,
         lex,
         actors,
         mid_caps,
+        lower_seen,
     };
 
     // Plain-text attribution of each sentence, before quotes are considered.
@@ -1019,6 +1121,21 @@ pub fn attribute(
                 })
                 .map(as_direct);
         }
+        // A frame that leads into the quote with a colon, a comma or a participle
+        // ("Pence continued:", "…, writing").
+        let leads_in = |toks: &[Token], end: usize| {
+            let last = text[..end].trim_end();
+            last.ends_with(':')
+                || last.ends_with(',')
+                || toks
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .any(|t| f.lex.participles.contains(&t.lower))
+        };
+        if found.is_none() && !toks.is_empty() && leads_in(&toks, q.open) {
+            found = f.frame_subject(&toks);
+        }
         if !strong(&found) {
             found = found.or(after);
         }
@@ -1039,6 +1156,15 @@ pub fn attribute(
                 && !clause_of_quote[prev]
             {
                 found = own[prev].clone().map(as_direct);
+                // "Cruz continued: ¶ “…”"
+                // (a short line ending in a colon counts as a heading, without its own)
+                let ptoks = &sent_toks[prev];
+                if found.is_none() && seg.sentences[prev].span.slice(text).ends_with(':') {
+                    found = f
+                        .find(ptoks, seg.sentences[prev].span.start)
+                        .map(as_direct)
+                        .or_else(|| f.frame_subject(ptoks));
+                }
             }
         }
         quote_found[qi] = found;
@@ -1510,6 +1636,46 @@ mod tests {
         assert_eq!(who(t)[0].0.as_deref(), Some("Donald Trump"));
         let t = "Tom Sims says he was “riding the fence” until Haley said she was backing Rubio.";
         assert_eq!(who(t)[0].0.as_deref(), Some("Tom Sims"));
+    }
+
+    #[test]
+    fn frame_with_an_unknown_verb_leading_into_a_quote() {
+        let t = "Mike Pence spoke at length. Pence continued: “We will win this state.”";
+        assert_eq!(who(t)[1], some("Pence", Attribution::DirectQuote));
+        let t = "In the spring, Clinton emphatically proclaimed at a press conference, “I did not send it.”";
+        assert_eq!(who(t)[0], some("Clinton", Attribution::DirectQuote));
+        // Lower-case roles before the name.
+        let t = "Band member Flea shared the news last week, writing “Feels great to support him.”";
+        assert_eq!(who(t)[0], some("Flea", Attribution::DirectQuote));
+        // The colon ends the sentence before the quote.
+        let t = "Cruz continued:\n\n“You look at the questions. Are you a villain?”";
+        let w = who(t);
+        assert_eq!(w[1], some("Cruz", Attribution::DirectQuote));
+        assert_eq!(w[2], some("Cruz", Attribution::DirectQuote));
+        // Multi-word cues.
+        let t = "Republican presidential nominee Donald Trump issued the following statement:\n\n“Our prayers are with all those affected.”";
+        assert_eq!(who(t)[1], some("Donald Trump", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn one_word_name_at_a_sentence_start_before_a_cue() {
+        let t = "“What can we do to help?” Renteria told reporters.";
+        assert_eq!(who(t)[0], some("Renteria", Attribution::DirectQuote));
+        // Not a word for a group, nor one the text also writes in lower case.
+        let t = "“The plan is dead.” Officials said so on Monday.";
+        assert_eq!(who(t)[0], (None, Attribution::None));
+        let t = "Critics said the plan failed, and the critics were right.";
+        assert_eq!(who(t)[0].0, None);
+    }
+
+    #[test]
+    fn a_name_inside_an_apposition_is_not_the_speaker() {
+        let t = "Dog Andres, a spokesman for House Speaker Paul Ryan, said, “We disagree.”";
+        assert_eq!(who(t)[0], some("Dog Andres", Attribution::DirectQuote));
+        let t = "Former Secretary of State Madeleine Albright urged women to vote, saying, “Help each other.”";
+        assert_eq!(who(t)[0], some("Madeleine Albright", Attribution::DirectQuote));
+        let t = "Jeff Bechdel, founder of the Media Research Center, said, “Ouch.”";
+        assert_eq!(who(t)[0], some("Jeff Bechdel", Attribution::DirectQuote));
     }
 
     #[test]

@@ -44,6 +44,8 @@ struct LexiconFile {
     stopwords: Vec<String>,
     organisation_words: Vec<String>,
     pronouns: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 /// The attribution word lists, lower-cased. Multi-word cues are split into words.
@@ -62,6 +64,8 @@ pub struct Lexicon {
     pub stopwords: HashSet<String>,
     pub organisation_words: HashSet<String>,
     pub pronouns: HashSet<String>,
+    /// Words for groups or unnamed people ("officials", "critics").
+    pub groups: HashSet<String>,
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -109,6 +113,7 @@ impl Lexicon {
             stopwords: set(f.stopwords),
             organisation_words: set(f.organisation_words),
             pronouns: set(f.pronouns),
+            groups: set(f.groups),
         })
     }
 }
