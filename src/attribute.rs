@@ -317,11 +317,25 @@ impl<'a> Finder<'a> {
                 && toks[a].is_cap())
     }
 
+    /// A word allowed between a speaker and the cue: from the lexicon ("has", "also"), or an
+    /// adverb in -ly ("Trump jokingly said", "Kasich has also broadly called for").
+    fn is_between(&self, t: &Token) -> bool {
+        const NOT_ADVERBS: [&str; 12] = [
+            "family", "rally", "ally", "supply", "reply", "bully", "assembly", "monopoly", "italy",
+            "july", "fly", "belly",
+        ];
+        self.lex.between.contains(&t.lower)
+            || (t.lower.len() > 4
+                && t.lower.ends_with("ly")
+                && !t.is_cap()
+                && !NOT_ADVERBS.contains(&t.lower.as_str()))
+    }
+
     /// A cue (over auxiliaries and adverbs) at token `k`, one that cannot be read as a plural
     /// noun ("requests", "claims").
     fn cue_follows(&self, toks: &[Token], k: usize) -> bool {
         let mut k = k;
-        while k < toks.len() && self.lex.between.contains(&toks[k].lower) {
+        while k < toks.len() && self.is_between(&toks[k]) {
             k += 1;
         }
         k < toks.len()
@@ -482,7 +496,7 @@ impl Finder<'_> {
     /// adverbs, and over an apposition between commas), or a pronoun.
     fn subject_before(&self, toks: &[Token], k: usize) -> Option<Found> {
         let mut j = k;
-        while j > 0 && self.lex.between.contains(&toks[j - 1].lower) && !toks[j - 1].quoted {
+        while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
             j -= 1;
         }
         if j == 0 {
@@ -542,7 +556,7 @@ impl Finder<'_> {
     /// names no one we resolve ("commentators", "they", "we").
     fn unnamed_subject_before(&self, toks: &[Token], k: usize) -> bool {
         let mut j = k;
-        while j > 0 && self.lex.between.contains(&toks[j - 1].lower) && !toks[j - 1].quoted {
+        while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
             j -= 1;
         }
         if j == 0 || toks[j - 1].quoted || !gap(self.text, toks, j - 1).trim().is_empty() {
@@ -625,7 +639,7 @@ impl Finder<'_> {
                 || (j > from && !self.adjacent(toks, j - 1) && !self.after_possessive(toks, j - 1))
                 || (!t.is_cap()
                     && (PHRASE_END.contains(&t.lower.as_str())
-                        || self.lex.between.contains(&t.lower)
+                        || self.is_between(t)
                         || self.quote_cue_at(toks, j).is_some()))
             {
                 break;
@@ -728,7 +742,7 @@ impl Finder<'_> {
                 continue;
             }
             let mut j = k;
-            while j > end && self.lex.between.contains(&toks[j - 1].lower) {
+            while j > end && self.is_between(&toks[j - 1]) {
                 j -= 1;
             }
             // "Ramos, 58, told", "Jason Chaffetz (R-Utah) said": an apposition or a
@@ -793,14 +807,16 @@ impl Finder<'_> {
 
     /// The subject of a frame that leads into a quotation with a verb the cue list does not
     /// know ("Pence continued:", "Clinton emphatically proclaimed at a press conference,",
-    /// "Trump took to Twitter, writing"): the name at the start of its first clause that has
-    /// one.
+    /// "Trump took to Twitter, writing", "Halvorson blasted Shuster for “cavorting”"): the name
+    /// that starts the clause nearest the quotation (after a comma or a conjunction).
     fn frame_subject(&self, toks: &[Token]) -> Option<Found> {
-        for i in 0..toks.len() {
+        for i in (0..toks.len()).rev() {
             if toks[i].quoted {
                 continue;
             }
-            let at_clause_start = i == 0 || gap(self.text, toks, i - 1).contains(',');
+            let at_clause_start = i == 0
+                || gap(self.text, toks, i - 1).contains(',')
+                || CONJUNCTIONS.contains(&toks[i - 1].lower.as_str());
             if !at_clause_start {
                 continue;
             }
@@ -814,7 +830,15 @@ impl Finder<'_> {
                 ));
             }
             if let Some(e) = self.subject_at(toks, i) {
-                return Some(Found::Named(e, Attribution::DirectQuote));
+                // Inside the sentence a subject goes on with its verb, not with a comma
+                // ("…, New Hampshire, on the …", "Sen. Ron Johnson, R-Wis., said").
+                let next = toks.iter().position(|t| t.start >= e.mention.end);
+                let verb_follows = next.is_some_and(|n| {
+                    n > 0 && self.adjacent(toks, n - 1) && !toks[n].is_cap() && !toks[n].quoted
+                });
+                if i == 0 || verb_follows {
+                    return Some(Found::Named(e, Attribution::DirectQuote));
+                }
             }
         }
         None
@@ -1133,7 +1157,13 @@ pub fn attribute(
                     .take(3)
                     .any(|t| f.lex.participles.contains(&t.lower))
         };
-        if found.is_none() && !toks.is_empty() && leads_in(&toks, q.open) {
+        // (not when the sentence names its speaker elsewhere: "Obama “felt an obligation,”
+        // Axelrod said.")
+        if found.is_none()
+            && !toks.is_empty()
+            && (leads_in(&toks, q.open) || after.is_none())
+            && !strong(&own[si])
+        {
             found = f.frame_subject(&toks);
         }
         if !strong(&found) {
@@ -1676,6 +1706,28 @@ mod tests {
         assert_eq!(who(t)[0], some("Madeleine Albright", Attribution::DirectQuote));
         let t = "Jeff Bechdel, founder of the Media Research Center, said, “Ouch.”";
         assert_eq!(who(t)[0], some("Jeff Bechdel", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn adverbs_between_the_speaker_and_the_cue() {
+        let t = "Donald Trump jokingly said, “I am becoming mainstream.”";
+        assert_eq!(who(t)[0], some("Donald Trump", Attribution::DirectQuote));
+        let t = "“They would have gone to the bill,” Pat Toomey fumed on Tuesday.";
+        assert_eq!(who(t)[0], some("Pat Toomey", Attribution::DirectQuote));
+        // A noun in -ly is no adverb.
+        let t = "The Smith family said that it was fine.";
+        assert_ne!(who(t)[0].0.as_deref(), Some("Smith"));
+    }
+
+    #[test]
+    fn quoted_words_in_a_sentence_go_to_the_subject_of_their_clause() {
+        let t = "At the debate, Senator Ann Halvorson blasted Shuster for “cavorting” with a lobbyist.";
+        assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
+        let t = "He looked rattled when Hillary Clinton accused him of an “artful smear” at the debate.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Hillary Clinton"));
+        // The sentence's own attribution clause comes first.
+        let t = "Barack Obama “felt a moral obligation to act,” David Axelrod said.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("David Axelrod"));
     }
 
     #[test]
