@@ -220,14 +220,10 @@ fn raw_words(part: &str) -> Vec<(String, bool)> {
 /// The word that heads a name as written: the last one, generational suffixes and reflexives
 /// ("Sanders himself") aside.
 fn raw_head(words: &[(String, bool)]) -> Option<&str> {
-    words
-        .iter()
-        .rev()
-        .map(|(w, _)| w.as_str())
-        .find(|w| {
-            let l = w.to_lowercase();
-            !SUFFIXES.contains(&l.as_str()) && !REFLEXIVES.contains(&l.as_str())
-        })
+    words.iter().rev().map(|(w, _)| w.as_str()).find(|w| {
+        let l = w.to_lowercase();
+        !SUFFIXES.contains(&l.as_str()) && !REFLEXIVES.contains(&l.as_str())
+    })
 }
 
 fn capitalised(word: &str) -> bool {
@@ -895,7 +891,9 @@ fn render(r: &Report) -> String {
          precision = correct / predicted, coverage = predicted / gold."
     );
     println!();
-    println!("| named gold speakers | gold | predicted | correct | accuracy | precision | coverage |");
+    println!(
+        "| named gold speakers | gold | predicted | correct | accuracy | precision | coverage |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, s) in [
         ("direct quotes", r.direct_named),
@@ -1127,7 +1125,10 @@ mod tests {
         assert!((n.precision - 2.0 / 3.0).abs() < 1e-12);
         assert!((n.coverage - 0.75).abs() < 1e-12);
         let empty = Named::from(Score::default());
-        assert_eq!((empty.accuracy, empty.precision, empty.coverage), (0.0, 0.0, 0.0));
+        assert_eq!(
+            (empty.accuracy, empty.precision, empty.coverage),
+            (0.0, 0.0, 0.0)
+        );
     }
 
     #[test]
@@ -1140,10 +1141,16 @@ mod tests {
         assert_eq!(class_of("Republicans"), Class::Name);
         assert_eq!(class_of("Mr. Trump's"), Class::Name);
         assert_eq!(class_of("Sanders himself"), Class::Name);
-        assert_eq!(class_of("her senior policy adviser, Jake Sullivan,"), Class::Name);
+        assert_eq!(
+            class_of("her senior policy adviser, Jake Sullivan,"),
+            Class::Name
+        );
         // Headed by a common noun, or indefinite: nobody named.
         assert_eq!(class_of("a senior Cruz adviser"), Class::Nominal);
-        assert_eq!(class_of("the Republican presidential candidate"), Class::Nominal);
+        assert_eq!(
+            class_of("the Republican presidential candidate"),
+            Class::Nominal
+        );
         assert_eq!(class_of("Ryan’s office"), Class::Nominal);
         assert_eq!(class_of("another New Hampshire Republican"), Class::Nominal);
     }

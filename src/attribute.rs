@@ -1654,7 +1654,8 @@ mod tests {
         // That clause does not introduce the next quotation.
         assert_eq!(w[2], (None, Attribution::None));
         // A name in the frame before the quote comes first.
-        let t = "Trump said Clinton “caused death.” Bernie Sanders called Trump a “pathological liar.”";
+        let t =
+            "Trump said Clinton “caused death.” Bernie Sanders called Trump a “pathological liar.”";
         let w = who(t);
         assert_eq!(w[0].0.as_deref(), Some("Trump"));
         assert_eq!(w[1].0.as_deref(), Some("Bernie Sanders"));
@@ -1662,7 +1663,8 @@ mod tests {
 
     #[test]
     fn author_clause_after_a_scare_quote_keeps_the_frame_speaker() {
-        let t = "Donald Trump has described the vote as “fantastic,” telling reporters it is great.";
+        let t =
+            "Donald Trump has described the vote as “fantastic,” telling reporters it is great.";
         assert_eq!(who(t)[0].0.as_deref(), Some("Donald Trump"));
         let t = "Tom Sims says he was “riding the fence” until Haley said she was backing Rubio.";
         assert_eq!(who(t)[0].0.as_deref(), Some("Tom Sims"));
@@ -1703,7 +1705,10 @@ mod tests {
         let t = "Dog Andres, a spokesman for House Speaker Paul Ryan, said, “We disagree.”";
         assert_eq!(who(t)[0], some("Dog Andres", Attribution::DirectQuote));
         let t = "Former Secretary of State Madeleine Albright urged women to vote, saying, “Help each other.”";
-        assert_eq!(who(t)[0], some("Madeleine Albright", Attribution::DirectQuote));
+        assert_eq!(
+            who(t)[0],
+            some("Madeleine Albright", Attribution::DirectQuote)
+        );
         let t = "Jeff Bechdel, founder of the Media Research Center, said, “Ouch.”";
         assert_eq!(who(t)[0], some("Jeff Bechdel", Attribution::DirectQuote));
     }
@@ -1721,7 +1726,8 @@ mod tests {
 
     #[test]
     fn quoted_words_in_a_sentence_go_to_the_subject_of_their_clause() {
-        let t = "At the debate, Senator Ann Halvorson blasted Shuster for “cavorting” with a lobbyist.";
+        let t =
+            "At the debate, Senator Ann Halvorson blasted Shuster for “cavorting” with a lobbyist.";
         assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
         let t = "He looked rattled when Hillary Clinton accused him of an “artful smear” at the debate.";
         assert_eq!(who(t)[0].0.as_deref(), Some("Hillary Clinton"));
