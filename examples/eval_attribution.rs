@@ -19,7 +19,14 @@
 //! quoted bytes. A prediction is correct when it names the same person leniently: the two names
 //! share their head token (the last word, case-insensitive, titles and possessives ignored), or
 //! the head of one is a (non-possessive) word of the other ("Republican nominee Donald Trump",
-//! "Mr. Trump" and "Trump" all match "Donald Trump"; "Trump's spokesman" does not).
+//! "Mr. Trump" and "Trump" all match "Donald Trump"; "Trump's spokesman" does not). A gold
+//! speaker is read up to its first comma, unless that part is a role and a later part a name
+//! ("her senior policy adviser, Jake Sullivan,": "Jake Sullivan").
+//!
+//! A gold speaker is a name when that part is headed by a capitalised word ("Sen. Elizabeth
+//! Warren", "The New York Times", "Republicans") and does not open with an indefinite
+//! determiner; "a senior Cruz adviser", "the Trump campaign" and "a New Hampshire Democrat" are
+//! common-noun speakers.
 //!
 //! Gold attributions without a speaker are skipped; the few with speaker and cue swapped ("said"
 //! as the speaker) are read the right way. Gold pronoun speakers ("he", "who") are resolved
@@ -28,6 +35,16 @@
 //! and the rest are only counted. The headline figures are over gold attributions whose speaker
 //! is not a pronoun: coverage = predicted / gold, precision = correct / predicted, recall =
 //! correct / gold.
+//!
+//! The figures the attribution work is judged by come first, apart: direct quotes whose gold
+//! speaker is a name ("Trump", "Sen. Elizabeth Warren", "The New York Times", not "sources" or
+//! "he"), and indirect attributions (everything not marked as a direct quote) with a named
+//! speaker. For each: speaker accuracy = correct / gold (a quote without a predicted speaker
+//! counts as wrong), precision = correct / predicted and coverage = predicted / gold.
+//!
+//! `--failures direct|indirect` prints, instead of the report, one JSON line for each named gold
+//! attribution of that kind that was missed or wrongly attributed (the gold speaker and cue, the
+//! prediction, the quote and the paragraph around it), for studying errors.
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -54,9 +71,12 @@ const CUE_VERBS: [&str; 10] = [
 ];
 /// Words that do not head a name: generational suffixes.
 const SUFFIXES: [&str; 5] = ["jr", "sr", "ii", "iii", "iv"];
-/// Words that do not make a gold speaker a name even when capitalised.
-const DETERMINERS: [&str; 8] = [
-    "the", "a", "an", "some", "many", "other", "another", "several",
+/// Words after a name that do not head it ("Sanders himself").
+const REFLEXIVES: [&str; 3] = ["himself", "herself", "themselves"];
+/// Determiners that make a speaker someone unnamed even before a capitalised head ("a New
+/// Hampshire Democrat", "one Trump confidant").
+const INDEFINITE: [&str; 9] = [
+    "a", "an", "another", "one", "some", "several", "many", "other", "two",
 ];
 
 /// One line of the PolNeAR JSONL export.
@@ -183,9 +203,37 @@ fn rebuild(passages: &[(usize, String)]) -> Rebuilt {
     }
 }
 
-/// Lower-case words of a name, with parentheses dropped, cut at the first comma; each word with
-/// whether it was possessive.
-fn words(name: &str) -> Vec<(String, bool)> {
+/// The words of a name as written, each with whether it was possessive (the "'s" cut off).
+fn raw_words(part: &str) -> Vec<(String, bool)> {
+    part.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
+        .filter_map(|w| {
+            let w = w.trim_matches(|c| c == '\'' || c == '-');
+            let (stem, possessive) = match w.strip_suffix("'s").or(w.strip_suffix("'S")) {
+                Some(s) => (s, true),
+                None => (w, false),
+            };
+            (!stem.is_empty()).then(|| (stem.to_string(), possessive))
+        })
+        .collect()
+}
+
+/// The word that heads a name as written: the last one, generational suffixes and reflexives
+/// ("Sanders himself") aside.
+fn raw_head(words: &[(String, bool)]) -> Option<&str> {
+    words.iter().rev().map(|(w, _)| w.as_str()).find(|w| {
+        let l = w.to_lowercase();
+        !SUFFIXES.contains(&l.as_str()) && !REFLEXIVES.contains(&l.as_str())
+    })
+}
+
+fn capitalised(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// The part of a gold speaker that names: parentheses dropped, cut at the first comma; but when
+/// that part is headed by a common noun and a later comma part by a capitalised word ("her
+/// senior policy adviser, Jake Sullivan,"), the later part.
+fn head_part(name: &str) -> String {
     let mut plain = String::new();
     let mut depth = 0usize;
     for c in name.chars() {
@@ -197,21 +245,28 @@ fn words(name: &str) -> Vec<(String, bool)> {
             _ => {}
         }
     }
-    let head_part = match plain.split_once(',') {
-        Some((a, _)) if a.chars().any(char::is_alphanumeric) => a,
-        _ => plain.as_str(),
+    let parts: Vec<&str> = plain
+        .split(',')
+        .filter(|p| p.chars().any(char::is_alphanumeric))
+        .collect();
+    let Some(first) = parts.first() else {
+        return plain;
     };
-    head_part
-        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
-        .filter_map(|w| {
-            let w = w.trim_matches(|c| c == '\'' || c == '-');
-            let lower = w.to_lowercase();
-            let (stem, possessive) = match lower.strip_suffix("'s") {
-                Some(s) => (s.to_string(), true),
-                None => (lower.clone(), false),
-            };
-            (!stem.is_empty()).then_some((stem, possessive))
-        })
+    let named = |p: &str| raw_head(&raw_words(p)).is_some_and(capitalised);
+    if !named(first) {
+        if let Some(later) = parts[1..].iter().find(|p| named(p)) {
+            return later.to_string();
+        }
+    }
+    first.to_string()
+}
+
+/// Lower-case words of the naming part of a name ([`head_part`]); each word with whether it was
+/// possessive.
+fn words(name: &str) -> Vec<(String, bool)> {
+    raw_words(&head_part(name))
+        .into_iter()
+        .map(|(w, p)| (w.to_lowercase(), p))
         .collect()
 }
 
@@ -219,7 +274,7 @@ fn head(words: &[(String, bool)]) -> Option<&str> {
     words
         .iter()
         .rev()
-        .find(|(w, _)| !SUFFIXES.contains(&w.as_str()))
+        .find(|(w, _)| !SUFFIXES.contains(&w.as_str()) && !REFLEXIVES.contains(&w.as_str()))
         .map(|(w, _)| w.as_str())
 }
 
@@ -239,11 +294,15 @@ fn class_of(speaker: &str) -> Class {
     if PRONOUNS.contains(&lower.as_str()) {
         return Class::Pronoun;
     }
-    let named = speaker.split_whitespace().any(|w| {
-        w.chars().next().is_some_and(char::is_uppercase)
-            && !DETERMINERS.contains(&w.to_lowercase().as_str())
-    });
-    if named {
+    // A name is headed by a capitalised word ("Sen. Elizabeth Warren", "The New York Times",
+    // "Republicans"), not by a common noun ("a senior Cruz adviser", "the Trump campaign"), and
+    // does not start with an indefinite determiner ("a New Hampshire Democrat").
+    let part = head_part(speaker);
+    let ws = raw_words(&part);
+    let indefinite = ws
+        .first()
+        .is_some_and(|(w, _)| INDEFINITE.contains(&w.to_lowercase().as_str()));
+    if raw_head(&ws).is_some_and(capitalised) && !indefinite {
         Class::Name
     } else {
         Class::Nominal
@@ -421,6 +480,50 @@ struct Score {
     f1: f64,
 }
 
+/// The two rows of named speakers that the attribution work is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NamedRow {
+    Direct,
+    Indirect,
+}
+
+/// The named row a gold attribution counts in: none for common-noun and pronoun speakers.
+fn named_row(direct: bool, class: Class) -> Option<NamedRow> {
+    match (class, direct) {
+        (Class::Name, true) => Some(NamedRow::Direct),
+        (Class::Name, false) => Some(NamedRow::Indirect),
+        _ => None,
+    }
+}
+
+/// Speaker accuracy with precision and coverage, for one named row.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+struct Named {
+    gold: usize,
+    predicted: usize,
+    correct: usize,
+    /// correct / gold: a gold quote without a predicted speaker counts as wrong.
+    accuracy: f64,
+    /// correct / predicted.
+    precision: f64,
+    /// predicted / gold.
+    coverage: f64,
+}
+
+impl From<Score> for Named {
+    fn from(s: Score) -> Self {
+        let s = s.finish();
+        Named {
+            gold: s.gold,
+            predicted: s.predicted,
+            correct: s.correct,
+            accuracy: s.recall,
+            precision: s.precision,
+            coverage: s.coverage,
+        }
+    }
+}
+
 impl Score {
     fn add(&mut self, predicted: bool, correct: bool) {
         self.gold += 1;
@@ -453,6 +556,21 @@ struct Example {
     sentence: String,
 }
 
+/// A named gold attribution that was missed or given the wrong speaker (`--failures`).
+#[derive(Debug, Serialize)]
+struct Failure {
+    line: usize,
+    id: String,
+    gold: String,
+    cue: String,
+    predicted: Option<String>,
+    attribution: Option<String>,
+    quote: String,
+    /// The passage (paragraph) the quote starts in, and the one before it.
+    paragraph: String,
+    previous_paragraph: String,
+}
+
 #[derive(Debug, Serialize)]
 struct TypeRow {
     attribution: String,
@@ -475,6 +593,10 @@ struct Report {
     passage_conflicts: usize,
     /// Gold attributions whose statements carry more than one predicted speaker.
     mixed: usize,
+    /// Direct quotes whose gold speaker is a name.
+    direct_named: Named,
+    /// Indirect attributions whose gold speaker is a name.
+    indirect_named: Named,
     direct: Score,
     indirect: Score,
     all: Score,
@@ -487,6 +609,8 @@ struct Report {
     statements: BTreeMap<String, usize>,
     errors: Vec<Example>,
     misses: Vec<Example>,
+    #[serde(skip)]
+    failures: Vec<(NamedRow, Failure)>,
 }
 
 fn attribution_name(a: Attribution) -> String {
@@ -533,6 +657,7 @@ fn evaluate(path: &str) -> Result<Report> {
     let lex = Lexicon::builtin();
     let actors = ActorTable::builtin();
     let mut docs = Vec::with_capacity(doc_ids.len());
+    let mut docs_text = Vec::with_capacity(doc_ids.len());
     let mut conflicts = 0;
     let mut statement_types: BTreeMap<String, usize> = BTreeMap::new();
     for (id, ps) in doc_ids.iter().zip(&passages) {
@@ -546,6 +671,7 @@ fn evaluate(path: &str) -> Result<Report> {
             source: None,
             url: None,
         };
+        docs_text.push(doc.text.clone());
         let ds = prepare(doc, TARGET, &lex, &actors);
         for s in &ds.statements {
             *statement_types
@@ -561,6 +687,9 @@ fn evaluate(path: &str) -> Result<Report> {
 
     let mut direct = Score::default();
     let mut indirect = Score::default();
+    let mut direct_named = Score::default();
+    let mut indirect_named = Score::default();
+    let mut failures = Vec::new();
     let mut names = Score::default();
     let mut nominals = Score::default();
     let mut resolved = Score::default();
@@ -610,6 +739,12 @@ fn evaluate(path: &str) -> Result<Report> {
         mixed += usize::from(p.mixed);
         let row: &mut Score = if g.direct { &mut direct } else { &mut indirect };
         row.add(p.speaker.is_some(), correct);
+        let named = named_row(g.direct, g.class);
+        match named {
+            Some(NamedRow::Direct) => direct_named.add(p.speaker.is_some(), correct),
+            Some(NamedRow::Indirect) => indirect_named.add(p.speaker.is_some(), correct),
+            None => {}
+        }
         let by_class: &mut Score = if g.class == Class::Name {
             &mut names
         } else {
@@ -626,6 +761,37 @@ fn evaluate(path: &str) -> Result<Report> {
         }
         if correct {
             continue;
+        }
+        if let Some(r) = named {
+            let passage = |at: usize| -> Option<usize> {
+                rebuilt.passages.iter().position(|p| p.0 <= at && at < p.1)
+            };
+            let text_of = |k: Option<usize>| -> String {
+                k.map(|k| {
+                    let (s, e) = rebuilt.byte_span(rebuilt.passages[k]);
+                    docs_text[g.doc][s..e].to_string()
+                })
+                .unwrap_or_default()
+            };
+            let k = passage(g.quote_spans[0].0);
+            failures.push((
+                r,
+                Failure {
+                    line: g.line,
+                    id: g.id.clone(),
+                    gold: g.speaker.clone(),
+                    cue: g.cue.clone(),
+                    predicted: p.speaker.map(str::to_string),
+                    attribution: attribution.clone(),
+                    quote: quote
+                        .iter()
+                        .map(|&(s, e)| docs_text[g.doc][s..e].to_string())
+                        .collect::<Vec<_>>()
+                        .join(" … "),
+                    paragraph: text_of(k),
+                    previous_paragraph: text_of(k.and_then(|k| k.checked_sub(1))),
+                },
+            ));
         }
         let example = Example {
             gold: g.speaker.clone(),
@@ -671,6 +837,8 @@ fn evaluate(path: &str) -> Result<Report> {
         pronoun_unresolved: unresolved,
         passage_conflicts: conflicts,
         mixed,
+        direct_named: direct_named.into(),
+        indirect_named: indirect_named.into(),
         direct: direct.finish(),
         indirect: indirect.finish(),
         all: all.finish(),
@@ -681,6 +849,7 @@ fn evaluate(path: &str) -> Result<Report> {
         statements: statement_types,
         errors: top_groups(errors),
         misses: top_groups(misses),
+        failures,
     })
 }
 
@@ -714,6 +883,29 @@ fn render(r: &Report) -> String {
         r.pronoun_speakers - r.pronoun_unresolved,
         r.pronoun_unresolved
     );
+    println!();
+    println!("## Named speakers");
+    println!();
+    println!(
+        "Gold speakers that are names. Accuracy = correct / gold (no prediction counts as wrong), \
+         precision = correct / predicted, coverage = predicted / gold."
+    );
+    println!();
+    println!(
+        "| named gold speakers | gold | predicted | correct | accuracy | precision | coverage |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, s) in [
+        ("direct quotes", r.direct_named),
+        ("indirect attributions", r.indirect_named),
+    ] {
+        println!(
+            "| {name} | {} | {} | {} | {:.3} | {:.3} | {:.3} |",
+            s.gold, s.predicted, s.correct, s.accuracy, s.precision, s.coverage
+        );
+    }
+    println!();
+    println!("## All gold speakers");
     println!();
     println!("| gold speakers | gold | coverage | precision | recall | F1 |");
     println!("|---|---:|---:|---:|---:|---:|");
@@ -788,14 +980,23 @@ fn render(r: &Report) -> String {
     out
 }
 
-const USAGE: &str = "usage: eval_attribution POLNEAR.jsonl [--json]";
+const USAGE: &str = "usage: eval_attribution POLNEAR.jsonl [--json | --failures direct|indirect]";
 
 fn run() -> Result<()> {
     let mut json = false;
+    let mut failures: Option<NamedRow> = None;
     let mut path = None;
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--failures" => {
+                failures = match args.next().as_deref() {
+                    Some("direct") => Some(NamedRow::Direct),
+                    Some("indirect") => Some(NamedRow::Indirect),
+                    _ => bail!("--failures takes direct or indirect; {USAGE}"),
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -812,7 +1013,14 @@ fn run() -> Result<()> {
         bail!("{USAGE}");
     };
     let report = evaluate(&path)?;
-    let text = if json {
+    let text = if let Some(row) = failures {
+        let mut out = String::new();
+        for (_, f) in report.failures.iter().filter(|(r, _)| *r == row) {
+            out.push_str(&serde_json::to_string(f)?);
+            out.push('\n');
+        }
+        out
+    } else if json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
         render(&report)
@@ -883,6 +1091,44 @@ mod tests {
         ));
         assert!(!same_person("Clinton", "Donald Trump"));
         assert!(!same_person("sources", "Donald Trump"));
+        // An apposition names the person when the first part is a role.
+        assert!(same_person(
+            "her senior policy adviser, Jake Sullivan,",
+            "Jake Sullivan"
+        ));
+        assert!(same_person("Sanders himself", "Bernie Sanders"));
+        // ... but not when the first part is the name.
+        assert!(!same_person(
+            "Sarah Warbelow, legal director for the group Human Rights Campaign,",
+            "Human Rights Campaign"
+        ));
+    }
+
+    #[test]
+    fn named_rows_keep_direct_and_indirect_names_apart() {
+        assert_eq!(named_row(true, Class::Name), Some(NamedRow::Direct));
+        assert_eq!(named_row(false, Class::Name), Some(NamedRow::Indirect));
+        assert_eq!(named_row(true, Class::Nominal), None);
+        assert_eq!(named_row(false, Class::Pronoun), None);
+    }
+
+    #[test]
+    fn named_accuracy_counts_a_missing_speaker_as_wrong() {
+        let mut s = Score::default();
+        s.add(true, true); // right speaker
+        s.add(true, true);
+        s.add(true, false); // wrong speaker
+        s.add(false, false); // no speaker
+        let n = Named::from(s);
+        assert_eq!((n.gold, n.predicted, n.correct), (4, 3, 2));
+        assert!((n.accuracy - 0.5).abs() < 1e-12);
+        assert!((n.precision - 2.0 / 3.0).abs() < 1e-12);
+        assert!((n.coverage - 0.75).abs() < 1e-12);
+        let empty = Named::from(Score::default());
+        assert_eq!(
+            (empty.accuracy, empty.precision, empty.coverage),
+            (0.0, 0.0, 0.0)
+        );
     }
 
     #[test]
@@ -892,5 +1138,20 @@ mod tests {
         assert_eq!(class_of("The New York Post"), Class::Name);
         assert_eq!(class_of("a source"), Class::Nominal);
         assert_eq!(class_of("The experts"), Class::Nominal);
+        assert_eq!(class_of("Republicans"), Class::Name);
+        assert_eq!(class_of("Mr. Trump's"), Class::Name);
+        assert_eq!(class_of("Sanders himself"), Class::Name);
+        assert_eq!(
+            class_of("her senior policy adviser, Jake Sullivan,"),
+            Class::Name
+        );
+        // Headed by a common noun, or indefinite: nobody named.
+        assert_eq!(class_of("a senior Cruz adviser"), Class::Nominal);
+        assert_eq!(
+            class_of("the Republican presidential candidate"),
+            Class::Nominal
+        );
+        assert_eq!(class_of("Ryan’s office"), Class::Nominal);
+        assert_eq!(class_of("another New Hampshire Republican"), Class::Nominal);
     }
 }

@@ -89,6 +89,27 @@ impl Token<'_> {
     }
 }
 
+/// Words that end a speaker's noun phrase after a quotation ("said Robby Mook in a statement",
+/// "said a Mexican official who …", "Jeffrey Lewis of the Center wrote").
+const PHRASE_END: [&str; 27] = [
+    "in", "on", "at", "during", "after", "before", "to", "with", "about", "from", "for", "when",
+    "as", "while", "who", "whose", "which", "that", "of", "via", "at", "over", "last", "this",
+    "earlier", "later", "shortly",
+];
+
+/// Of those, the ones that open a phrase that may stand between a speaker and the cue ("Jeffrey
+/// Lewis of the Center wrote", "Trump on Tuesday said").
+const PREPOSITIONS: [&str; 17] = [
+    "in", "on", "at", "during", "after", "before", "to", "with", "from", "for", "of", "via",
+    "over", "last", "this", "earlier", "later",
+];
+
+/// Words that continue a sentence past a quotation in the author's voice.
+const CONJUNCTIONS: [&str; 22] = [
+    "and", "but", "or", "nor", "until", "when", "because", "after", "before", "as", "while", "if",
+    "since", "though", "although", "so", "then", "where", "than", "unless", "once", "whereas",
+];
+
 const PARTICLES: [&str; 12] = [
     "de", "van", "von", "der", "den", "bin", "al", "la", "le", "da", "di", "du",
 ];
@@ -156,6 +177,8 @@ struct Finder<'a> {
     /// Capitalised words seen inside sentences (not first): names, as opposed to words
     /// capitalised only because they open a sentence ("Similar requests have been filed").
     mid_caps: std::collections::HashSet<&'a str>,
+    /// Words seen in lower case somewhere in the document: ordinary words.
+    lower_seen: std::collections::HashSet<&'a str>,
 }
 
 impl<'a> Finder<'a> {
@@ -243,11 +266,15 @@ impl<'a> Finder<'a> {
         if i == j && self.lex.organisation_words.contains(&t.lower) {
             return None;
         }
-        // A one-word "name" that only ever opens a sentence is an ordinary word.
+        // A one-word "name" that only ever opens a sentence is an ordinary word, unless it
+        // is never written in lower case and a cue follows it ("Renteria told reporters").
         if i == j
             && toks[i].initial
             && !self.mid_caps.contains(toks[i].text)
             && !Self::is_acronym(&toks[i])
+            && (self.lower_seen.contains(toks[i].lower.as_str())
+                || self.lex.groups.contains(&toks[i].lower)
+                || !self.cue_follows(toks, j + 1))
         {
             return None;
         }
@@ -288,6 +315,42 @@ impl<'a> Finder<'a> {
                 && spaces(&g[1..])
                 && self.lex.titles.contains(&toks[a].lower)
                 && toks[a].is_cap())
+    }
+
+    /// A word allowed between a speaker and the cue: from the lexicon ("has", "also"), or an
+    /// adverb in -ly ("Trump jokingly said", "Kasich has also broadly called for").
+    fn is_between(&self, t: &Token) -> bool {
+        const NOT_ADVERBS: [&str; 12] = [
+            "family", "rally", "ally", "supply", "reply", "bully", "assembly", "monopoly", "italy",
+            "july", "fly", "belly",
+        ];
+        self.lex.between.contains(&t.lower)
+            || (t.lower.len() > 4
+                && t.lower.ends_with("ly")
+                && !t.is_cap()
+                && !NOT_ADVERBS.contains(&t.lower.as_str()))
+    }
+
+    /// A cue (over auxiliaries and adverbs) at token `k`, one that cannot be read as a plural
+    /// noun ("requests", "claims").
+    fn cue_follows(&self, toks: &[Token], k: usize) -> bool {
+        let mut k = k;
+        while k < toks.len() && self.is_between(&toks[k]) {
+            k += 1;
+        }
+        k < toks.len()
+            && self.quote_cue_at(toks, k).is_some()
+            && (!toks[k].lower.ends_with('s') || toks[k].lower == "says")
+    }
+
+    /// Token `a` is a possessive followed by plain whitespace ("Florida’s Rick Wilson").
+    fn after_possessive(&self, toks: &[Token], a: usize) -> bool {
+        let g = gap(self.text, toks, a);
+        let rest = ["’s", "'s", "’", "'"]
+            .iter()
+            .find_map(|p| g.strip_prefix(p))
+            .unwrap_or(g);
+        toks[a].possessive && !rest.is_empty() && rest.chars().all(|c| c == ' ' || c == '\u{a0}')
     }
 
     /// Over a parenthesis right before token `k` ("Jason Chaffetz (R-Utah) said"): the index of
@@ -356,13 +419,28 @@ impl<'a> Finder<'a> {
             return false;
         };
         let mut k = first;
-        // Over an article or a title that the entity stripped.
-        while k > 0 && k + 3 > first && toks[k - 1].lower == "the" {
+        // Over an article, or titles and words of an organisation that the entity stripped
+        // ("for House Speaker Paul Ryan").
+        while k > 0
+            && k + 4 > first
+            && self.adjacent(toks, k - 1)
+            && (toks[k - 1].lower == "the"
+                || self.lex.titles.contains(&toks[k - 1].lower)
+                || (self.name_like(&toks[k - 1]) && !toks[k - 1].possessive))
+        {
             k -= 1;
         }
+        // "Secretary of State Madeleine Albright": "of" inside a title.
+        let in_title = k >= 2
+            && toks[k - 1].lower == "of"
+            && e.kind == ActorKind::Person
+            && toks[k - 2].is_cap()
+            && !Self::is_acronym(&toks[k - 2])
+            && self.lex.titles.contains(&toks[k - 2].lower);
         k > 0
             && PREPOSITIONS.contains(&toks[k - 1].lower.as_str())
             && self.text[toks[k - 1].end..toks[k].start].trim().is_empty()
+            && !in_title
     }
 
     fn pronoun_at(&self, toks: &[Token], k: usize) -> bool {
@@ -371,12 +449,23 @@ impl<'a> Finder<'a> {
 
     /// Does a cue phrase start at token `k`? Returns its length in tokens.
     fn cue_at(&self, toks: &[Token], k: usize) -> Option<usize> {
+        self.phrase_at(&self.lex.cues, toks, k)
+    }
+
+    /// A cue at `k`, also one of the verbs that report speech only next to a quotation
+    /// ("quipped", "shot back").
+    fn quote_cue_at(&self, toks: &[Token], k: usize) -> Option<usize> {
+        self.cue_at(toks, k)
+            .or_else(|| self.phrase_at(&self.lex.quote_cues, toks, k))
+    }
+
+    fn phrase_at(&self, phrases: &[Vec<String>], toks: &[Token], k: usize) -> Option<usize> {
         // Verbs are not capitalised inside a sentence ("United States promised": "States" is
         // no cue); a capitalised cue can only open a sentence ("Says who?").
         if k > 0 && toks[k].is_cap() {
             return None;
         }
-        'cues: for cue in &self.lex.cues {
+        'cues: for cue in phrases {
             if k + cue.len() > toks.len() {
                 continue;
             }
@@ -407,7 +496,7 @@ impl Finder<'_> {
     /// adverbs, and over an apposition between commas), or a pronoun.
     fn subject_before(&self, toks: &[Token], k: usize) -> Option<Found> {
         let mut j = k;
-        while j > 0 && self.lex.between.contains(&toks[j - 1].lower) && !toks[j - 1].quoted {
+        while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
             j -= 1;
         }
         if j == 0 {
@@ -467,7 +556,7 @@ impl Finder<'_> {
     /// names no one we resolve ("commentators", "they", "we").
     fn unnamed_subject_before(&self, toks: &[Token], k: usize) -> bool {
         let mut j = k;
-        while j > 0 && self.lex.between.contains(&toks[j - 1].lower) && !toks[j - 1].quoted {
+        while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
             j -= 1;
         }
         if j == 0 || toks[j - 1].quoted || !gap(self.text, toks, j - 1).trim().is_empty() {
@@ -476,6 +565,7 @@ impl Finder<'_> {
         let t = &toks[j - 1];
         const UNRESOLVED: [&str; 6] = ["they", "we", "i", "you", "it", "one"];
         UNRESOLVED.contains(&t.lower.as_str())
+            || self.lex.groups.contains(&t.lower)
             || ((!t.is_cap() || t.initial)
                 && !self.lex.stopwords.contains(&t.lower)
                 && t.lower.chars().all(|c| c.is_alphabetic()))
@@ -534,6 +624,222 @@ impl Finder<'_> {
                 return Some(Found::Unnamed);
             }
             return None;
+        }
+        None
+    }
+
+    /// Where the noun phrase of a speaker that starts at token `from` ends (exclusive): at
+    /// punctuation, at a preposition or relative word ("Robby Mook in a statement", "an aide
+    /// who …"), at an auxiliary or adverb before a cue, or at the cue itself.
+    fn phrase_end(&self, toks: &[Token], from: usize) -> usize {
+        let mut j = from;
+        while j < toks.len() {
+            let t = &toks[j];
+            if t.quoted
+                || (j > from && !self.adjacent(toks, j - 1) && !self.after_possessive(toks, j - 1))
+                || (!t.is_cap()
+                    && (PHRASE_END.contains(&t.lower.as_str())
+                        || self.is_between(t)
+                        || self.quote_cue_at(toks, j).is_some()))
+            {
+                break;
+            }
+            j += 1;
+        }
+        j
+    }
+
+    /// The speaker a noun phrase `toks[from..end]` names: its head word (the last) is a name,
+    /// or a pronoun standing alone; a phrase headed by a common noun ("a senior aide", "one
+    /// Trump confidant", "Clinton's spokesman") names someone unnamed.
+    fn phrase_speaker(&self, toks: &[Token], from: usize, end: usize) -> Option<Found> {
+        if end <= from {
+            return None;
+        }
+        let head = &toks[end - 1];
+        if end == from + 1 && self.pronoun_at(toks, from) {
+            return Some(Found::Pronoun(
+                Span {
+                    start: head.start,
+                    end: head.end,
+                },
+                Attribution::DirectQuote,
+            ));
+        }
+        if self.name_like(head) && !head.possessive {
+            if let Some(e) = self
+                .entity_ending_at(toks, end - 1)
+                .filter(|e| e.mention.start >= toks[from].start)
+            {
+                return Some(Found::Named(e, Attribution::DirectQuote));
+            }
+        }
+        Some(Found::Unnamed)
+    }
+
+    /// A name that fills `toks[from..end]` exactly: an apposition ("his campaign manager, Jeff
+    /// Weaver, said").
+    fn apposed_name(&self, toks: &[Token], from: usize, end: usize) -> Option<Found> {
+        if from >= end {
+            return None;
+        }
+        self.entity_starting_at(toks, from)
+            .filter(|e| e.mention.end == toks[end - 1].end)
+            .map(|e| Found::Named(e, Attribution::DirectQuote))
+    }
+
+    /// The speaker named in the clause that follows a quotation (`toks`: the words after the
+    /// closing mark): inverted after the cue ("said former Gov. Jim Hodges, a Clinton backer",
+    /// "quipped Cruz") or as the subject before it ("Clinton campaign Chairman John Podesta
+    /// told", "Ramos, 58, told AFP", "Jeffrey Lewis of the Center wrote", "he said"). A common
+    /// noun there ("said a senior aide", "the source added") is someone unnamed.
+    fn after_quote(&self, toks: &[Token]) -> Option<Found> {
+        let limit = toks.iter().position(|t| t.quoted).unwrap_or(toks.len());
+        let toks = &toks[..limit];
+        // A clause that goes on with a conjunction ("“…” until Haley said", "and tells the
+        // crowd") is the author's.
+        if toks.is_empty() || CONJUNCTIONS.contains(&toks[0].lower.as_str()) {
+            return None;
+        }
+        let object_taking = |t: &Token| matches!(t.lower.as_str(), "told" | "tells");
+        if let Some(len) = self.quote_cue_at(toks, 0) {
+            if self.lex.participles.contains(&toks[0].lower) || object_taking(&toks[0]) {
+                return None;
+            }
+            let from = len;
+            let end = self.phrase_end(toks, from);
+            let found = self.phrase_speaker(toks, from, end)?;
+            if matches!(found, Found::Unnamed) && end < toks.len() {
+                // "added his campaign manager, Jeff Weaver."
+                if gap(self.text, toks, end - 1).trim() == "," {
+                    let close = (end..toks.len())
+                        .find(|&c| c + 1 == toks.len() || !self.adjacent(toks, c))
+                        .map_or(toks.len(), |c| c + 1);
+                    if let Some(f) = self.apposed_name(toks, end, close) {
+                        return Some(f);
+                    }
+                }
+            }
+            return Some(found);
+        }
+        let end = self.phrase_end(toks, 0);
+        if end == 0 {
+            return None;
+        }
+        let opens = |c: usize| {
+            let g = gap(self.text, toks, c);
+            g.contains(',') || g.contains('(')
+        };
+        let closes = |c: usize| {
+            let g = gap(self.text, toks, c);
+            g.contains(',') || g.contains(')')
+        };
+        for k in end..toks.len().min(end + 30) {
+            let Some(_) = self.quote_cue_at(toks, k) else {
+                continue;
+            };
+            if self.lex.participles.contains(&toks[k].lower) {
+                continue;
+            }
+            let mut j = k;
+            while j > end && self.is_between(&toks[j - 1]) {
+                j -= 1;
+            }
+            // "Ramos, 58, told", "Jason Chaffetz (R-Utah) said": an apposition or a
+            // parenthesis between the subject and the cue.
+            let apposition = j > end && closes(j - 1) && (end - 1..j - 1).any(opens);
+            let connected = j == end
+                || apposition
+                // "Jeffrey Lewis of the Center wrote", "Trump on Tuesday said"
+                || (PREPOSITIONS.contains(&toks[end].lower.as_str())
+                    && k - end <= 12
+                    && (end - 1..j).all(|c| self.adjacent(toks, c)));
+            if !connected {
+                continue;
+            }
+            let found = self.phrase_speaker(toks, 0, end);
+            if matches!(found, Some(Found::Unnamed)) && apposition {
+                // "a spokesman for the campaign, Hope Hicks, said"
+                let open = (end - 1..j - 1)
+                    .rev()
+                    .find(|&c| gap(self.text, toks, c).contains(','))
+                    .map_or(end, |c| c + 1);
+                if let Some(f) = self.apposed_name(toks, open, j) {
+                    return Some(f);
+                }
+            }
+            return found;
+        }
+        None
+    }
+
+    /// A name at token `i` that may carry lower-case roles inside it ("Republican presidential
+    /// nominee Donald Trump", "Band member Flea"), titles stripped; not a possessive.
+    fn subject_at(&self, toks: &[Token], i: usize) -> Option<Entity> {
+        if !self.name_like(&toks[i]) && !self.lex.titles.contains(&toks[i].lower) {
+            return None;
+        }
+        let mut j = i;
+        let mut last_name = self.name_like(&toks[i]).then_some(i);
+        while j + 1 < toks.len() && self.adjacent(toks, j) && !toks[j].possessive {
+            let t = &toks[j + 1];
+            if self.name_like(t) || PARTICLES.contains(&t.lower.as_str()) {
+                if self.name_like(t) {
+                    last_name = Some(j + 1);
+                }
+            } else if !self.lex.titles.contains(&t.lower) || t.quoted {
+                break;
+            }
+            j += 1;
+        }
+        let end = last_name?;
+        if toks[end].possessive {
+            return None;
+        }
+        // Lower-case roles in the run: the name is what follows the last of them.
+        let start = (i..end)
+            .rev()
+            .find(|&k| !self.name_like(&toks[k]) && !PARTICLES.contains(&toks[k].lower.as_str()))
+            .map_or(i, |k| k + 1);
+        self.entity(toks, start, end)
+            .filter(|e| !self.after_preposition(toks, e))
+    }
+
+    /// The subject of a frame that leads into a quotation with a verb the cue list does not
+    /// know ("Pence continued:", "Clinton emphatically proclaimed at a press conference,",
+    /// "Trump took to Twitter, writing", "Halvorson blasted Shuster for “cavorting”"): the name
+    /// that starts the clause nearest the quotation (after a comma or a conjunction).
+    fn frame_subject(&self, toks: &[Token]) -> Option<Found> {
+        for i in (0..toks.len()).rev() {
+            if toks[i].quoted {
+                continue;
+            }
+            let at_clause_start = i == 0
+                || gap(self.text, toks, i - 1).contains(',')
+                || CONJUNCTIONS.contains(&toks[i - 1].lower.as_str());
+            if !at_clause_start {
+                continue;
+            }
+            if self.pronoun_at(toks, i) {
+                return Some(Found::Pronoun(
+                    Span {
+                        start: toks[i].start,
+                        end: toks[i].end,
+                    },
+                    Attribution::DirectQuote,
+                ));
+            }
+            if let Some(e) = self.subject_at(toks, i) {
+                // Inside the sentence a subject goes on with its verb, not with a comma
+                // ("…, New Hampshire, on the …", "Sen. Ron Johnson, R-Wis., said").
+                let next = toks.iter().position(|t| t.start >= e.mention.end);
+                let verb_follows = next.is_some_and(|n| {
+                    n > 0 && self.adjacent(toks, n - 1) && !toks[n].is_cap() && !toks[n].quoted
+                });
+                if i == 0 || verb_follows {
+                    return Some(Found::Named(e, Attribution::DirectQuote));
+                }
+            }
         }
         None
     }
@@ -727,11 +1033,18 @@ pub fn attribute(
         .filter(|t| !t.initial && t.is_cap())
         .map(|t| t.text)
         .collect();
+    let lower_seen = sent_toks
+        .iter()
+        .flatten()
+        .filter(|t| t.text.chars().next().is_some_and(char::is_lowercase))
+        .map(|t| t.text)
+        .collect();
     let f = Finder {
         text,
         lex,
         actors,
         mid_caps,
+        lower_seen,
     };
 
     // Plain-text attribution of each sentence, before quotes are considered.
@@ -748,10 +1061,23 @@ pub fn attribute(
         })
         .collect();
 
-    // Speaker of each quotation.
+    // Speaker of each quotation, from (in this order) a name in the clause after the closing
+    // mark, a speaker in the frame before the opening mark, someone unnamed in either, a name
+    // in the clause that follows as its own sentence, and the sentence that introduces it.
+    let strong = |f: &Option<Found>| matches!(f, Some(Found::Named(..) | Found::Pronoun(..)));
+    let as_direct = |f: Found| match f {
+        Found::Named(e, _) => Found::Named(e, Attribution::DirectQuote),
+        Found::Pronoun(s, _) => Found::Pronoun(s, Attribution::DirectQuote),
+        Found::Unnamed => Found::Unnamed,
+    };
     let mut quote_found: Vec<Option<Found>> = vec![None; seg.quotes.len()];
+    // Sentences that are only the attribution clause of the quotation before them ("“Is it
+    // over?” ¶ Trump asked."): they introduce no later quotation.
+    let mut clause_of_quote = vec![false; seg.sentences.len()];
     for (qi, q) in seg.quotes.iter().enumerate() {
         // After the closing mark, to the end of that sentence.
+        let mut after: Option<Found> = None;
+        let mut next_clause: Option<(usize, Found)> = None;
         if let Some(close) = q.close {
             if let Some(si) = seg.sentences.iter().position(|s| s.span.contains(close)) {
                 let tail = Span {
@@ -768,87 +1094,45 @@ pub fn attribute(
                     .is_some_and(|c| matches!(c, '—' | '―' | '–' | '-'));
                 if dash && !toks.is_empty() {
                     // “…” ― Sonya Herridge
-                    if let Some(e) = f.entity_starting_at(&toks, 0) {
-                        quote_found[qi] = Some(Found::Named(e, Attribution::DirectQuote));
-                    }
+                    after = f
+                        .entity_starting_at(&toks, 0)
+                        .map(|e| Found::Named(e, Attribution::DirectQuote));
                 } else if !toks.is_empty() {
-                    if let Some(len) = f.cue_at(&toks, 0) {
-                        if lex.inverted.contains(&toks[0].lower) && len == 1 && toks.len() > 1 {
-                            if f.pronoun_at(&toks, 1) {
-                                quote_found[qi] = Some(Found::Pronoun(
-                                    Span {
-                                        start: toks[1].start,
-                                        end: toks[1].end,
-                                    },
-                                    Attribution::DirectQuote,
-                                ));
-                            } else if let Some(e) = f.entity_starting_at(&toks, 1) {
-                                quote_found[qi] = Some(Found::Named(e, Attribution::DirectQuote));
-                            }
-                        }
-                    } else {
-                        // "” X said" / "” he added": a name, then (auxiliaries and) a cue.
-                        let mut j = 0;
-                        if f.pronoun_at(&toks, 0) {
-                            j = 1;
-                        } else if f.entity_starting_at(&toks, 0).is_some() {
-                            while j + 1 < toks.len()
-                                && f.adjacent(&toks, j)
-                                && f.in_run(&toks, j + 1, true)
-                            {
-                                j += 1;
-                            }
-                            // "(R-Utah)" after the name
-                            if j + 1 < toks.len() && gap(text, &toks, j).contains('(') {
-                                let mut k = j + 1;
-                                while k + 1 < toks.len()
-                                    && k < j + 6
-                                    && !gap(text, &toks, k).contains(')')
-                                {
-                                    k += 1;
-                                }
-                                if k + 1 < toks.len() && gap(text, &toks, k).contains(')') {
-                                    j = k;
-                                }
-                            }
-                            j += 1;
-                        }
-                        while j < toks.len() && lex.between.contains(&toks[j].lower) {
-                            j += 1;
-                        }
-                        if j > 0 && j < toks.len() && f.cue_at(&toks, j).is_some() {
-                            quote_found[qi] = if f.pronoun_at(&toks, 0) {
-                                Some(Found::Pronoun(
-                                    Span {
-                                        start: toks[0].start,
-                                        end: toks[0].end,
-                                    },
-                                    Attribution::DirectQuote,
-                                ))
-                            } else {
-                                f.entity_starting_at(&toks, 0)
-                                    .map(|e| Found::Named(e, Attribution::DirectQuote))
-                            };
-                        }
+                    after = f.after_quote(&toks);
+                } else if let Some(next) = seg.sentences.get(si + 1) {
+                    // The sentence ended with the quotation (“… okay?” Trump said.): the
+                    // clause that follows in the same paragraph may name the speaker.
+                    let follows = next.paragraph == seg.sentences[si].paragraph
+                        && !next.heading
+                        && sent_toks[si + 1].first().is_some_and(|t| !t.quoted);
+                    if follows {
+                        next_clause = f.after_quote(&sent_toks[si + 1]).map(|fd| (si + 1, fd));
                     }
                 }
             }
         }
-        if quote_found[qi].is_some() {
+        if strong(&after) {
+            quote_found[qi] = after;
             continue;
         }
         // The frame before the opening mark, in its sentence.
-        if let Some(si) = seg.sentences.iter().position(|s| s.span.contains(q.open)) {
-            let frame = Span {
-                start: seg.sentences[si].span.start,
-                end: q.open,
-            };
-            let toks: Vec<Token> = tokenize(text, frame, &quote_spans, true)
-                .into_iter()
-                .filter(|t| !t.quoted)
-                .collect();
-            if !toks.is_empty() {
-                let found = f.find(&toks, frame.start).or_else(|| {
+        let Some(si) = seg.sentences.iter().position(|s| s.span.contains(q.open)) else {
+            quote_found[qi] = after;
+            continue;
+        };
+        let frame = Span {
+            start: seg.sentences[si].span.start,
+            end: q.open,
+        };
+        let toks: Vec<Token> = tokenize(text, frame, &quote_spans, true)
+            .into_iter()
+            .filter(|t| !t.quoted)
+            .collect();
+        let mut found = None;
+        if !toks.is_empty() {
+            found = f
+                .find(&toks, frame.start)
+                .or_else(|| {
                     // "… Sergei Lavrov: “"
                     let last = toks.len() - 1;
                     let tail = &text[toks[last].end..q.open];
@@ -858,28 +1142,62 @@ pub fn attribute(
                     } else {
                         None
                     }
-                });
-                quote_found[qi] = found.map(|fd| match fd {
-                    Found::Named(e, _) => Found::Named(e, Attribution::DirectQuote),
-                    Found::Pronoun(s, _) => Found::Pronoun(s, Attribution::DirectQuote),
-                    Found::Unnamed => Found::Unnamed,
-                });
+                })
+                .map(as_direct);
+        }
+        // A frame that leads into the quote with a colon, a comma or a participle
+        // ("Pence continued:", "…, writing").
+        let leads_in = |toks: &[Token], end: usize| {
+            let last = text[..end].trim_end();
+            last.ends_with(':')
+                || last.ends_with(',')
+                || toks
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .any(|t| f.lex.participles.contains(&t.lower))
+        };
+        // (not when the sentence names its speaker elsewhere: "Obama “felt an obligation,”
+        // Axelrod said.")
+        if found.is_none()
+            && !toks.is_empty()
+            && (leads_in(&toks, q.open) || after.is_none())
+            && !strong(&own[si])
+        {
+            found = f.frame_subject(&toks);
+        }
+        if !strong(&found) {
+            found = found.or(after);
+        }
+        if found.is_none() {
+            if let Some((ns, fd)) = next_clause.filter(|(_, fd)| !matches!(fd, Found::Unnamed)) {
+                clause_of_quote[ns] = true;
+                found = Some(fd);
             }
-            // The sentence that introduces the quote ("X said … that Russia would try. “If …").
-            if quote_found[qi].is_none() && si > 0 {
-                let prev = si - 1;
-                let same_or_next_par =
-                    seg.sentences[si].paragraph - seg.sentences[prev].paragraph <= 1;
-                let frame_empty = text[frame.start..frame.end].trim().is_empty();
-                if frame_empty && same_or_next_par && seg.sentences[prev].quote.is_none() {
-                    quote_found[qi] = own[prev].clone().map(|fd| match fd {
-                        Found::Named(e, _) => Found::Named(e, Attribution::DirectQuote),
-                        Found::Pronoun(s, _) => Found::Pronoun(s, Attribution::DirectQuote),
-                        Found::Unnamed => Found::Unnamed,
-                    });
+        }
+        // The sentence that introduces the quote ("X said … that Russia would try. “If …").
+        if found.is_none() && si > 0 {
+            let prev = si - 1;
+            let same_or_next_par = seg.sentences[si].paragraph - seg.sentences[prev].paragraph <= 1;
+            let frame_empty = text[frame.start..frame.end].trim().is_empty();
+            if frame_empty
+                && same_or_next_par
+                && seg.sentences[prev].quote.is_none()
+                && !clause_of_quote[prev]
+            {
+                found = own[prev].clone().map(as_direct);
+                // "Cruz continued: ¶ “…”"
+                // (a short line ending in a colon counts as a heading, without its own)
+                let ptoks = &sent_toks[prev];
+                if found.is_none() && seg.sentences[prev].span.slice(text).ends_with(':') {
+                    found = f
+                        .find(ptoks, seg.sentences[prev].span.start)
+                        .map(as_direct)
+                        .or_else(|| f.frame_subject(ptoks));
                 }
             }
         }
+        quote_found[qi] = found;
     }
 
     // Transcript turns: a label and everything after it, up to the next label. A document
@@ -1291,6 +1609,131 @@ mod tests {
         for k in [ActorKind::Person, ActorKind::Organisation, ActorKind::State] {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
+    }
+
+    #[test]
+    fn speaker_clause_after_a_quote_with_roles_and_appositions() {
+        let t = "“We want a reformer,” Clinton campaign Chairman John Podesta told The Post.";
+        assert_eq!(who(t), [some("John Podesta", Attribution::DirectQuote)]);
+        let t = "“We face a wipeout,” said Florida’s Rick Wilson, a Republican consultant.";
+        assert_eq!(who(t), [some("Rick Wilson", Attribution::DirectQuote)]);
+        // An apposition between the name and the cue; the listener is not the speaker.
+        let t = "“We were wrong,” Ramos, 58, told AFP in an interview.";
+        assert_eq!(who(t), [some("Ramos", Attribution::DirectQuote)]);
+        let t = "“It is a fantasy,” Alex Castellanos, a veteran consultant, said on Monday.";
+        assert_eq!(who(t), [some("Alex Castellanos", Attribution::DirectQuote)]);
+        // A role first, the name in apposition.
+        let t = "“We have a path,” added his campaign manager, Jeff Weaver.";
+        assert_eq!(who(t), [some("Jeff Weaver", Attribution::DirectQuote)]);
+        let t = "“No comment,” a spokesman for the campaign, Hope Hicks, said.";
+        assert_eq!(who(t), [some("Hope Hicks", Attribution::DirectQuote)]);
+        // A phrase between the name and the cue.
+        let t = "“It is a stretch,” Jeffrey Lewis of the Martin Center wrote in December.";
+        assert_eq!(who(t), [some("Jeffrey Lewis", Attribution::DirectQuote)]);
+        // Someone unnamed after the quote: no speaker, not even the one of the sentence before.
+        let t = "Ann Kowalski spoke first. “She is too far behind,” said a senior Cruz adviser.";
+        assert_eq!(who(t)[1], (None, Attribution::None));
+    }
+
+    #[test]
+    fn verbs_that_report_speech_only_next_to_a_quote() {
+        let t = "“If you ask one more mean question, I may leave,” Cruz quipped.";
+        assert_eq!(who(t), [some("Cruz", Attribution::DirectQuote)]);
+        let t = "“And the more the criticism mounted, the more she fought,” remembered Roy Verley.";
+        assert_eq!(who(t), [some("Roy Verley", Attribution::DirectQuote)]);
+        let t = "Senator Mark Rubin continued his tour of the state.";
+        assert_eq!(who(t), [(None, Attribution::None)]);
+    }
+
+    #[test]
+    fn speaker_in_the_sentence_after_a_quote_that_ends_its_sentence() {
+        let t = "“His campaign, it’s all a show, no?” Freddy Ortega said.\n\n“All the way!” someone shouted.";
+        let w = who(t);
+        assert_eq!(w[0], some("Freddy Ortega", Attribution::DirectQuote));
+        assert_eq!(w[1], some("Freddy Ortega", Attribution::Indirect));
+        // That clause does not introduce the next quotation.
+        assert_eq!(w[2], (None, Attribution::None));
+        // A name in the frame before the quote comes first.
+        let t =
+            "Trump said Clinton “caused death.” Bernie Sanders called Trump a “pathological liar.”";
+        let w = who(t);
+        assert_eq!(w[0].0.as_deref(), Some("Trump"));
+        assert_eq!(w[1].0.as_deref(), Some("Bernie Sanders"));
+    }
+
+    #[test]
+    fn author_clause_after_a_scare_quote_keeps_the_frame_speaker() {
+        let t =
+            "Donald Trump has described the vote as “fantastic,” telling reporters it is great.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Donald Trump"));
+        let t = "Tom Sims says he was “riding the fence” until Haley said she was backing Rubio.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Tom Sims"));
+    }
+
+    #[test]
+    fn frame_with_an_unknown_verb_leading_into_a_quote() {
+        let t = "Mike Pence spoke at length. Pence continued: “We will win this state.”";
+        assert_eq!(who(t)[1], some("Pence", Attribution::DirectQuote));
+        let t = "In the spring, Clinton emphatically proclaimed at a press conference, “I did not send it.”";
+        assert_eq!(who(t)[0], some("Clinton", Attribution::DirectQuote));
+        // Lower-case roles before the name.
+        let t = "Band member Flea shared the news last week, writing “Feels great to support him.”";
+        assert_eq!(who(t)[0], some("Flea", Attribution::DirectQuote));
+        // The colon ends the sentence before the quote.
+        let t = "Cruz continued:\n\n“You look at the questions. Are you a villain?”";
+        let w = who(t);
+        assert_eq!(w[1], some("Cruz", Attribution::DirectQuote));
+        assert_eq!(w[2], some("Cruz", Attribution::DirectQuote));
+        // Multi-word cues.
+        let t = "Republican presidential nominee Donald Trump issued the following statement:\n\n“Our prayers are with all those affected.”";
+        assert_eq!(who(t)[1], some("Donald Trump", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn one_word_name_at_a_sentence_start_before_a_cue() {
+        let t = "“What can we do to help?” Renteria told reporters.";
+        assert_eq!(who(t)[0], some("Renteria", Attribution::DirectQuote));
+        // Not a word for a group, nor one the text also writes in lower case.
+        let t = "“The plan is dead.” Officials said so on Monday.";
+        assert_eq!(who(t)[0], (None, Attribution::None));
+        let t = "Critics said the plan failed, and the critics were right.";
+        assert_eq!(who(t)[0].0, None);
+    }
+
+    #[test]
+    fn a_name_inside_an_apposition_is_not_the_speaker() {
+        let t = "Dog Andres, a spokesman for House Speaker Paul Ryan, said, “We disagree.”";
+        assert_eq!(who(t)[0], some("Dog Andres", Attribution::DirectQuote));
+        let t = "Former Secretary of State Madeleine Albright urged women to vote, saying, “Help each other.”";
+        assert_eq!(
+            who(t)[0],
+            some("Madeleine Albright", Attribution::DirectQuote)
+        );
+        let t = "Jeff Bechdel, founder of the Media Research Center, said, “Ouch.”";
+        assert_eq!(who(t)[0], some("Jeff Bechdel", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn adverbs_between_the_speaker_and_the_cue() {
+        let t = "Donald Trump jokingly said, “I am becoming mainstream.”";
+        assert_eq!(who(t)[0], some("Donald Trump", Attribution::DirectQuote));
+        let t = "“They would have gone to the bill,” Pat Toomey fumed on Tuesday.";
+        assert_eq!(who(t)[0], some("Pat Toomey", Attribution::DirectQuote));
+        // A noun in -ly is no adverb.
+        let t = "The Smith family said that it was fine.";
+        assert_ne!(who(t)[0].0.as_deref(), Some("Smith"));
+    }
+
+    #[test]
+    fn quoted_words_in_a_sentence_go_to_the_subject_of_their_clause() {
+        let t =
+            "At the debate, Senator Ann Halvorson blasted Shuster for “cavorting” with a lobbyist.";
+        assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
+        let t = "He looked rattled when Hillary Clinton accused him of an “artful smear” at the debate.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Hillary Clinton"));
+        // The sentence's own attribution clause comes first.
+        let t = "Barack Obama “felt a moral obligation to act,” David Axelrod said.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("David Axelrod"));
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum DataError {
 #[derive(Debug, Deserialize)]
 struct LexiconFile {
     cues: Vec<String>,
+    /// Optional, so that older lexicon copies still load.
+    #[serde(default)]
+    quote_cues: Vec<String>,
     inverted: Vec<String>,
     participles: Vec<String>,
     between: Vec<String>,
@@ -41,12 +44,16 @@ struct LexiconFile {
     stopwords: Vec<String>,
     organisation_words: Vec<String>,
     pronouns: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 /// The attribution word lists, lower-cased. Multi-word cues are split into words.
 #[derive(Debug, Clone)]
 pub struct Lexicon {
     pub cues: Vec<Vec<String>>,
+    /// Verbs that report speech only next to a quotation ("quipped", "shot back").
+    pub quote_cues: Vec<Vec<String>>,
     pub inverted: HashSet<String>,
     pub participles: HashSet<String>,
     pub between: HashSet<String>,
@@ -57,6 +64,8 @@ pub struct Lexicon {
     pub stopwords: HashSet<String>,
     pub organisation_words: HashSet<String>,
     pub pronouns: HashSet<String>,
+    /// Words for groups or unnamed people ("officials", "critics").
+    pub groups: HashSet<String>,
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -89,8 +98,11 @@ impl Lexicon {
         let mut cues: Vec<Vec<String>> = f.cues.iter().map(|c| words(c)).collect();
         // Longest cues first, so "calling for" wins over a shorter match.
         cues.sort_by_key(|c| std::cmp::Reverse(c.len()));
+        let mut quote_cues: Vec<Vec<String>> = f.quote_cues.iter().map(|c| words(c)).collect();
+        quote_cues.sort_by_key(|c| std::cmp::Reverse(c.len()));
         Ok(Lexicon {
             cues,
+            quote_cues,
             inverted: set(f.inverted),
             participles: f.participles.iter().map(|p| words(p)[0].clone()).collect(),
             between: set(f.between),
@@ -101,6 +113,7 @@ impl Lexicon {
             stopwords: set(f.stopwords),
             organisation_words: set(f.organisation_words),
             pronouns: set(f.pronouns),
+            groups: set(f.groups),
         })
     }
 }
