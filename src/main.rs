@@ -34,6 +34,9 @@ enum Command {
     /// Fine-tune the encoder as a stance cross-encoder on labelled JSONL; writes a model
     /// directory that --model loads.
     Train(TrainArgs),
+    /// Re-fit a trained model's calibration (NONE bias and temperature) on labelled JSONL and
+    /// rewrite its standpoint.json.
+    Calibrate(CalibrateArgs),
     /// Train a frozen-encoder stance head (the v1 default; a baseline) on labelled JSONL.
     TrainHead(TrainHeadArgs),
 }
@@ -255,6 +258,10 @@ struct TrainArgs {
     /// Synthetic NONE pairs per training row: a statement paired with another file's target.
     #[arg(long, default_value_t = 0.1)]
     none_pairs: f32,
+    /// Fit the NONE bias and the temperature on the first --dev file only (default: half on it,
+    /// half on the mean of the others).
+    #[arg(long)]
+    calibrate_on_first: bool,
     /// Precision of the saved delta.
     #[arg(long, value_parser = ["f16", "f32"], default_value = "f16")]
     dtype: String,
@@ -263,6 +270,24 @@ struct TrainArgs {
     threads: Option<usize>,
     #[arg(long)]
     offline: bool,
+}
+
+#[derive(Args)]
+struct CalibrateArgs {
+    /// A model directory written by `standpoint train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Labelled development JSONL; the first is the main target (see --calibrate-on-first).
+    #[arg(long, required = true, num_args = 1..)]
+    dev: Vec<PathBuf>,
+    /// Fit on the first --dev file only (default: half on it, half on the mean of the others).
+    #[arg(long)]
+    calibrate_on_first: bool,
+    #[arg(long)]
+    offline: bool,
+    /// CPU threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 #[derive(Args)]
@@ -300,6 +325,14 @@ fn main() -> ExitCode {
         Command::Analyze(a) => Some(a.model.threads()),
         Command::Classify(a) => Some(a.model.threads()),
         Command::Eval(a) => Some(a.model.threads()),
+        Command::Calibrate(a) => Some(Threads::for_cpu(
+            a.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            }),
+            Some(1),
+        )),
         // Training runs one batch at a time: every thread goes to its matrix products.
         Command::Train(a) => Some(Threads::for_cpu(
             a.threads.unwrap_or_else(|| {
@@ -338,6 +371,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval(a),
         Command::Statements(a) => statements(a),
         Command::Train(a) => train(a),
+        Command::Calibrate(a) => calibrate(a),
         Command::TrainHead(a) => train_head(a),
     };
     match r {
@@ -545,6 +579,7 @@ fn eval(a: EvalArgs) -> Result<()> {
 }
 
 fn train(a: TrainArgs) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use standpoint::finetune::{finetune, FinetuneEvent, FinetuneOptions, InitModel};
     use standpoint::model::cross::{self, BaseModel};
     use standpoint::model::default::{weights_sha256, ENCODER_REPO};
@@ -607,6 +642,7 @@ fn train(a: TrainArgs) -> Result<()> {
         max_per_source: a.max_per_source,
         none_pairs: a.none_pairs,
         save_f16: a.dtype == "f16",
+        calibrate_on_first: a.calibrate_on_first,
         command: format!("standpoint {}", args.join(" ")),
     };
     let pb = bar(false);
@@ -614,11 +650,18 @@ fn train(a: TrainArgs) -> Result<()> {
         indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} ({eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let last = AtomicUsize::new(0);
     let progress = |e: FinetuneEvent<'_>| match e {
         FinetuneEvent::Caching { done, total } => {
             pb.set_length(total as u64);
             pb.set_position(done as u64);
             pb.set_message("frozen layers");
+            if pb.is_hidden()
+                && (done == total || done >= last.load(Ordering::Relaxed) + 2000)
+            {
+                last.store(done, Ordering::Relaxed);
+                eprintln!("frozen layers: {done}/{total} pairs");
+            }
         }
         FinetuneEvent::Step {
             epoch,
@@ -676,6 +719,50 @@ fn train(a: TrainArgs) -> Result<()> {
     );
     for c in &r.dev_calibration {
         let s = &r.dev[&c.set];
+        eprintln!(
+            "dev {}: accuracy {:.3}, macro-F1 {:.3}, F_avg {:.3}; ECE {:.3} -> {:.3}",
+            c.set, s.accuracy, s.macro_f1, s.f_avg, c.ece_before, c.ece_after
+        );
+    }
+    Ok(())
+}
+
+fn calibrate(a: CalibrateArgs) -> Result<()> {
+    use standpoint::model::cross::{self, CrossEncoder, META_FILE};
+    let (mut meta, delta) = cross::read_dir(&a.model)
+        .with_context(|| format!("--model {}: not a standpoint model directory", a.model.display()))?;
+    let base = cross::resolve_base(&meta.base, a.offline)?;
+    let model = CrossEncoder::load(meta.clone(), &delta, &base, &candle_core::Device::Cpu)?;
+    let before = meta.calibration;
+    let fit = standpoint::finetune::calibrate(&model, &a.dev, a.calibrate_on_first, 32)?;
+    meta.calibration = fit.calibration;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let serde_json::Value::Object(m) = &mut meta.training {
+        m.insert(
+            "recalibrated".into(),
+            serde_json::json!({
+                "command": format!("standpoint {}", args.join(" ")),
+                "before": before,
+                "dev": fit.scores,
+                "dev_calibration": fit.sets,
+            }),
+        );
+    }
+    let path = a.model.join(META_FILE);
+    let tmp = a.model.join(format!("{META_FILE}.partial"));
+    std::fs::write(&tmp, serde_json::to_string_pretty(&meta)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "NONE bias {:+.1} -> {:+.1}, temperature {:.3} -> {:.3}; wrote {}",
+        before.none_bias,
+        fit.calibration.none_bias,
+        before.temperature,
+        fit.calibration.temperature,
+        path.display()
+    );
+    for c in &fit.sets {
+        let s = &fit.scores[&c.set];
         eprintln!(
             "dev {}: accuracy {:.3}, macro-F1 {:.3}, F_avg {:.3}; ECE {:.3} -> {:.3}",
             c.set, s.accuracy, s.macro_f1, s.f_avg, c.ece_before, c.ece_after

@@ -139,6 +139,21 @@ fn analyze_the_sample_corpus() {
         );
     }
     assert!(report.contains("| Sergei Lavrov |"), "{report}");
+    // Stances the default model gets right on the sample (gold: read from the article, see the
+    // README for the ones it still gets wrong).
+    let stance = |name: &str| {
+        list.iter()
+            .find(|a| a["actor"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"))["stance"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(stance("Sergei Lavrov"), "AGAINST");
+    assert_eq!(stance("Russia"), "AGAINST");
+    for n in ["Wendy Sherman", "Edward Lucas", "Radoslav Sikorsky"] {
+        assert_eq!(stance(n), "NONE", "{n}");
+    }
     assert!(report.contains("Stance toward \"NATO enlargement\""));
     // The run summary accounts for what went in and out.
     let err = stderr(&o);
@@ -427,15 +442,25 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
     };
     let train = write("train", 36);
     let dev = write("dev", 9);
+    let train_to = |out: &Path, threads: &str| {
+        let o = run(bin()
+            .args(["train", "--epochs", "4", "--train-layers", "1", "--batch-size", "6", "--lr", "1e-4", "--head-lr", "5e-3", "--warmup", "0", "--threads", threads, "--train"])
+            .arg(&train)
+            .arg("--dev")
+            .arg(&dev)
+            .arg("--out")
+            .arg(out));
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
     let model = d.path().join("model");
-    let o = run(bin()
-        .args(["train", "--epochs", "4", "--train-layers", "1", "--batch-size", "6", "--lr", "1e-4", "--head-lr", "5e-3", "--warmup", "0", "--train"])
-        .arg(&train)
-        .arg("--dev")
-        .arg(&dev)
-        .arg("--out")
-        .arg(&model));
-    assert!(o.status.success(), "{}", stderr(&o));
+    train_to(&model, "2");
+    // The same seed gives the same model, whatever the threads.
+    let again = d.path().join("again");
+    train_to(&again, "1");
+    assert_eq!(
+        read_json(&model.join("standpoint.json"))["delta_sha256"],
+        read_json(&again.join("standpoint.json"))["delta_sha256"]
+    );
     assert!(model.join("checkpoints/epoch-4/delta.safetensors").exists());
     let meta = read_json(&model.join("standpoint.json"));
     assert_eq!(meta["trained_layers"], 1);
@@ -453,6 +478,12 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
         overall["accuracy"].as_f64().unwrap() >= 0.99,
         "nine sentences seen four times each are fitted: {overall}"
     );
+    // Re-fitting the calibration rewrites the metadata, not the weights.
+    let o = run(bin().args(["calibrate", "--model"]).arg(&model).arg("--dev").arg(&dev).arg(&train));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let meta2 = read_json(&model.join("standpoint.json"));
+    assert_eq!(meta2["delta_sha256"], meta["delta_sha256"]);
+    assert!(meta2["training"]["recalibrated"]["dev_calibration"].as_array().unwrap().len() == 2);
     let out = d.path().join("out");
     let o = run(bin()
         .args(["analyze", "--quiet", "--model"])

@@ -4,7 +4,7 @@
 
 use candle_core::Device;
 use standpoint::model::default::{
-    embedded_head, DefaultModel, Encoder, HeadMeta, StanceHead, ENCODER_REPO, HEAD_META_FILE,
+    DefaultModel, Encoder, HeadMeta, StanceHead, ENCODER_REPO, HEAD_META_FILE,
     HEAD_WEIGHTS_FILE,
 };
 use standpoint::model::{Label, Pair, StanceModel};
@@ -107,16 +107,26 @@ fn embedding_is_batch_invariant() {
     assert!(enc.embed(&[]).unwrap().is_empty());
 }
 
+/// The committed v1 baseline head (`models/baseline-head`): weights and metadata.
+fn baseline_head() -> (Vec<u8>, String) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/baseline-head");
+    (
+        std::fs::read(dir.join(HEAD_WEIGHTS_FILE)).unwrap(),
+        std::fs::read_to_string(dir.join(HEAD_META_FILE)).unwrap(),
+    )
+}
+
 #[test]
-fn embedded_head_loads_and_rejects_corruption() {
-    let head = StanceHead::embedded().expect("committed head loads and its hash checks");
+fn baseline_head_loads_and_rejects_corruption() {
+    let (w, m) = baseline_head();
+    let (w, m) = (&w[..], &m[..]);
+    let head = StanceHead::from_bytes(w, m).expect("committed head loads and its hash checks");
     let meta = head.meta();
     assert_eq!(meta.labels, ["FAVOR", "AGAINST", "NONE"]);
     assert_eq!(meta.encoder.repo, ENCODER_REPO);
     assert!(meta.temperature > 0.0);
     assert!(meta.training.is_some());
 
-    let (w, m) = embedded_head();
     let mut bad = w.to_vec();
     let i = bad.len() - 7;
     bad[i] ^= 0x40;
@@ -154,7 +164,7 @@ fn embedded_head_loads_and_rejects_corruption() {
 
 #[test]
 fn predict_gives_probabilities() {
-    let model = DefaultModel::new(encoder(), StanceHead::embedded().unwrap()).unwrap();
+    let model = DefaultModel::new(encoder(), StanceHead::from_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/baseline-head")).unwrap()).unwrap();
     let name = model.name();
     assert!(name.contains(ENCODER_REPO), "{name}");
     assert!(name.contains(&model.head().sha256()[..12]), "{name}");
@@ -405,4 +415,62 @@ fn bad_training_lines_name_file_and_line() {
     )
     .unwrap();
     assert_eq!(read_stance_jsonl(&ok).unwrap()[0].label, Label::None);
+}
+
+#[derive(serde::Deserialize)]
+struct CrossReference {
+    model_delta_sha256: String,
+    pairs: Vec<CrossPair>,
+}
+
+#[derive(serde::Deserialize)]
+struct CrossPair {
+    target: String,
+    text: String,
+    tokens: usize,
+    logits: Vec<f32>,
+}
+
+/// The built-in default (base encoder + the committed delta) gives the logits PyTorch
+/// `transformers` gives for the same weights (tests/fixtures/make_cross_reference.py), one pair
+/// at a time and in a padded batch.
+#[test]
+fn default_cross_encoder_matches_pytorch_reference() {
+    use standpoint::model::cross::CrossEncoder;
+    let r: CrossReference =
+        serde_json::from_str(include_str!("fixtures/cross_reference.json")).unwrap();
+    let (meta, delta) = standpoint::model::load::embedded_default().unwrap();
+    assert_eq!(
+        r.model_delta_sha256, meta.delta_sha256,
+        "models/default changed: rerun tests/fixtures/make_cross_reference.py"
+    );
+    let files = [
+        encoder_file("config.json"),
+        encoder_file("model.safetensors"),
+        encoder_file("tokenizer.json"),
+    ];
+    let model = CrossEncoder::load(meta, &delta, &files, &Device::Cpu).unwrap();
+    let pairs: Vec<Pair<'_>> = r
+        .pairs
+        .iter()
+        .map(|p| Pair {
+            text: &p.text,
+            target: &p.target,
+        })
+        .collect();
+    let batch = model.logits(&pairs).unwrap();
+    let mut worst = 0f32;
+    for (i, p) in r.pairs.iter().enumerate() {
+        assert_eq!(model.token_len(pairs[i]).unwrap(), p.tokens, "{}", p.text);
+        let alone = model.logits(&pairs[i..i + 1]).unwrap().remove(0);
+        let d1 = max_abs_diff(&alone, &p.logits);
+        let d2 = max_abs_diff(&batch[i], &p.logits);
+        worst = worst.max(d1).max(d2);
+        assert!(d1 < PARITY_TOL && d2 < PARITY_TOL, "{:?}: alone {d1}, in batch {d2}", p.text);
+    }
+    eprintln!("cross-encoder parity: max abs logit difference {worst:e}");
+    // Calibrated scores are probabilities.
+    for s in model.predict(&pairs).unwrap() {
+        assert!((s.favor + s.against + s.none - 1.0).abs() < 1e-5);
+    }
 }

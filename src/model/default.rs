@@ -1,6 +1,7 @@
-//! The offline default stance model: the sentence encoder all-MiniLM-L6-v2 (mean pooling, L2
-//! normalised) plus a small stance head trained by `standpoint train-head` (see
-//! [`crate::train`]) and committed in `models/`.
+//! The sentence encoder all-MiniLM-L6-v2 (mean pooling, L2 normalised), the base of every
+//! default model, and the frozen-encoder stance head trained by `standpoint train-head` (see
+//! [`crate::train`]): v1's default, kept as a baseline in `models/baseline-head` (`--head`). The
+//! default model is now the fine-tuned cross-encoder of [`super::cross`].
 //!
 //! The head is an MLP over target-conditioned features `[u, v, u·v, |u−v|]`, where `u` is the
 //! statement's embedding and `v` the target's: `Linear(4·384 → hidden) → GELU → Linear(hidden →
@@ -504,12 +505,6 @@ impl StanceHead {
         Self::from_files(&dir.join(HEAD_WEIGHTS_FILE), &dir.join(HEAD_META_FILE))
     }
 
-    /// The head committed in `models/` and compiled into the binary.
-    pub fn embedded() -> Result<StanceHead, ModelError> {
-        let (w, m) = embedded_head();
-        Self::from_bytes_named(w, m, "embedded stance head (models/stance-head.*)")
-    }
-
     pub fn meta(&self) -> &HeadMeta {
         &self.meta
     }
@@ -580,20 +575,6 @@ impl StanceHead {
     }
 }
 
-/// The committed head (`models/stance-head.safetensors`, `models/stance-head.json`), compiled in.
-pub fn embedded_head() -> (&'static [u8], &'static str) {
-    (
-        include_bytes!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/models/stance-head.safetensors"
-        )),
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/models/stance-head.json"
-        )),
-    )
-}
-
 /// The default stance model: encoder + stance head, with a cache of target embeddings.
 pub struct DefaultModel {
     encoder: Encoder,
@@ -620,12 +601,6 @@ impl DefaultModel {
             head,
             targets: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// The encoder from the local hub cache plus the embedded head.
-    pub fn load(device: &Device) -> Result<DefaultModel, ModelError> {
-        let encoder = Encoder::from_hub_cache(device)?;
-        DefaultModel::new(encoder, StanceHead::embedded()?)
     }
 
     pub fn encoder(&self) -> &Encoder {

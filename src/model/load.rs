@@ -10,16 +10,18 @@ use std::path::PathBuf;
 /// Which model to run.
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
-    /// `default` (all-MiniLM-L6-v2 + the built-in stance head), a hub repo id of a zero-shot NLI
-    /// cross-encoder (`MoritzLaurer/deberta-v3-base-zeroshot-v2.0`), or a local directory.
+    /// `default` (all-MiniLM-L6-v2 with the built-in fine-tuned delta, `models/default`), a model
+    /// directory written by `standpoint train`, a hub repo id of a zero-shot NLI cross-encoder
+    /// (`MoritzLaurer/deberta-v3-base-zeroshot-v2.0`), or a local NLI model directory.
     pub model: String,
     pub revision: Option<String>,
     /// Never touch the network (also `HF_HUB_OFFLINE=1`).
     pub offline: bool,
     /// NLI hypothesis templates with `{}` for the target.
     pub hypotheses: Vec<String>,
-    /// A stance head directory (`stance-head.safetensors` + `stance-head.json`) to use with the
-    /// default encoder instead of the built-in head.
+    /// With `default`: a frozen-encoder stance head directory (`stance-head.safetensors` +
+    /// `stance-head.json`, from `train-head`, e.g. `models/baseline-head`) used instead of the
+    /// built-in cross-encoder.
     pub head: Option<PathBuf>,
     pub device: DeviceKind,
 }
@@ -37,12 +39,17 @@ impl Default for ModelSpec {
     }
 }
 
-/// The built-in default model's metadata and delta.
+/// The built-in default model (`models/default`, built into the binary): its metadata and delta.
 pub fn embedded_default() -> Result<(CrossMeta, Vec<u8>), ModelError> {
-    Err(ModelError::Config {
-        model: "default".into(),
-        message: "no built-in cross-encoder yet".into(),
-    })
+    let meta = CrossMeta::parse(
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default/standpoint.json")),
+        "built-in default",
+    )?;
+    let delta = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/default/delta.safetensors"
+    ));
+    Ok((meta, delta.to_vec()))
 }
 
 /// Loads the model a spec names.
@@ -61,12 +68,14 @@ pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
             )),
             other => other,
         })?;
-        let encoder = Encoder::load(&files[0], &files[1], &files[2], &dev)?;
-        let head = match &spec.head {
-            Some(dir) => StanceHead::from_dir(dir)?,
-            None => StanceHead::embedded()?,
-        };
-        return Ok(Box::new(DefaultModel::new(encoder, head)?));
+        if let Some(dir) = &spec.head {
+            // The frozen-encoder baseline: encoder embeddings + a head from `train-head`.
+            let encoder = Encoder::load(&files[0], &files[1], &files[2], &dev)?;
+            return Ok(Box::new(DefaultModel::new(encoder, StanceHead::from_dir(dir)?)?));
+        }
+        let (meta, delta) = embedded_default()?;
+        let files = [files[0].clone(), files[1].clone(), files[2].clone()];
+        return Ok(Box::new(CrossEncoder::load(meta, &delta, &files, &dev)?));
     }
     let dir = std::path::Path::new(&spec.model);
     if cross::is_model_dir(dir) {

@@ -1,9 +1,11 @@
 //! Stage 4: the stance model.
 //!
 //! A [`StanceModel`] scores (statement, target) pairs with probabilities for FAVOR, AGAINST and
-//! NONE. Implementations: the offline default ([`default`]: all-MiniLM-L6-v2 encoder plus a
-//! stance head trained by `standpoint train-head`) and zero-shot NLI cross-encoders from the
-//! Hugging Face hub (`nli`: BERT, DeBERTa-v2/v3, XLM-RoBERTa, ModernBERT). Batching policy lives
+//! NONE. Implementations: the default, a cross-encoder fine-tuned by `standpoint train` from
+//! all-MiniLM-L6-v2 ([`cross`]; the base from the hub, the trained delta built in); the v1
+//! frozen-encoder baseline ([`default`]: encoder embeddings plus a head from `train-head`); and
+//! zero-shot NLI cross-encoders from the Hugging Face hub (`nli`: BERT, DeBERTa-v2/v3,
+//! XLM-RoBERTa, ModernBERT). Batching policy lives
 //! in [`crate::infer`], not here: a model only scores the batch it is given.
 
 pub mod cross;

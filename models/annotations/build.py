@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Build the labelled NATO-enlargement stance set from the two annotation passes.
 
-    python3 corpus/annotations/build.py to_label.jsonl \
-        ../shared/data/corpus/press_releases_2021_2022.jsonl corpus/annotations
+    python3 models/annotations/build.py to_label.jsonl \
+        ../shared/data/corpus/press_releases_2021_2022.jsonl models/annotations
 
 Reads, in the output directory: pass_a.tsv and pass_b.tsv (`id, label, note`, one line per
 statement, from two independent annotators) and adjudicated.tsv (`id, label, category,

@@ -5,7 +5,7 @@ Input: the output of `standpoint statements` over the press-release corpus
 (kremlin.ru and president.gov.ua, CC BY 4.0), e.g.
 
     standpoint statements ../shared/data/corpus/press_releases_2021_2022.jsonl > statements.jsonl
-    python3 corpus/annotations/sample.py statements.jsonl > corpus/annotations/to_label.jsonl
+    python3 models/annotations/sample.py statements.jsonl > models/annotations/to_label.jsonl
 
 Strata (all deterministic; no model is consulted, so the sample does not
 favour what any model finds easy):

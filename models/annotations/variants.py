@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Training-data variants measured for the default model (see models/README.md).
 
-    python3 corpus/annotations/variants.py context OUT_DIR
+    python3 models/annotations/variants.py context OUT_DIR
         nato_enlargement_{train,dev,test}.jsonl with the previous sentence of the paragraph
         before the statement ("previous | statement"), to measure whether context helps.
 
-    python3 corpus/annotations/variants.py distant STATEMENTS.jsonl OUT_DIR
+    python3 models/annotations/variants.py distant STATEMENTS.jsonl OUT_DIR
         distant supervision: statements of the press-release corpus (the output of
         `standpoint statements`) that are not in the labelled set, come from documents outside
         its dev and test splits, touch security or war, and have a speaker whose position on
