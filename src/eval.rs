@@ -206,7 +206,10 @@ pub fn evaluate(data: &str, model: &str, examples: &[Example], scores: &[Scores]
     let gold: Vec<Label> = examples.iter().map(|e| e.label).collect();
     let pred: Vec<Label> = scores.iter().map(|s| s.label()).collect();
     let pred = &pred[..];
-    let probs: Vec<[f32; 3]> = scores.iter().map(|s| [s.favor, s.against, s.none]).collect();
+    let probs: Vec<[f32; 3]> = scores
+        .iter()
+        .map(|s| [s.favor, s.against, s.none])
+        .collect();
     let nll = gold
         .iter()
         .zip(scores)
@@ -321,10 +324,14 @@ mod tests {
     fn ece_of_calibrated_and_overconfident_scores() {
         // Confidence 0.9, right 9 times out of 10: calibrated.
         let probs: Vec<[f32; 3]> = (0..10).map(|_| [0.9, 0.05, 0.05]).collect();
-        let gold: Vec<Label> = (0..10).map(|i| if i < 9 { Favor } else { Against }).collect();
+        let gold: Vec<Label> = (0..10)
+            .map(|i| if i < 9 { Favor } else { Against })
+            .collect();
         assert!(expected_calibration_error(&probs, &gold) < 1e-6);
         // Confidence 0.9, right half the time: 0.4.
-        let gold: Vec<Label> = (0..10).map(|i| if i % 2 == 0 { Favor } else { Against }).collect();
+        let gold: Vec<Label> = (0..10)
+            .map(|i| if i % 2 == 0 { Favor } else { Against })
+            .collect();
         assert!((expected_calibration_error(&probs, &gold) - 0.4).abs() < 1e-6);
     }
 

@@ -27,14 +27,17 @@
 //!    reported before and after.
 //! 8. `OUT/standpoint.json` + `OUT/delta.safetensors` are written: a directory `--model` loads.
 
-use crate::model::cross::{
-    mean_pool, merged_weights, pair_tokenizer, read_bert_config, BaseModel,
-    Calibration, CrossMeta, CLASSIFIER, DELTA_FILE, FORMAT, META_FILE,
-};
 use crate::eval::expected_calibration_error;
+use crate::model::cross::{
+    mean_pool, merged_weights, pair_tokenizer, read_bert_config, BaseModel, Calibration, CrossMeta,
+    CLASSIFIER, DELTA_FILE, FORMAT, META_FILE,
+};
 use crate::model::default::{sha256_hex, weights_sha256, SetScores};
 use crate::model::{Label, ModelError};
-use crate::train::{fit_temperature, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError};
+use crate::train::{
+    nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample,
+    TrainError,
+};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder};
@@ -126,7 +129,10 @@ impl Default for FinetuneOptions {
 #[derive(Debug, Clone)]
 pub enum FinetuneEvent<'a> {
     /// Running the frozen layers over every pair once.
-    Caching { done: usize, total: usize },
+    Caching {
+        done: usize,
+        total: usize,
+    },
     /// One optimiser step.
     Step {
         epoch: usize,
@@ -290,7 +296,9 @@ impl TrainLayer {
         let hd = h / self.heads;
         let x2 = x.reshape((b * l, h))?;
         let split = |t: Tensor| -> candle_core::Result<Tensor> {
-            t.reshape((b, l, self.heads, hd))?.transpose(1, 2)?.contiguous()
+            t.reshape((b, l, self.heads, hd))?
+                .transpose(1, 2)?
+                .contiguous()
         };
         let q = split(lin(&x2, self.p(0), self.p(1))?)?;
         let k = split(lin(&x2, self.p(2), self.p(3))?)?;
@@ -303,7 +311,11 @@ impl TrainLayer {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b * l, h))?;
-        let a = dropout(&lin(&ctx, self.p(6), self.p(7))?, p_drop, rng.as_deref_mut())?;
+        let a = dropout(
+            &lin(&ctx, self.p(6), self.p(7))?,
+            p_drop,
+            rng.as_deref_mut(),
+        )?;
         let a = layer_norm(&(a + &x2)?, self.p(8), self.p(9), self.eps)?;
         let i = lin(&a, self.p(10), self.p(11))?.gelu_erf()?;
         let o = dropout(&lin(&i, self.p(12), self.p(13))?, p_drop, rng)?;
@@ -349,7 +361,7 @@ impl Top {
     }
 
     /// Deep copies of every trainable tensor, by name.
-    fn snapshot(&self) -> candle_core::Result<Vec<(String, Tensor)>> {
+    fn snapshot(&self) -> candle_core::Result<Snapshot> {
         let mut out = Vec::new();
         for l in &self.layers {
             for (n, v) in &l.vars {
@@ -368,11 +380,15 @@ impl Top {
                 v.set(by_name[n.as_str()])?;
             }
         }
-        self.w.set(by_name[format!("{CLASSIFIER}.weight").as_str()])?;
+        self.w
+            .set(by_name[format!("{CLASSIFIER}.weight").as_str()])?;
         self.b.set(by_name[format!("{CLASSIFIER}.bias").as_str()])?;
         Ok(())
     }
 }
+
+/// Named copies of the trainable tensors.
+type Snapshot = Vec<(String, Tensor)>;
 
 /// Frozen-part outputs of a set of rows, one (len, h) tensor each.
 struct Cache {
@@ -380,8 +396,16 @@ struct Cache {
 }
 
 /// Pads and stacks cached rows into (b, l, h) plus the 0/1 mask (b, l).
-fn assemble(cache: &Cache, idx: &[usize], dev: &Device) -> candle_core::Result<(Tensor, Tensor, usize)> {
-    let l = idx.iter().map(|&i| cache.hidden[i].dims()[0]).max().unwrap_or(0);
+fn assemble(
+    cache: &Cache,
+    idx: &[usize],
+    dev: &Device,
+) -> candle_core::Result<(Tensor, Tensor, usize)> {
+    let l = idx
+        .iter()
+        .map(|&i| cache.hidden[i].dims()[0])
+        .max()
+        .unwrap_or(0);
     let mut rows = Vec::with_capacity(idx.len());
     let mut mask = Vec::with_capacity(idx.len() * l);
     let mut tokens = 0;
@@ -444,7 +468,10 @@ fn build_cache(
         start = end;
     }
     Ok(Cache {
-        hidden: hidden.into_iter().map(|h| h.expect("every row cached")).collect(),
+        hidden: hidden
+            .into_iter()
+            .map(|h| h.expect("every row cached"))
+            .collect(),
     })
 }
 
@@ -456,7 +483,13 @@ struct DevSet {
 }
 
 /// Logits (Label order) of every row of a cached set, in batches of `batch`.
-fn set_logits(top: &Top, rows_len: usize, cache: &Cache, dev: &Device, batch: usize) -> candle_core::Result<Vec<Vec<f32>>> {
+fn set_logits(
+    top: &Top,
+    rows_len: usize,
+    cache: &Cache,
+    dev: &Device,
+    batch: usize,
+) -> candle_core::Result<Vec<Vec<f32>>> {
     let mut order: Vec<usize> = (0..rows_len).collect();
     order.sort_by_key(|&i| cache.hidden[i].dims()[0]);
     let mut out = vec![Vec::new(); rows_len];
@@ -515,7 +548,9 @@ fn tokenize(
     for chunk in ex.chunks(256) {
         let inputs: Vec<tokenizers::EncodeInput> = chunk
             .iter()
-            .map(|e| tokenizers::EncodeInput::Dual(e.target.as_str().into(), e.text.as_str().into()))
+            .map(|e| {
+                tokenizers::EncodeInput::Dual(e.target.as_str().into(), e.text.as_str().into())
+            })
             .collect();
         let encs = tok
             .encode_batch(inputs, true)
@@ -540,7 +575,9 @@ fn row_weights(rows: &[Row], idx: &[usize], classes: bool, sources: bool) -> Vec
     let mut per_class: HashMap<(usize, u32), usize> = HashMap::new();
     for &i in idx {
         *per_source.entry(rows[i].source).or_default() += 1;
-        *per_class.entry((rows[i].source, rows[i].label)).or_default() += 1;
+        *per_class
+            .entry((rows[i].source, rows[i].label))
+            .or_default() += 1;
     }
     let n_sources = per_source.len() as f32;
     let mut w: Vec<f32> = idx
@@ -597,6 +634,30 @@ fn scale_grads(acc: &mut GradStore, vars: &[Var], s: f64) -> candle_core::Result
     Ok(())
 }
 
+/// The minimum of a unimodal `f` on [a, b] by golden-section search.
+fn golden_min(f: impl Fn(f32) -> f32, mut a: f32, mut b: f32) -> f32 {
+    let g = (5f32.sqrt() - 1.0) / 2.0;
+    let mut c = b - g * (b - a);
+    let mut d = a + g * (b - a);
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..60 {
+        if fc < fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - g * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + g * (b - a);
+            fd = f(d);
+        }
+    }
+    (a + b) / 2.0
+}
+
 /// A fitted calibration and what it does on each development set.
 #[derive(Debug, Clone, Serialize)]
 pub struct CalibrationFit {
@@ -609,8 +670,8 @@ pub struct CalibrationFit {
 /// Fits the NONE bias and the temperature to raw logits (Label order) of labelled sets. The bias
 /// (a grid from −4 to 4 in steps of 0.1) maximises macro-F1 on the first set when `first_only`,
 /// else half of it plus half the mean over the other sets (a bias that suits the main target
-/// but wrecks unseen ones is not wanted); then the temperature minimises the NLL on the same
-/// sets, pooled.
+/// but wrecks unseen ones is not wanted); then the temperature minimises the NLL with the same
+/// weighting.
 pub fn fit_calibration(
     names: &[String],
     logits: &[Vec<Vec<f32>>],
@@ -639,13 +700,18 @@ pub fn fit_calibration(
             none_bias = b;
         }
     }
-    let mut pooled = Vec::new();
-    let mut pooled_y = Vec::new();
-    for k in 0..n {
-        pooled.extend(with_bias(&logits[k], none_bias));
-        pooled_y.extend(gold[k].iter().copied());
-    }
-    let temperature = fit_temperature(&pooled, &pooled_y);
+    // The same weighting for the temperature: half the NLL of the first set, half the mean NLL of
+    // the others (golden-section search on log T in [1/20, 20]).
+    let biased: Vec<Vec<Vec<f32>>> = logits[..n].iter().map(|l| with_bias(l, none_bias)).collect();
+    let objective = |t: f32| -> f32 {
+        let first = nll_at(&biased[0], &gold[0], t);
+        if n == 1 {
+            return first;
+        }
+        let rest = (1..n).map(|k| nll_at(&biased[k], &gold[k], t)).sum::<f32>() / (n - 1) as f32;
+        (first + rest) / 2.0
+    };
+    let temperature = golden_min(|lt| objective(lt.exp()), (0.05f32).ln(), 20f32.ln()).exp();
     let calibration = Calibration {
         temperature,
         none_bias,
@@ -853,8 +919,11 @@ pub fn finetune(
     let frozen = n_layers - opts.train_layers;
     let mut bottom_cfg = cfg.clone();
     bottom_cfg.num_hidden_layers = frozen;
-    let bottom = BertModel::load(VarBuilder::from_tensors(weights.clone(), DType::F32, &dev), &bottom_cfg)
-        .map_err(|e| TrainError::Options(format!("cannot load the base encoder: {e}")))?;
+    let bottom = BertModel::load(
+        VarBuilder::from_tensors(weights.clone(), DType::F32, &dev),
+        &bottom_cfg,
+    )
+    .map_err(|e| TrainError::Options(format!("cannot load the base encoder: {e}")))?;
 
     // 3. Frozen outputs, computed once.
     let t0 = Instant::now();
@@ -872,7 +941,11 @@ pub fn finetune(
         let rows = tokenize(&tok, ex, 0)?;
         let cache = build_cache(&bottom, &rows, &dev, done, total, progress)?;
         done += rows.len();
-        dev_sets.push(DevSet { name: name.clone(), rows, cache });
+        dev_sets.push(DevSet {
+            name: name.clone(),
+            rows,
+            cache,
+        });
     }
     drop(bottom);
     let cache_seconds = t0.elapsed().as_secs_f32();
@@ -889,7 +962,10 @@ pub fn finetune(
         (Some(w), Some(b)) => (w.clone(), b.clone()),
         _ => {
             let w: Vec<f32> = (0..3 * h).map(|_| rng.normal() * 0.02).collect();
-            (Tensor::from_vec(w, (3, h), &dev)?, Tensor::zeros(3, DType::F32, &dev)?)
+            (
+                Tensor::from_vec(w, (3, h), &dev)?,
+                Tensor::zeros(3, DType::F32, &dev)?,
+            )
         }
     };
     let top = Top {
@@ -931,7 +1007,7 @@ pub fn finetune(
         }
     };
     let mut epochs = Vec::new();
-    let mut best: Option<(f32, usize, Vec<(String, Tensor)>)> = None;
+    let mut best: Option<(f32, usize, Snapshot)> = None;
     let mut step = 0usize;
     let train_start = Instant::now();
     let mut train_tokens_all = 0usize;
@@ -947,7 +1023,12 @@ pub fn finetune(
             batches.extend(w.chunks(opts.batch_size).map(|c| c.to_vec()));
         }
         rng.shuffle(&mut batches);
-        let weights_all = row_weights(&train_rows, &idx, opts.balance_classes, opts.balance_sources);
+        let weights_all = row_weights(
+            &train_rows,
+            &idx,
+            opts.balance_classes,
+            opts.balance_sources,
+        );
         let wmap: HashMap<usize, f32> = idx.iter().copied().zip(weights_all).collect();
         let (mut loss_sum, mut loss_n, mut tokens) = (0f64, 0usize, 0usize);
         let mut acc: Option<GradStore> = None;
@@ -1015,7 +1096,10 @@ pub fn finetune(
         };
         progress(FinetuneEvent::Epoch(&ep));
         let snap = top.snapshot()?;
-        let ck = opts.out_dir.join("checkpoints").join(format!("epoch-{epoch}"));
+        let ck = opts
+            .out_dir
+            .join("checkpoints")
+            .join(format!("epoch-{epoch}"));
         write_model(
             &ck,
             &snap,
@@ -1035,7 +1119,11 @@ pub fn finetune(
     let (_, best_epoch, snap) = best.expect("at least one epoch");
 
     // 7. Round to the saved precision, re-score, calibrate on the first dev set.
-    let dtype = if opts.save_f16 { DType::F16 } else { DType::F32 };
+    let dtype = if opts.save_f16 {
+        DType::F16
+    } else {
+        DType::F32
+    };
     let rounded: Vec<(String, Tensor)> = snap
         .iter()
         .map(|(n, t)| Ok((n.clone(), t.to_dtype(dtype)?.to_dtype(DType::F32)?)))
@@ -1125,11 +1213,21 @@ fn write_model(
         source,
     };
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let dtype = if opts.save_f16 { DType::F16 } else { DType::F32 };
+    let dtype = if opts.save_f16 {
+        DType::F16
+    } else {
+        DType::F32
+    };
     let mut out: HashMap<String, Tensor> = HashMap::new();
     let n_layers = weights
         .keys()
-        .filter_map(|k| k.strip_prefix("encoder.layer.")?.split('.').next()?.parse::<usize>().ok())
+        .filter_map(|k| {
+            k.strip_prefix("encoder.layer.")?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
         .max()
         .map_or(0, |m| m + 1);
     for i in n_layers.saturating_sub(init_layers)..n_layers {
@@ -1196,15 +1294,26 @@ mod tests {
         )
         .unwrap();
         assert_ne!(batch.lens[0], batch.lens[1], "the test needs padding");
-        let want = full.forward(&batch.ids, &batch.types, Some(&batch.mask)).unwrap();
-        let x = low.forward(&batch.ids, &batch.types, Some(&batch.mask)).unwrap();
+        let want = full
+            .forward(&batch.ids, &batch.types, Some(&batch.mask))
+            .unwrap();
+        let x = low
+            .forward(&batch.ids, &batch.types, Some(&batch.mask))
+            .unwrap();
         let got = layer
             .forward(&x, &additive_mask(&batch.mask).unwrap(), 0.0, None)
             .unwrap();
         for (row, &n) in batch.lens.iter().enumerate() {
             let w = want.get(row).unwrap().narrow(0, 0, n).unwrap();
             let g = got.get(row).unwrap().narrow(0, 0, n).unwrap();
-            let diff = (w - g).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            let diff = (w - g)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert!(diff < 1e-4, "row {row}: max difference {diff}");
         }
     }
@@ -1220,11 +1329,33 @@ mod tests {
         let mut rng = Rng(3);
         let top = Top {
             layers: vec![TrainLayer::new(&weights, cfg.num_hidden_layers - 1, &cfg).unwrap()],
-            w: Var::from_tensor(&Tensor::from_vec((0..3 * 384).map(|_| rng.normal() * 0.02).collect::<Vec<f32>>(), (3, 384), &dev).unwrap()).unwrap(),
+            w: Var::from_tensor(
+                &Tensor::from_vec(
+                    (0..3 * 384)
+                        .map(|_| rng.normal() * 0.02)
+                        .collect::<Vec<f32>>(),
+                    (3, 384),
+                    &dev,
+                )
+                .unwrap(),
+            )
+            .unwrap(),
             b: Var::zeros(3, DType::F32, &dev).unwrap(),
         };
-        let x = Tensor::from_vec((0..4 * 6 * 384).map(|_| rng.normal()).collect::<Vec<f32>>(), (4, 6, 384), &dev).unwrap();
-        let mask = Tensor::from_vec(vec![1u32, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0], (4, 6), &dev).unwrap();
+        let x = Tensor::from_vec(
+            (0..4 * 6 * 384).map(|_| rng.normal()).collect::<Vec<f32>>(),
+            (4, 6, 384),
+            &dev,
+        )
+        .unwrap();
+        let mask = Tensor::from_vec(
+            vec![
+                1u32, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0, 0,
+            ],
+            (4, 6),
+            &dev,
+        )
+        .unwrap();
         let y = Tensor::from_vec(vec![0u32, 1, 2, 1], 4, &dev).unwrap();
         let w = Tensor::ones(4, DType::F32, &dev).unwrap();
         let loss0 = weighted_loss(&top.logits(&x, &mask, 0.0, None).unwrap(), &y, &w).unwrap();
@@ -1232,35 +1363,101 @@ mod tests {
         let mut vars = top.encoder_vars();
         vars.push(top.w.clone());
         vars.push(top.b.clone());
-        let names: Vec<String> = top.layers[0].vars.iter().map(|(n, _)| n.clone()).chain(["w".into(), "b".into()]).collect();
+        let names: Vec<String> = top.layers[0]
+            .vars
+            .iter()
+            .map(|(n, _)| n.clone())
+            .chain(["w".into(), "b".into()])
+            .collect();
         for (v, name) in vars.iter().zip(&names) {
-            let g = grads.get(v.as_tensor()).unwrap_or_else(|| panic!("no gradient for {name}"));
-            let n = g.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
-            assert!(n > 0.0 || name.ends_with("key.bias"), "zero gradient for {name}");
+            let g = grads
+                .get(v.as_tensor())
+                .unwrap_or_else(|| panic!("no gradient for {name}"));
+            let n = g
+                .abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                n > 0.0 || name.ends_with("key.bias"),
+                "zero gradient for {name}"
+            );
         }
-        let mut opt = AdamW::new(vars, ParamsAdamW { lr: 1e-3, ..Default::default() }).unwrap();
+        let mut opt = AdamW::new(
+            vars,
+            ParamsAdamW {
+                lr: 1e-3,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         for _ in 0..20 {
             let loss = weighted_loss(&top.logits(&x, &mask, 0.0, None).unwrap(), &y, &w).unwrap();
             opt.backward_step(&loss).unwrap();
         }
         let loss1 = weighted_loss(&top.logits(&x, &mask, 0.0, None).unwrap(), &y, &w).unwrap();
-        let (l0, l1) = (loss0.to_scalar::<f32>().unwrap(), loss1.to_scalar::<f32>().unwrap());
+        let (l0, l1) = (
+            loss0.to_scalar::<f32>().unwrap(),
+            loss1.to_scalar::<f32>().unwrap(),
+        );
         assert!(l1 < l0 * 0.5, "loss {l0} -> {l1}");
     }
 
     #[test]
     fn weights_balance_sources_and_labels() {
-        let row = |source, label| Row { ids: vec![], types: vec![], label, source };
+        let row = |source, label| Row {
+            ids: vec![],
+            types: vec![],
+            label,
+            source,
+        };
         // Source 0: 3 FAVOR, 1 AGAINST; source 1: 2 NONE.
-        let rows = vec![row(0, 0), row(0, 0), row(0, 0), row(0, 1), row(1, 2), row(1, 2)];
+        let rows = vec![
+            row(0, 0),
+            row(0, 0),
+            row(0, 0),
+            row(0, 1),
+            row(1, 2),
+            row(1, 2),
+        ];
         let idx: Vec<usize> = (0..rows.len()).collect();
         let w = row_weights(&rows, &idx, true, true);
-        let total = |f: &dyn Fn(&Row) -> bool| -> f32 { idx.iter().filter(|&&i| f(&rows[i])).map(|&i| w[i]).sum() };
+        let total = |f: &dyn Fn(&Row) -> bool| -> f32 {
+            idx.iter().filter(|&&i| f(&rows[i])).map(|&i| w[i]).sum()
+        };
         assert!((total(&|r| r.source == 0) - total(&|r| r.source == 1)).abs() < 1e-5);
-        assert!((total(&|r| r.source == 0 && r.label == 0) - total(&|r| r.source == 0 && r.label == 1)).abs() < 1e-5);
+        assert!(
+            (total(&|r| r.source == 0 && r.label == 0) - total(&|r| r.source == 0 && r.label == 1))
+                .abs()
+                < 1e-5
+        );
         assert!((w.iter().sum::<f32>() / w.len() as f32 - 1.0).abs() < 1e-5);
         let plain = row_weights(&rows, &idx, false, false);
         assert!(plain.iter().all(|&x| (x - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn calibration_fits_the_none_bias_and_sharpens_confident_right_answers() {
+        // NONE rows whose NONE logit is 0.5 too low; FAVOR and AGAINST rows right by a margin of 2.
+        let mut logits = Vec::new();
+        let mut gold = Vec::new();
+        for _ in 0..10 {
+            logits.push(vec![0.5, 0.0, 0.0]);
+            gold.push(2);
+            logits.push(vec![2.0, 0.0, 0.0]);
+            gold.push(0);
+            logits.push(vec![0.0, 2.0, 0.0]);
+            gold.push(1);
+        }
+        let fit = fit_calibration(&["a".into()], &[logits], &[gold], true);
+        let b = fit.calibration.none_bias;
+        // At +0.5 the NONE rows tie, and ties go to NONE.
+        assert!((0.5 - 1e-5..2.0).contains(&b), "bias {b}");
+        assert!((fit.scores["a"].macro_f1 - 1.0).abs() < 1e-6);
+        assert!(fit.calibration.temperature < 1.0, "{:?}", fit.calibration);
+        assert!(fit.sets[0].nll_after < fit.sets[0].nll_before);
     }
 
     #[test]

@@ -561,7 +561,8 @@ fn eval(a: EvalArgs) -> Result<()> {
             })?;
         pb.finish_and_clear();
         let secs = t.elapsed().as_secs_f64();
-        let r = standpoint::eval::evaluate(&path.display().to_string(), &model.name(), &ex, &scores);
+        let r =
+            standpoint::eval::evaluate(&path.display().to_string(), &model.name(), &ex, &scores);
         if !a.json {
             print!("{}", standpoint::eval::render(&r, a.min_per_target));
             println!(
@@ -579,10 +580,10 @@ fn eval(a: EvalArgs) -> Result<()> {
 }
 
 fn train(a: TrainArgs) -> Result<()> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use standpoint::finetune::{finetune, FinetuneEvent, FinetuneOptions, InitModel};
     use standpoint::model::cross::{self, BaseModel};
     use standpoint::model::default::{weights_sha256, ENCODER_REPO};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let init = match a.init.as_deref() {
         None => None,
         Some("default") => {
@@ -656,9 +657,7 @@ fn train(a: TrainArgs) -> Result<()> {
             pb.set_length(total as u64);
             pb.set_position(done as u64);
             pb.set_message("frozen layers");
-            if pb.is_hidden()
-                && (done == total || done >= last.load(Ordering::Relaxed) + 2000)
-            {
+            if pb.is_hidden() && (done == total || done >= last.load(Ordering::Relaxed) + 2000) {
                 last.store(done, Ordering::Relaxed);
                 eprintln!("frozen layers: {done}/{total} pairs");
             }
@@ -682,7 +681,9 @@ fn train(a: TrainArgs) -> Result<()> {
                 return;
             }
             if step == steps || step % 100 == 0 {
-                eprintln!("epoch {epoch} step {step}/{steps}: loss {loss:.4}, {tokens_per_s:.0} tokens/s");
+                eprintln!(
+                    "epoch {epoch} step {step}/{steps}: loss {loss:.4}, {tokens_per_s:.0} tokens/s"
+                );
             }
         }
         FinetuneEvent::Epoch(ep) => {
@@ -729,8 +730,12 @@ fn train(a: TrainArgs) -> Result<()> {
 
 fn calibrate(a: CalibrateArgs) -> Result<()> {
     use standpoint::model::cross::{self, CrossEncoder, META_FILE};
-    let (mut meta, delta) = cross::read_dir(&a.model)
-        .with_context(|| format!("--model {}: not a standpoint model directory", a.model.display()))?;
+    let (mut meta, delta) = cross::read_dir(&a.model).with_context(|| {
+        format!(
+            "--model {}: not a standpoint model directory",
+            a.model.display()
+        )
+    })?;
     let base = cross::resolve_base(&meta.base, a.offline)?;
     let model = CrossEncoder::load(meta.clone(), &delta, &base, &candle_core::Device::Cpu)?;
     let before = meta.calibration;

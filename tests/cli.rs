@@ -421,15 +421,36 @@ fn train_head_then_analyze_with_it() {
 fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
     let d = tempfile::tempdir().unwrap();
     let rows = [
-        ("We fully support Finland and Sweden joining the alliance.", "FAVOR"),
-        ("The open door policy stays, and no third country has a veto.", "FAVOR"),
-        ("Demands to close the door to new members are unacceptable.", "FAVOR"),
-        ("The alliance must stop expanding toward our borders.", "AGAINST"),
-        ("We demand guarantees that the bloc will never take in Ukraine.", "AGAINST"),
-        ("Eastward expansion of the bloc is a direct threat to our security.", "AGAINST"),
+        (
+            "We fully support Finland and Sweden joining the alliance.",
+            "FAVOR",
+        ),
+        (
+            "The open door policy stays, and no third country has a veto.",
+            "FAVOR",
+        ),
+        (
+            "Demands to close the door to new members are unacceptable.",
+            "FAVOR",
+        ),
+        (
+            "The alliance must stop expanding toward our borders.",
+            "AGAINST",
+        ),
+        (
+            "We demand guarantees that the bloc will never take in Ukraine.",
+            "AGAINST",
+        ),
+        (
+            "Eastward expansion of the bloc is a direct threat to our security.",
+            "AGAINST",
+        ),
         ("The delegations met for seven hours in Geneva.", "NONE"),
         ("Prices of grain rose by three percent last month.", "NONE"),
-        ("The President congratulated the school on its anniversary.", "NONE"),
+        (
+            "The President congratulated the school on its anniversary.",
+            "NONE",
+        ),
     ];
     let write = |name: &str, n: usize| {
         let mut s = String::new();
@@ -444,7 +465,24 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
     let dev = write("dev", 9);
     let train_to = |out: &Path, threads: &str| {
         let o = run(bin()
-            .args(["train", "--epochs", "4", "--train-layers", "1", "--batch-size", "6", "--lr", "1e-4", "--head-lr", "5e-3", "--warmup", "0", "--threads", threads, "--train"])
+            .args([
+                "train",
+                "--epochs",
+                "4",
+                "--train-layers",
+                "1",
+                "--batch-size",
+                "6",
+                "--lr",
+                "1e-4",
+                "--head-lr",
+                "5e-3",
+                "--warmup",
+                "0",
+                "--threads",
+                threads,
+                "--train",
+            ])
             .arg(&train)
             .arg("--dev")
             .arg(&dev)
@@ -465,25 +503,43 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
     let meta = read_json(&model.join("standpoint.json"));
     assert_eq!(meta["trained_layers"], 1);
     let recorded = &meta["training"]["dev"]["dev"];
-    let o = run(bin().args(["eval", "--json", "--model"]).arg(&model).arg("--data").arg(&dev));
+    let o = run(bin()
+        .args(["eval", "--json", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&dev));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let overall = &v[0]["overall"];
     for (k, r) in [("accuracy", "accuracy"), ("macro_f1", "macro_f1")] {
         let got = overall[k].as_f64().unwrap();
         let want = recorded[r].as_f64().unwrap();
-        assert!((got - want).abs() < 1e-6, "{k}: eval {got}, training recorded {want}");
+        assert!(
+            (got - want).abs() < 1e-6,
+            "{k}: eval {got}, training recorded {want}"
+        );
     }
     assert!(
         overall["accuracy"].as_f64().unwrap() >= 0.99,
         "nine sentences seen four times each are fitted: {overall}"
     );
     // Re-fitting the calibration rewrites the metadata, not the weights.
-    let o = run(bin().args(["calibrate", "--model"]).arg(&model).arg("--dev").arg(&dev).arg(&train));
+    let o = run(bin()
+        .args(["calibrate", "--model"])
+        .arg(&model)
+        .arg("--dev")
+        .arg(&dev)
+        .arg(&train));
     assert!(o.status.success(), "{}", stderr(&o));
     let meta2 = read_json(&model.join("standpoint.json"));
     assert_eq!(meta2["delta_sha256"], meta["delta_sha256"]);
-    assert!(meta2["training"]["recalibrated"]["dev_calibration"].as_array().unwrap().len() == 2);
+    assert!(
+        meta2["training"]["recalibrated"]["dev_calibration"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 2
+    );
     let out = d.path().join("out");
     let o = run(bin()
         .args(["analyze", "--quiet", "--model"])
@@ -494,14 +550,22 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
     assert!(o.status.success(), "{}", stderr(&o));
     let actors = read_json(&out.join("actors.json"));
     let sha = meta["delta_sha256"].as_str().unwrap();
-    assert!(actors["model"].as_str().unwrap().contains(&sha[..12]), "{}", actors["model"]);
+    assert!(
+        actors["model"].as_str().unwrap().contains(&sha[..12]),
+        "{}",
+        actors["model"]
+    );
     // A delta that does not match its metadata is refused.
     let delta = model.join("delta.safetensors");
     let mut bytes = std::fs::read(&delta).unwrap();
     let n = bytes.len();
     bytes[n - 1] ^= 1;
     std::fs::write(&delta, bytes).unwrap();
-    let o = run(bin().args(["eval", "--model"]).arg(&model).arg("--data").arg(&dev));
+    let o = run(bin()
+        .args(["eval", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(&dev));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("SHA-256"), "{}", stderr(&o));
 }

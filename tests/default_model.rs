@@ -4,8 +4,7 @@
 
 use candle_core::Device;
 use standpoint::model::default::{
-    DefaultModel, Encoder, HeadMeta, StanceHead, ENCODER_REPO, HEAD_META_FILE,
-    HEAD_WEIGHTS_FILE,
+    DefaultModel, Encoder, HeadMeta, StanceHead, ENCODER_REPO, HEAD_META_FILE, HEAD_WEIGHTS_FILE,
 };
 use standpoint::model::{Label, Pair, StanceModel};
 use standpoint::train::{read_stance_jsonl, train_head, HeadTrainOptions, TrainError, TrainEvent};
@@ -164,7 +163,14 @@ fn baseline_head_loads_and_rejects_corruption() {
 
 #[test]
 fn predict_gives_probabilities() {
-    let model = DefaultModel::new(encoder(), StanceHead::from_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/baseline-head")).unwrap()).unwrap();
+    let model = DefaultModel::new(
+        encoder(),
+        StanceHead::from_dir(
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/baseline-head"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     let name = model.name();
     assert!(name.contains(ENCODER_REPO), "{name}");
     assert!(name.contains(&model.head().sha256()[..12]), "{name}");
@@ -466,7 +472,11 @@ fn default_cross_encoder_matches_pytorch_reference() {
         let d1 = max_abs_diff(&alone, &p.logits);
         let d2 = max_abs_diff(&batch[i], &p.logits);
         worst = worst.max(d1).max(d2);
-        assert!(d1 < PARITY_TOL && d2 < PARITY_TOL, "{:?}: alone {d1}, in batch {d2}", p.text);
+        assert!(
+            d1 < PARITY_TOL && d2 < PARITY_TOL,
+            "{:?}: alone {d1}, in batch {d2}",
+            p.text
+        );
     }
     eprintln!("cross-encoder parity: max abs logit difference {worst:e}");
     // Calibrated scores are probabilities.

@@ -279,7 +279,9 @@ pub fn merged_weights(
     device: &Device,
 ) -> Result<HashMap<String, Tensor>, ModelError> {
     let mut ts = candle_core::safetensors::load(base_weights, device)?;
-    ts.retain(|_, t| t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16);
+    ts.retain(|_, t| {
+        t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16
+    });
     for t in ts.values_mut() {
         if t.dtype() != DType::F32 {
             *t = t.to_dtype(DType::F32)?;
@@ -384,7 +386,11 @@ impl CrossEncoder {
     }
 
     /// Loads a model directory (`standpoint.json` + `delta.safetensors`), fetching the base.
-    pub fn from_dir(dir: &Path, offline: bool, device: &Device) -> Result<CrossEncoder, ModelError> {
+    pub fn from_dir(
+        dir: &Path,
+        offline: bool,
+        device: &Device,
+    ) -> Result<CrossEncoder, ModelError> {
         let (meta, delta) = read_dir(dir)?;
         let base = resolve_base(&meta.base, offline)?;
         CrossEncoder::load(meta, &delta, &base, device)
@@ -435,17 +441,16 @@ impl StanceModel for CrossEncoder {
     fn token_len(&self, pair: Pair<'_>) -> Result<usize, ModelError> {
         let enc = self
             .tokenizer
-            .encode(EncodeInput::Dual(pair.target.into(), pair.text.into()), true)
+            .encode(
+                EncodeInput::Dual(pair.target.into(), pair.text.into()),
+                true,
+            )
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         Ok(enc.get_ids().len())
     }
 
     fn predict(&self, pairs: &[Pair<'_>]) -> Result<Vec<Scores>, ModelError> {
         let cal = self.meta.calibration;
-        Ok(self
-            .logits(pairs)?
-            .iter()
-            .map(|l| cal.scores(l))
-            .collect())
+        Ok(self.logits(pairs)?.iter().map(|l| cal.scores(l)).collect())
     }
 }

@@ -1,7 +1,7 @@
 //! Choosing and loading a stance model from command-line settings.
 
-use super::default::{DefaultModel, Encoder, StanceHead, ENCODER_REPO};
 use super::cross::{self, CrossEncoder, CrossMeta};
+use super::default::{DefaultModel, Encoder, StanceHead, ENCODER_REPO};
 use super::hub;
 use super::nli::NliModel;
 use super::{device, DeviceKind, ModelError, StanceModel};
@@ -42,7 +42,10 @@ impl Default for ModelSpec {
 /// The built-in default model (`models/default`, built into the binary): its metadata and delta.
 pub fn embedded_default() -> Result<(CrossMeta, Vec<u8>), ModelError> {
     let meta = CrossMeta::parse(
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default/standpoint.json")),
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/standpoint.json"
+        )),
         "built-in default",
     )?;
     let delta = include_bytes!(concat!(
@@ -71,7 +74,10 @@ pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
         if let Some(dir) = &spec.head {
             // The frozen-encoder baseline: encoder embeddings + a head from `train-head`.
             let encoder = Encoder::load(&files[0], &files[1], &files[2], &dev)?;
-            return Ok(Box::new(DefaultModel::new(encoder, StanceHead::from_dir(dir)?)?));
+            return Ok(Box::new(DefaultModel::new(
+                encoder,
+                StanceHead::from_dir(dir)?,
+            )?));
         }
         let (meta, delta) = embedded_default()?;
         let files = [files[0].clone(), files[1].clone(), files[2].clone()];
