@@ -110,6 +110,9 @@ const CONJUNCTIONS: [&str; 22] = [
     "since", "though", "although", "so", "then", "where", "than", "unless", "once", "whereas",
 ];
 
+/// Honorifics: the capitalised word after one is a name ("Mr. King", "Dr. Judge").
+const HONORIFICS: [&str; 6] = ["mr", "mrs", "ms", "dr", "miss", "mister"];
+
 const PARTICLES: [&str; 12] = [
     "de", "van", "von", "der", "den", "bin", "al", "la", "le", "da", "di", "du",
 ];
@@ -204,9 +207,17 @@ impl<'a> Finder<'a> {
     fn entity(&self, toks: &[Token], i: usize, j: usize) -> Option<Entity> {
         // Actor-table aliases first, on the whole run and on each suffix of it
         // ("Russian Foreign Ministry"? no; "the Kremlin" → Russia).
+        let first = i;
         let mut i = i;
+        // "Mr. King", "Dr. Judge": the word after an honorific is a name even when it is also
+        // a title.
+        let after_honorific =
+            |i: usize| i > first && HONORIFICS.contains(&toks[i - 1].lower.as_str());
         while i <= j {
             let t = &toks[i];
+            if after_honorific(i) && t.is_cap() {
+                break;
+            }
             let strip = self.lex.stopwords.contains(&t.lower)
                 || self.lex.titles.contains(&t.lower)
                 || self.lex.demonyms.contains(&t.lower)
@@ -242,7 +253,10 @@ impl<'a> Finder<'a> {
         let is_role = |t: &Token| {
             self.lex.organisation_words.contains(&t.lower) || self.lex.titles.contains(&t.lower)
         };
-        if let Some(last_role) = (i..=j).rev().find(|&k| is_role(&toks[k])) {
+        if let Some(last_role) = (i..=j)
+            .rev()
+            .find(|&k| is_role(&toks[k]) && !after_honorific(k))
+        {
             if j >= last_role + 2 && last_role >= i {
                 return self.entity(toks, last_role + 1, j);
             }
@@ -250,16 +264,13 @@ impl<'a> Finder<'a> {
         let t = &toks[i];
         if i == j
             && (self.lex.stopwords.contains(&t.lower)
-                || self.lex.titles.contains(&t.lower)
+                || (self.lex.titles.contains(&t.lower) && !after_honorific(i))
                 || self.lex.demonyms.contains(&t.lower)
                 || self.lex.pronouns.contains(&t.lower))
         {
             return None;
         }
-        if toks[i..=j]
-            .iter()
-            .any(|t| self.lex.stopwords.contains(&t.lower))
-        {
+        if (i..=j).any(|k| self.lex.stopwords.contains(&toks[k].lower) && !self.initial_at(toks, k)) {
             return None;
         }
         // A lone organisation word ("the Office said", "the Ministry") names nobody in particular.
@@ -297,10 +308,25 @@ impl<'a> Finder<'a> {
         })
     }
 
+    /// A middle initial at token `k` ("Laurence H. Tribe", "James A. Baker").
+    fn initial_at(&self, toks: &[Token], k: usize) -> bool {
+        k + 1 < toks.len()
+            && toks[k].text.chars().count() == 1
+            && toks[k].is_cap()
+            && gap(self.text, toks, k).starts_with('.')
+    }
+
     fn join(&self, toks: &[Token], i: usize, j: usize) -> String {
-        toks[i..=j]
-            .iter()
-            .map(|t| t.text)
+        (i..=j)
+            .map(|k| {
+                let t = &toks[k];
+                // A middle initial keeps its full stop ("Laurence H. Tribe").
+                if k < j && self.initial_at(toks, k) {
+                    format!("{}.", t.text)
+                } else {
+                    t.text.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -310,10 +336,12 @@ impl<'a> Finder<'a> {
         let g = gap(self.text, toks, a);
         let spaces = |s: &str| !s.is_empty() && s.chars().all(|c| c == ' ' || c == '\u{a0}');
         // "Sen. David Perdue", "Mrs. Clinton": an abbreviated title keeps the run going.
+        // "Laurence H. Tribe": a middle initial too.
+        let initial = toks[a].text.chars().count() == 1 && toks[a].is_cap();
         spaces(g)
             || (g.starts_with('.')
                 && spaces(&g[1..])
-                && self.lex.titles.contains(&toks[a].lower)
+                && (self.lex.titles.contains(&toks[a].lower) || initial)
                 && toks[a].is_cap())
     }
 
@@ -1742,5 +1770,17 @@ mod tests {
         let w = who(t);
         assert_eq!(w[1], some("Jens Berg", Attribution::Continuation));
         assert_eq!(w[2], (None, Attribution::None));
+    }
+
+    #[test]
+    fn middle_initials_and_titles_after_honorifics_are_names() {
+        let t = "“The law is clear,” said Harvard professor Miriam J. Okafor.";
+        assert_eq!(who(t)[0], some("Miriam J. Okafor", Attribution::DirectQuote));
+        let t = "“We are not finished,” Mr. Bishop told the hall.";
+        assert_eq!(who(t)[0], some("Bishop", Attribution::DirectQuote));
+        let t = "“We will appeal,” FBI lawyer James A. Baxter wrote in a letter.";
+        assert_eq!(who(t)[0], some("James A. Baxter", Attribution::DirectQuote));
+        let t = "“Nobody asked us,” said Mrs. Judge.";
+        assert_eq!(who(t)[0], some("Judge", Attribution::DirectQuote));
     }
 }
