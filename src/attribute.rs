@@ -110,6 +110,9 @@ const CONJUNCTIONS: [&str; 22] = [
     "since", "though", "although", "so", "then", "where", "than", "unless", "once", "whereas",
 ];
 
+/// Organisation words that, capitalised alone, name a newspaper ("the Times", "the Post").
+const NEWSPAPERS: [&str; 2] = ["times", "post"];
+
 /// Honorifics: the capitalised word after one is a name ("Mr. King", "Dr. Judge").
 const HONORIFICS: [&str; 6] = ["mr", "mrs", "ms", "dr", "miss", "mister"];
 
@@ -218,10 +221,13 @@ impl<'a> Finder<'a> {
             if after_honorific(i) && t.is_cap() {
                 break;
             }
+            // Not before a lone organisation word: "CBS News", "the Global Times".
+            let before_lone_org =
+                i + 1 == j && self.lex.organisation_words.contains(&toks[j].lower);
             let strip = self.lex.stopwords.contains(&t.lower)
                 || self.lex.titles.contains(&t.lower)
-                || self.lex.demonyms.contains(&t.lower)
-                || (Self::is_acronym(t) && i < j)
+                || (self.lex.demonyms.contains(&t.lower) && !before_lone_org)
+                || (Self::is_acronym(t) && i < j && !before_lone_org)
                 // An affiliation before a name: "Russia Vladimir Putin" (from "President of
                 // Russia Vladimir Putin").
                 || (i < j && self.actors.lookup(t.text).is_some());
@@ -273,8 +279,12 @@ impl<'a> Finder<'a> {
         if (i..=j).any(|k| self.lex.stopwords.contains(&toks[k].lower) && !self.initial_at(toks, k)) {
             return None;
         }
-        // A lone organisation word ("the Office said", "the Ministry") names nobody in particular.
-        if i == j && self.lex.organisation_words.contains(&t.lower) {
+        // A lone organisation word ("the Office said", "the Ministry") names nobody in particular,
+        // except a newspaper's ("the Times wrote", "the Post reported").
+        if i == j
+            && self.lex.organisation_words.contains(&t.lower)
+            && !(NEWSPAPERS.contains(&t.lower.as_str()) && !t.initial)
+        {
             return None;
         }
         // A one-word "name" that only ever opens a sentence is an ordinary word, unless it
@@ -801,6 +811,29 @@ impl Finder<'_> {
         None
     }
 
+    /// The source a quotation's attribution clause is reported through, after a comma:
+    /// "…, according to CNN", "…, reports USA Today" (a name, not a pronoun).
+    fn nested_source(&self, toks: &[Token]) -> Option<Entity> {
+        let limit = toks.iter().position(|t| t.quoted).unwrap_or(toks.len());
+        let toks = &toks[..limit];
+        (1..toks.len()).find_map(|k| {
+            if !gap(self.text, toks, k - 1).contains(',') {
+                return None;
+            }
+            let from = if toks[k].lower == "according"
+                && toks.get(k + 1).is_some_and(|t| t.lower == "to")
+            {
+                k + 2
+            } else if matches!(toks[k].lower.as_str(), "reports" | "reported") {
+                k + 1
+            } else {
+                return None;
+            };
+            let from = from + usize::from(toks.get(from).is_some_and(|t| t.lower == "the"));
+            self.entity_starting_at(toks, from)
+        })
+    }
+
     /// A name at token `i` that may carry lower-case roles inside it ("Republican presidential
     /// nominee Donald Trump", "Band member Flea"), titles stripped; not a possessive.
     fn subject_at(&self, toks: &[Token], i: usize) -> Option<Entity> {
@@ -1127,6 +1160,12 @@ pub fn attribute(
                         .map(|e| Found::Named(e, Attribution::DirectQuote));
                 } else if !toks.is_empty() {
                     after = f.after_quote(&toks);
+                    // "…,” Sanders said, according to CNN.": the source that reports the quote.
+                    if after.is_some() {
+                        if let Some(e) = f.nested_source(&toks) {
+                            after = Some(Found::Named(e, Attribution::DirectQuote));
+                        }
+                    }
                 } else if let Some(next) = seg.sentences.get(si + 1) {
                     // The sentence ended with the quotation (“… okay?” Trump said.): the
                     // clause that follows in the same paragraph may name the speaker.
@@ -1782,5 +1821,27 @@ mod tests {
         assert_eq!(who(t)[0], some("James A. Baxter", Attribution::DirectQuote));
         let t = "“Nobody asked us,” said Mrs. Judge.";
         assert_eq!(who(t)[0], some("Judge", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_quote_reported_through_a_source_goes_to_the_source() {
+        let t = "“We will win this,” Halvorson said at a rally, according to CBS News.";
+        assert_eq!(who(t)[0], some("CBS News", Attribution::DirectQuote));
+        let t = "“It is over, and we have lost the vote in the chamber,” said Marta Kowal, reports the Daily Ledger.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Daily Ledger"));
+        // Not a pronoun.
+        let t = "“It is over,” Kowal said, according to him.";
+        assert_eq!(who(t)[0], some("Kowal", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn newspapers_speak() {
+        let t = "“She is less welcome now,” the Global Times wrote.";
+        assert_eq!(who(t)[0], some("Global Times", Attribution::DirectQuote));
+        let t = "“Nothing has changed,” the Times wrote in an editorial.";
+        assert_eq!(who(t)[0], some("Times", Attribution::DirectQuote));
+        // Other lone organisation words name nobody.
+        let t = "“Nothing has changed,” the Office said.";
+        assert_eq!(who(t)[0].0, None);
     }
 }
