@@ -811,6 +811,28 @@ impl Finder<'_> {
         None
     }
 
+    /// A line that only signs a quotation: a name, optionally after a dash and before a comma
+    /// and an affiliation ("- Bernie Sanders.", "Josh Bivens, Economic Policy Institute.").
+    fn signature(&self, line: Span) -> Option<Entity> {
+        let toks = tokenize(self.text, line, &[], false);
+        let upto = (0..toks.len().saturating_sub(1))
+            .find(|&k| gap(self.text, toks.as_slice(), k).contains(','))
+            .map_or(toks.len(), |k| k + 1);
+        if upto == 0 || upto > 5 || toks[..upto].iter().any(|t| !t.is_cap()) {
+            return None;
+        }
+        let rest = self.text[toks[upto - 1].end..line.end].trim();
+        let after_comma = rest.strip_prefix(',').map(str::trim);
+        let ends = rest.is_empty()
+            || rest == "."
+            || after_comma.is_some_and(|r| r.split_whitespace().count() <= 8);
+        if !ends || !self.text[line.start..toks[0].start].trim_start_matches(['-', '—', '―', '–']).trim().is_empty() {
+            return None;
+        }
+        self.entity_starting_at(&toks, 0)
+            .filter(|e| e.mention.end == toks[upto - 1].end && e.kind == ActorKind::Person)
+    }
+
     /// The source a quotation's attribution clause is reported through, after a comma:
     /// "…, according to CNN", "…, reports USA Today" (a name, not a pronoun).
     fn nested_source(&self, toks: &[Token]) -> Option<Entity> {
@@ -1176,6 +1198,26 @@ pub fn attribute(
                         next_clause = f.after_quote(&sent_toks[si + 1]).map(|fd| (si + 1, fd));
                     }
                 }
+            }
+        }
+        // A signature: the quotation's own last line ("…¶Donald Trump.”") or a line after
+        // it that opens with a dash ("”¶¶- Bernie Sanders.", "― Name").
+        if after.is_none() && next_clause.is_none() {
+            let content = q.content.slice(text);
+            let own_line = content.rfind('\n').map(|nl| Span {
+                start: q.content.start + nl + 1,
+                end: q.content.end,
+            });
+            let next_line = q.close.and_then(|close| {
+                let si = seg.sentences.iter().position(|s| s.span.contains(close))?;
+                let next = seg.sentences.get(si + 1)?;
+                let line = next.span.slice(text).trim_start();
+                let dash = line.starts_with(['-', '—', '―', '–'])
+                    && next.paragraph - seg.sentences[si].paragraph <= 1;
+                dash.then_some(next.span)
+            });
+            if let Some(e) = own_line.or(next_line).and_then(|l| f.signature(l)) {
+                after = Some(Found::Named(e, Attribution::DirectQuote));
             }
         }
         if strong(&after) {
@@ -1842,6 +1884,19 @@ mod tests {
         assert_eq!(who(t)[0], some("Times", Attribution::DirectQuote));
         // Other lone organisation words name nobody.
         let t = "“Nothing has changed,” the Office said.";
+        assert_eq!(who(t)[0].0, None);
+    }
+
+    #[test]
+    fn a_quote_signed_on_its_own_line() {
+        let t = "“We will build the bridge and we will pay for it.”\n\n- Anna Kowalski.";
+        assert_eq!(who(t)[0], some("Anna Kowalski", Attribution::DirectQuote));
+        let t = "“We will build the bridge and we will pay for it.” \n― Anna Kowalski";
+        assert_eq!(who(t)[0], some("Anna Kowalski", Attribution::DirectQuote));
+        let t = "“We will build the bridge and we will pay for it.\nTom Varga, Bridge Institute.”";
+        assert_eq!(who(t)[0], some("Tom Varga", Attribution::DirectQuote));
+        // A line of the quotation that is not a name signs nothing.
+        let t = "“We will build the bridge.\nAnd we will pay for it.”";
         assert_eq!(who(t)[0].0, None);
     }
 }
