@@ -1194,8 +1194,21 @@ pub fn attribute(
                     let follows = next.paragraph == seg.sentences[si].paragraph
                         && !next.heading
                         && sent_toks[si + 1].first().is_some_and(|t| !t.quoted);
-                    if follows {
-                        next_clause = f.after_quote(&sent_toks[si + 1]).map(|fd| (si + 1, fd));
+                    // Only a bare attribution clause ("Trump asked.", "Cruz said on Monday."),
+                    // not a report of its own ("Kasich said he would have fired him.").
+                    let nt = &sent_toks[si + 1];
+                    let bare = (1..nt.len())
+                        .find_map(|k| f.quote_cue_at(nt, k).map(|len| k + len))
+                        .is_none_or(|k| {
+                            !nt.get(k).is_some_and(|t| {
+                                matches!(
+                                    t.lower.as_str(),
+                                    "that" | "he" | "she" | "they" | "it" | "we" | "i" | "there"
+                                )
+                            })
+                        });
+                    if follows && bare {
+                        next_clause = f.after_quote(nt).map(|fd| (si + 1, fd));
                     }
                 }
             }
@@ -1303,6 +1316,38 @@ pub fn attribute(
                         .find(ptoks, seg.sentences[prev].span.start)
                         .map(as_direct)
                         .or_else(|| f.frame_subject(ptoks));
+                }
+            } else if frame_empty && same_or_next_par {
+                // A quotation that goes on after another one, in the next sentence or
+                // paragraph, with no frame of its own ("“…,” Cruz told reporters. “This is
+                // the consequence…”"): the same speaker.
+                let before = if clause_of_quote[prev] {
+                    prev.checked_sub(1).and_then(|p| seg.sentences[p].quote)
+                } else {
+                    seg.sentences[prev].quote
+                };
+                // (a quotation that opens or closes its sentence, not words in scare quotes)
+                let before = before.filter(|&pq| {
+                    let pquote = &seg.quotes[pq];
+                    let opens = seg
+                        .sentences
+                        .iter()
+                        .find(|s| s.span.contains(pquote.open))
+                        .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
+                    let closes = pquote.close.is_some_and(|c| {
+                        seg.sentences.iter().find(|s| s.span.contains(c)).is_some_and(|s| {
+                            text[c..s.span.end]
+                                .chars()
+                                .skip(1)
+                                .all(|ch| !ch.is_alphanumeric())
+                        })
+                    });
+                    opens || closes
+                });
+                if let Some(pq) = before.filter(|&pq| pq < qi) {
+                    if let Some(Found::Named(e, _)) = &quote_found[pq] {
+                        found = Some(Found::Named(e.clone(), Attribution::DirectQuote));
+                    }
                 }
             }
         }
@@ -1898,5 +1943,17 @@ mod tests {
         // A line of the quotation that is not a name signs nothing.
         let t = "“We will build the bridge.\nAnd we will pay for it.”";
         assert_eq!(who(t)[0].0, None);
+    }
+
+    #[test]
+    fn a_quotation_that_goes_on_keeps_its_speaker() {
+        let t = "“It is a sad day,” Halvorson told reporters. “This is what the campaign has become. It has no place here.” Governor Tom Reyes said he would have fired the manager.";
+        let w = who(t);
+        assert_eq!(w[1], some("Halvorson", Attribution::DirectQuote));
+        assert_eq!(w[2], some("Halvorson", Attribution::DirectQuote));
+        assert_eq!(w[3].0.as_deref(), Some("Tom Reyes"));
+        // A bare clause after the quotation still names its speaker.
+        let t = "“Is it over?” Reyes asked on Monday.";
+        assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
     }
 }
