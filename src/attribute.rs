@@ -1288,6 +1288,28 @@ pub fn attribute(
         {
             found = f.frame_subject(&toks);
         }
+        // A frame that opens with a subordinate clause and leads into the quote ("After Brown
+        // criticized him, Hillary shot back, “…”", "When Trump said so, Rubio fired back: “…”"):
+        // the main clause's subject, after the comma, speaks.
+        const SUBORDINATORS: [&str; 12] = [
+            "after", "when", "as", "while", "if", "since", "though", "although", "because",
+            "before", "once", "whereas",
+        ];
+        if let (Some(Found::Named(e, _)), Some(first)) = (&found, toks.first()) {
+            let comma = (0..toks.len().saturating_sub(1))
+                .find(|&c| gap(text, &toks, c).contains(','))
+                .map(|c| toks[c].end);
+            if SUBORDINATORS.contains(&first.lower.as_str())
+                && comma.is_some_and(|c| e.mention.end <= c)
+                && leads_in(&toks, q.open)
+            {
+                if let Some(Found::Named(main, a)) = f.frame_subject(&toks) {
+                    if comma.is_some_and(|c| main.mention.start > c) {
+                        found = Some(Found::Named(main, a));
+                    }
+                }
+            }
+        }
         if !strong(&found) {
             found = found.or(after);
         }
@@ -1955,5 +1977,13 @@ mod tests {
         // A bare clause after the quotation still names its speaker.
         let t = "“Is it over?” Reyes asked on Monday.";
         assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn after_a_subordinate_clause_the_main_subject_speaks() {
+        let t = "After Governor Tom Reyes criticized her during a debate, Halvorson shot back, “I suppose I could have stayed home, but I chose to work for this city.”";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
+        let t = "When Reyes suggested that the plant would close, Halvorson fired back forcefully: “If they close it, they are going to lose in court.”";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
     }
 }
