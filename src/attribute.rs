@@ -276,14 +276,15 @@ impl<'a> Finder<'a> {
         {
             return None;
         }
-        if (i..=j).any(|k| self.lex.stopwords.contains(&toks[k].lower) && !self.initial_at(toks, k)) {
+        if (i..=j).any(|k| self.lex.stopwords.contains(&toks[k].lower) && !self.initial_at(toks, k))
+        {
             return None;
         }
         // A lone organisation word ("the Office said", "the Ministry") names nobody in particular,
         // except a newspaper's ("the Times wrote", "the Post reported").
         if i == j
             && self.lex.organisation_words.contains(&t.lower)
-            && !(NEWSPAPERS.contains(&t.lower.as_str()) && !t.initial)
+            && (t.initial || !NEWSPAPERS.contains(&t.lower.as_str()))
         {
             return None;
         }
@@ -826,7 +827,12 @@ impl Finder<'_> {
         let ends = rest.is_empty()
             || rest == "."
             || after_comma.is_some_and(|r| r.split_whitespace().count() <= 8);
-        if !ends || !self.text[line.start..toks[0].start].trim_start_matches(['-', '—', '―', '–']).trim().is_empty() {
+        if !ends
+            || !self.text[line.start..toks[0].start]
+                .trim_start_matches(['-', '—', '―', '–'])
+                .trim()
+                .is_empty()
+        {
             return None;
         }
         self.entity_starting_at(&toks, 0)
@@ -1357,12 +1363,15 @@ pub fn attribute(
                         .find(|s| s.span.contains(pquote.open))
                         .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
                     let closes = pquote.close.is_some_and(|c| {
-                        seg.sentences.iter().find(|s| s.span.contains(c)).is_some_and(|s| {
-                            text[c..s.span.end]
-                                .chars()
-                                .skip(1)
-                                .all(|ch| !ch.is_alphanumeric())
-                        })
+                        seg.sentences
+                            .iter()
+                            .find(|s| s.span.contains(c))
+                            .is_some_and(|s| {
+                                text[c..s.span.end]
+                                    .chars()
+                                    .skip(1)
+                                    .all(|ch| !ch.is_alphanumeric())
+                            })
                     });
                     opens || closes
                 });
@@ -1923,7 +1932,10 @@ mod tests {
     #[test]
     fn middle_initials_and_titles_after_honorifics_are_names() {
         let t = "“The law is clear,” said Harvard professor Miriam J. Okafor.";
-        assert_eq!(who(t)[0], some("Miriam J. Okafor", Attribution::DirectQuote));
+        assert_eq!(
+            who(t)[0],
+            some("Miriam J. Okafor", Attribution::DirectQuote)
+        );
         let t = "“We are not finished,” Mr. Bishop told the hall.";
         assert_eq!(who(t)[0], some("Bishop", Attribution::DirectQuote));
         let t = "“We will appeal,” FBI lawyer James A. Baxter wrote in a letter.";
