@@ -110,6 +110,12 @@ const CONJUNCTIONS: [&str; 22] = [
     "since", "though", "although", "so", "then", "where", "than", "unless", "once", "whereas",
 ];
 
+/// Organisation words that, capitalised alone, name a newspaper ("the Times", "the Post").
+const NEWSPAPERS: [&str; 2] = ["times", "post"];
+
+/// Honorifics: the capitalised word after one is a name ("Mr. King", "Dr. Judge").
+const HONORIFICS: [&str; 6] = ["mr", "mrs", "ms", "dr", "miss", "mister"];
+
 const PARTICLES: [&str; 12] = [
     "de", "van", "von", "der", "den", "bin", "al", "la", "le", "da", "di", "du",
 ];
@@ -204,13 +210,24 @@ impl<'a> Finder<'a> {
     fn entity(&self, toks: &[Token], i: usize, j: usize) -> Option<Entity> {
         // Actor-table aliases first, on the whole run and on each suffix of it
         // ("Russian Foreign Ministry"? no; "the Kremlin" → Russia).
+        let first = i;
         let mut i = i;
+        // "Mr. King", "Dr. Judge": the word after an honorific is a name even when it is also
+        // a title.
+        let after_honorific =
+            |i: usize| i > first && HONORIFICS.contains(&toks[i - 1].lower.as_str());
         while i <= j {
             let t = &toks[i];
+            if after_honorific(i) && t.is_cap() {
+                break;
+            }
+            // Not before a lone organisation word: "CBS News", "the Global Times".
+            let before_lone_org =
+                i + 1 == j && self.lex.organisation_words.contains(&toks[j].lower);
             let strip = self.lex.stopwords.contains(&t.lower)
                 || self.lex.titles.contains(&t.lower)
-                || self.lex.demonyms.contains(&t.lower)
-                || (Self::is_acronym(t) && i < j)
+                || (self.lex.demonyms.contains(&t.lower) && !before_lone_org)
+                || (Self::is_acronym(t) && i < j && !before_lone_org)
                 // An affiliation before a name: "Russia Vladimir Putin" (from "President of
                 // Russia Vladimir Putin").
                 || (i < j && self.actors.lookup(t.text).is_some());
@@ -242,7 +259,10 @@ impl<'a> Finder<'a> {
         let is_role = |t: &Token| {
             self.lex.organisation_words.contains(&t.lower) || self.lex.titles.contains(&t.lower)
         };
-        if let Some(last_role) = (i..=j).rev().find(|&k| is_role(&toks[k])) {
+        if let Some(last_role) = (i..=j)
+            .rev()
+            .find(|&k| is_role(&toks[k]) && !after_honorific(k))
+        {
             if j >= last_role + 2 && last_role >= i {
                 return self.entity(toks, last_role + 1, j);
             }
@@ -250,20 +270,22 @@ impl<'a> Finder<'a> {
         let t = &toks[i];
         if i == j
             && (self.lex.stopwords.contains(&t.lower)
-                || self.lex.titles.contains(&t.lower)
+                || (self.lex.titles.contains(&t.lower) && !after_honorific(i))
                 || self.lex.demonyms.contains(&t.lower)
                 || self.lex.pronouns.contains(&t.lower))
         {
             return None;
         }
-        if toks[i..=j]
-            .iter()
-            .any(|t| self.lex.stopwords.contains(&t.lower))
+        if (i..=j).any(|k| self.lex.stopwords.contains(&toks[k].lower) && !self.initial_at(toks, k))
         {
             return None;
         }
-        // A lone organisation word ("the Office said", "the Ministry") names nobody in particular.
-        if i == j && self.lex.organisation_words.contains(&t.lower) {
+        // A lone organisation word ("the Office said", "the Ministry") names nobody in particular,
+        // except a newspaper's ("the Times wrote", "the Post reported").
+        if i == j
+            && self.lex.organisation_words.contains(&t.lower)
+            && (t.initial || !NEWSPAPERS.contains(&t.lower.as_str()))
+        {
             return None;
         }
         // A one-word "name" that only ever opens a sentence is an ordinary word, unless it
@@ -297,10 +319,25 @@ impl<'a> Finder<'a> {
         })
     }
 
+    /// A middle initial at token `k` ("Laurence H. Tribe", "James A. Baker").
+    fn initial_at(&self, toks: &[Token], k: usize) -> bool {
+        k + 1 < toks.len()
+            && toks[k].text.chars().count() == 1
+            && toks[k].is_cap()
+            && gap(self.text, toks, k).starts_with('.')
+    }
+
     fn join(&self, toks: &[Token], i: usize, j: usize) -> String {
-        toks[i..=j]
-            .iter()
-            .map(|t| t.text)
+        (i..=j)
+            .map(|k| {
+                let t = &toks[k];
+                // A middle initial keeps its full stop ("Laurence H. Tribe").
+                if k < j && self.initial_at(toks, k) {
+                    format!("{}.", t.text)
+                } else {
+                    t.text.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ")
     }
@@ -310,10 +347,12 @@ impl<'a> Finder<'a> {
         let g = gap(self.text, toks, a);
         let spaces = |s: &str| !s.is_empty() && s.chars().all(|c| c == ' ' || c == '\u{a0}');
         // "Sen. David Perdue", "Mrs. Clinton": an abbreviated title keeps the run going.
+        // "Laurence H. Tribe": a middle initial too.
+        let initial = toks[a].text.chars().count() == 1 && toks[a].is_cap();
         spaces(g)
             || (g.starts_with('.')
                 && spaces(&g[1..])
-                && self.lex.titles.contains(&toks[a].lower)
+                && (self.lex.titles.contains(&toks[a].lower) || initial)
                 && toks[a].is_cap())
     }
 
@@ -773,6 +812,56 @@ impl Finder<'_> {
         None
     }
 
+    /// A line that only signs a quotation: a name, optionally after a dash and before a comma
+    /// and an affiliation ("- Bernie Sanders.", "Josh Bivens, Economic Policy Institute.").
+    fn signature(&self, line: Span) -> Option<Entity> {
+        let toks = tokenize(self.text, line, &[], false);
+        let upto = (0..toks.len().saturating_sub(1))
+            .find(|&k| gap(self.text, toks.as_slice(), k).contains(','))
+            .map_or(toks.len(), |k| k + 1);
+        if upto == 0 || upto > 5 || toks[..upto].iter().any(|t| !t.is_cap()) {
+            return None;
+        }
+        let rest = self.text[toks[upto - 1].end..line.end].trim();
+        let after_comma = rest.strip_prefix(',').map(str::trim);
+        let ends = rest.is_empty()
+            || rest == "."
+            || after_comma.is_some_and(|r| r.split_whitespace().count() <= 8);
+        if !ends
+            || !self.text[line.start..toks[0].start]
+                .trim_start_matches(['-', '—', '―', '–'])
+                .trim()
+                .is_empty()
+        {
+            return None;
+        }
+        self.entity_starting_at(&toks, 0)
+            .filter(|e| e.mention.end == toks[upto - 1].end && e.kind == ActorKind::Person)
+    }
+
+    /// The source a quotation's attribution clause is reported through, after a comma:
+    /// "…, according to CNN", "…, reports USA Today" (a name, not a pronoun).
+    fn nested_source(&self, toks: &[Token]) -> Option<Entity> {
+        let limit = toks.iter().position(|t| t.quoted).unwrap_or(toks.len());
+        let toks = &toks[..limit];
+        (1..toks.len()).find_map(|k| {
+            if !gap(self.text, toks, k - 1).contains(',') {
+                return None;
+            }
+            let from = if toks[k].lower == "according"
+                && toks.get(k + 1).is_some_and(|t| t.lower == "to")
+            {
+                k + 2
+            } else if matches!(toks[k].lower.as_str(), "reports" | "reported") {
+                k + 1
+            } else {
+                return None;
+            };
+            let from = from + usize::from(toks.get(from).is_some_and(|t| t.lower == "the"));
+            self.entity_starting_at(toks, from)
+        })
+    }
+
     /// A name at token `i` that may carry lower-case roles inside it ("Republican presidential
     /// nominee Donald Trump", "Band member Flea"), titles stripped; not a possessive.
     fn subject_at(&self, toks: &[Token], i: usize) -> Option<Entity> {
@@ -1099,16 +1188,55 @@ pub fn attribute(
                         .map(|e| Found::Named(e, Attribution::DirectQuote));
                 } else if !toks.is_empty() {
                     after = f.after_quote(&toks);
+                    // "…,” Sanders said, according to CNN.": the source that reports the quote.
+                    if after.is_some() {
+                        if let Some(e) = f.nested_source(&toks) {
+                            after = Some(Found::Named(e, Attribution::DirectQuote));
+                        }
+                    }
                 } else if let Some(next) = seg.sentences.get(si + 1) {
                     // The sentence ended with the quotation (“… okay?” Trump said.): the
                     // clause that follows in the same paragraph may name the speaker.
                     let follows = next.paragraph == seg.sentences[si].paragraph
                         && !next.heading
                         && sent_toks[si + 1].first().is_some_and(|t| !t.quoted);
-                    if follows {
-                        next_clause = f.after_quote(&sent_toks[si + 1]).map(|fd| (si + 1, fd));
+                    // Only a bare attribution clause ("Trump asked.", "Cruz said on Monday."),
+                    // not a report of its own ("Kasich said he would have fired him.").
+                    let nt = &sent_toks[si + 1];
+                    let bare = (1..nt.len())
+                        .find_map(|k| f.quote_cue_at(nt, k).map(|len| k + len))
+                        .is_none_or(|k| {
+                            !nt.get(k).is_some_and(|t| {
+                                matches!(
+                                    t.lower.as_str(),
+                                    "that" | "he" | "she" | "they" | "it" | "we" | "i" | "there"
+                                )
+                            })
+                        });
+                    if follows && bare {
+                        next_clause = f.after_quote(nt).map(|fd| (si + 1, fd));
                     }
                 }
+            }
+        }
+        // A signature: the quotation's own last line ("…¶Donald Trump.”") or a line after
+        // it that opens with a dash ("”¶¶- Bernie Sanders.", "― Name").
+        if after.is_none() && next_clause.is_none() {
+            let content = q.content.slice(text);
+            let own_line = content.rfind('\n').map(|nl| Span {
+                start: q.content.start + nl + 1,
+                end: q.content.end,
+            });
+            let next_line = q.close.and_then(|close| {
+                let si = seg.sentences.iter().position(|s| s.span.contains(close))?;
+                let next = seg.sentences.get(si + 1)?;
+                let line = next.span.slice(text).trim_start();
+                let dash = line.starts_with(['-', '—', '―', '–'])
+                    && next.paragraph - seg.sentences[si].paragraph <= 1;
+                dash.then_some(next.span)
+            });
+            if let Some(e) = own_line.or(next_line).and_then(|l| f.signature(l)) {
+                after = Some(Found::Named(e, Attribution::DirectQuote));
             }
         }
         if strong(&after) {
@@ -1166,6 +1294,28 @@ pub fn attribute(
         {
             found = f.frame_subject(&toks);
         }
+        // A frame that opens with a subordinate clause and leads into the quote ("After Brown
+        // criticized him, Hillary shot back, “…”", "When Trump said so, Rubio fired back: “…”"):
+        // the main clause's subject, after the comma, speaks.
+        const SUBORDINATORS: [&str; 12] = [
+            "after", "when", "as", "while", "if", "since", "though", "although", "because",
+            "before", "once", "whereas",
+        ];
+        if let (Some(Found::Named(e, _)), Some(first)) = (&found, toks.first()) {
+            let comma = (0..toks.len().saturating_sub(1))
+                .find(|&c| gap(text, &toks, c).contains(','))
+                .map(|c| toks[c].end);
+            if SUBORDINATORS.contains(&first.lower.as_str())
+                && comma.is_some_and(|c| e.mention.end <= c)
+                && leads_in(&toks, q.open)
+            {
+                if let Some(Found::Named(main, a)) = f.frame_subject(&toks) {
+                    if comma.is_some_and(|c| main.mention.start > c) {
+                        found = Some(Found::Named(main, a));
+                    }
+                }
+            }
+        }
         if !strong(&found) {
             found = found.or(after);
         }
@@ -1194,6 +1344,41 @@ pub fn attribute(
                         .find(ptoks, seg.sentences[prev].span.start)
                         .map(as_direct)
                         .or_else(|| f.frame_subject(ptoks));
+                }
+            } else if frame_empty && same_or_next_par {
+                // A quotation that goes on after another one, in the next sentence or
+                // paragraph, with no frame of its own ("“…,” Cruz told reporters. “This is
+                // the consequence…”"): the same speaker.
+                let before = if clause_of_quote[prev] {
+                    prev.checked_sub(1).and_then(|p| seg.sentences[p].quote)
+                } else {
+                    seg.sentences[prev].quote
+                };
+                // (a quotation that opens or closes its sentence, not words in scare quotes)
+                let before = before.filter(|&pq| {
+                    let pquote = &seg.quotes[pq];
+                    let opens = seg
+                        .sentences
+                        .iter()
+                        .find(|s| s.span.contains(pquote.open))
+                        .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
+                    let closes = pquote.close.is_some_and(|c| {
+                        seg.sentences
+                            .iter()
+                            .find(|s| s.span.contains(c))
+                            .is_some_and(|s| {
+                                text[c..s.span.end]
+                                    .chars()
+                                    .skip(1)
+                                    .all(|ch| !ch.is_alphanumeric())
+                            })
+                    });
+                    opens || closes
+                });
+                if let Some(pq) = before.filter(|&pq| pq < qi) {
+                    if let Some(Found::Named(e, _)) = &quote_found[pq] {
+                        found = Some(Found::Named(e.clone(), Attribution::DirectQuote));
+                    }
                 }
             }
         }
@@ -1742,5 +1927,75 @@ mod tests {
         let w = who(t);
         assert_eq!(w[1], some("Jens Berg", Attribution::Continuation));
         assert_eq!(w[2], (None, Attribution::None));
+    }
+
+    #[test]
+    fn middle_initials_and_titles_after_honorifics_are_names() {
+        let t = "“The law is clear,” said Harvard professor Miriam J. Okafor.";
+        assert_eq!(
+            who(t)[0],
+            some("Miriam J. Okafor", Attribution::DirectQuote)
+        );
+        let t = "“We are not finished,” Mr. Bishop told the hall.";
+        assert_eq!(who(t)[0], some("Bishop", Attribution::DirectQuote));
+        let t = "“We will appeal,” FBI lawyer James A. Baxter wrote in a letter.";
+        assert_eq!(who(t)[0], some("James A. Baxter", Attribution::DirectQuote));
+        let t = "“Nobody asked us,” said Mrs. Judge.";
+        assert_eq!(who(t)[0], some("Judge", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_quote_reported_through_a_source_goes_to_the_source() {
+        let t = "“We will win this,” Halvorson said at a rally, according to CBS News.";
+        assert_eq!(who(t)[0], some("CBS News", Attribution::DirectQuote));
+        let t = "“It is over, and we have lost the vote in the chamber,” said Marta Kowal, reports the Daily Ledger.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Daily Ledger"));
+        // Not a pronoun.
+        let t = "“It is over,” Kowal said, according to him.";
+        assert_eq!(who(t)[0], some("Kowal", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn newspapers_speak() {
+        let t = "“She is less welcome now,” the Global Times wrote.";
+        assert_eq!(who(t)[0], some("Global Times", Attribution::DirectQuote));
+        let t = "“Nothing has changed,” the Times wrote in an editorial.";
+        assert_eq!(who(t)[0], some("Times", Attribution::DirectQuote));
+        // Other lone organisation words name nobody.
+        let t = "“Nothing has changed,” the Office said.";
+        assert_eq!(who(t)[0].0, None);
+    }
+
+    #[test]
+    fn a_quote_signed_on_its_own_line() {
+        let t = "“We will build the bridge and we will pay for it.”\n\n- Anna Kowalski.";
+        assert_eq!(who(t)[0], some("Anna Kowalski", Attribution::DirectQuote));
+        let t = "“We will build the bridge and we will pay for it.” \n― Anna Kowalski";
+        assert_eq!(who(t)[0], some("Anna Kowalski", Attribution::DirectQuote));
+        let t = "“We will build the bridge and we will pay for it.\nTom Varga, Bridge Institute.”";
+        assert_eq!(who(t)[0], some("Tom Varga", Attribution::DirectQuote));
+        // A line of the quotation that is not a name signs nothing.
+        let t = "“We will build the bridge.\nAnd we will pay for it.”";
+        assert_eq!(who(t)[0].0, None);
+    }
+
+    #[test]
+    fn a_quotation_that_goes_on_keeps_its_speaker() {
+        let t = "“It is a sad day,” Halvorson told reporters. “This is what the campaign has become. It has no place here.” Governor Tom Reyes said he would have fired the manager.";
+        let w = who(t);
+        assert_eq!(w[1], some("Halvorson", Attribution::DirectQuote));
+        assert_eq!(w[2], some("Halvorson", Attribution::DirectQuote));
+        assert_eq!(w[3].0.as_deref(), Some("Tom Reyes"));
+        // A bare clause after the quotation still names its speaker.
+        let t = "“Is it over?” Reyes asked on Monday.";
+        assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn after_a_subordinate_clause_the_main_subject_speaks() {
+        let t = "After Governor Tom Reyes criticized her during a debate, Halvorson shot back, “I suppose I could have stayed home, but I chose to work for this city.”";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
+        let t = "When Reyes suggested that the plant would close, Halvorson fired back forcefully: “If they close it, they are going to lose in court.”";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
     }
 }
