@@ -35,8 +35,7 @@ use crate::model::cross::{
 use crate::model::default::{sha256_hex, weights_sha256, SetScores};
 use crate::model::{Label, ModelError};
 use crate::train::{
-    nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample,
-    TrainError,
+    nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -702,7 +701,10 @@ pub fn fit_calibration(
     }
     // The same weighting for the temperature: half the NLL of the first set, half the mean NLL of
     // the others (golden-section search on log T in [1/20, 20]).
-    let biased: Vec<Vec<Vec<f32>>> = logits[..n].iter().map(|l| with_bias(l, none_bias)).collect();
+    let biased: Vec<Vec<Vec<f32>>> = logits[..n]
+        .iter()
+        .map(|l| with_bias(l, none_bias))
+        .collect();
     let objective = |t: f32| -> f32 {
         let first = nll_at(&biased[0], &gold[0], t);
         if n == 1 {
