@@ -35,7 +35,7 @@ use crate::model::cross::{
 use crate::model::default::{sha256_hex, weights_sha256, SetScores};
 use crate::model::{Label, ModelError};
 use crate::train::{
-    nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
+    golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -631,30 +631,6 @@ fn scale_grads(acc: &mut GradStore, vars: &[Var], s: f64) -> candle_core::Result
         }
     }
     Ok(())
-}
-
-/// The minimum of a unimodal `f` on [a, b] by golden-section search.
-fn golden_min(f: impl Fn(f32) -> f32, mut a: f32, mut b: f32) -> f32 {
-    let g = (5f32.sqrt() - 1.0) / 2.0;
-    let mut c = b - g * (b - a);
-    let mut d = a + g * (b - a);
-    let (mut fc, mut fd) = (f(c), f(d));
-    for _ in 0..60 {
-        if fc < fd {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - g * (b - a);
-            fc = f(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + g * (b - a);
-            fd = f(d);
-        }
-    }
-    (a + b) / 2.0
 }
 
 /// A fitted calibration and what it does on each development set.

@@ -643,8 +643,11 @@ pub(crate) fn fit_temperature(logits: &[Vec<f32>], y: &[u32]) -> f32 {
     if logits.is_empty() {
         return 1.0;
     }
-    let f = |lt: f32| nll_at(logits, y, lt.exp());
-    let (mut a, mut b) = ((0.05f32).ln(), (20f32).ln());
+    golden_min(|lt| nll_at(logits, y, lt.exp()), (0.05f32).ln(), 20f32.ln()).exp()
+}
+
+/// The minimum of a unimodal `f` on [a, b] by golden-section search.
+pub(crate) fn golden_min(f: impl Fn(f32) -> f32, mut a: f32, mut b: f32) -> f32 {
     let g = (5f32.sqrt() - 1.0) / 2.0;
     let mut c = b - g * (b - a);
     let mut d = a + g * (b - a);
@@ -664,7 +667,7 @@ pub(crate) fn fit_temperature(logits: &[Vec<f32>], y: &[u32]) -> f32 {
             fd = f(d);
         }
     }
-    ((a + b) / 2.0).exp()
+    (a + b) / 2.0
 }
 
 pub(crate) fn set_name(path: &Path) -> String {
