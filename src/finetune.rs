@@ -29,8 +29,8 @@
 
 use crate::eval::expected_calibration_error;
 use crate::model::cross::{
-    mean_pool, merged_weights, pair_tokenizer, read_bert_config, BaseModel, Calibration, CrossMeta,
-    CLASSIFIER, DELTA_FILE, FORMAT, META_FILE,
+    batch_tokenizer, mean_pool, merged_weights, read_bert_config, BaseModel, Calibration,
+    CrossMeta, CLASSIFIER, DELTA_FILE, FORMAT, META_FILE,
 };
 use crate::model::default::{sha256_hex, weights_sha256, SetScores};
 use crate::model::{Label, ModelError};
@@ -820,7 +820,7 @@ pub fn finetune(
         None => 0,
     };
     let max_tokens = opts.max_tokens.min(cfg.max_position_embeddings);
-    let tok = pair_tokenizer(&base_files[2], max_tokens)?;
+    let tok = batch_tokenizer(&base_files[2], max_tokens)?;
 
     // 1. Data.
     let mut rng = Rng(opts.seed);
@@ -1261,7 +1261,7 @@ mod tests {
         low_cfg.num_hidden_layers = cfg.num_hidden_layers - 1;
         let low = BertModel::load(vb, &low_cfg).unwrap();
         let layer = TrainLayer::new(&weights, cfg.num_hidden_layers - 1, &cfg).unwrap();
-        let tok = pair_tokenizer(&files[2], 64).unwrap();
+        let tok = batch_tokenizer(&files[2], 64).unwrap();
         let batch = crate::model::cross::encode_pairs(
             &tok,
             &[

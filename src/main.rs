@@ -91,9 +91,7 @@ impl ModelArgs {
     }
 
     fn threads(&self) -> Threads {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let cores = all_cores();
         let workers = if self.device == DeviceKind::Cpu {
             self.workers
         } else {
@@ -318,6 +316,13 @@ struct CorpusArgs {
     lexicon: Option<PathBuf>,
 }
 
+/// Every core this process may use.
+fn all_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Threads first: RAYON_NUM_THREADS and the global pool must be set before any thread starts.
@@ -326,30 +331,15 @@ fn main() -> ExitCode {
         Command::Classify(a) => Some(a.model.threads()),
         Command::Eval(a) => Some(a.model.threads()),
         Command::Calibrate(a) => Some(Threads::for_cpu(
-            a.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            }),
+            a.threads.unwrap_or_else(all_cores),
             Some(1),
         )),
         // Training runs one batch at a time: every thread goes to its matrix products.
         Command::Train(a) => Some(Threads::for_cpu(
-            a.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            }),
+            a.threads.unwrap_or_else(all_cores),
             Some(1),
         )),
-        Command::TrainHead(a) => Some(Threads::for_cpu(
-            a.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1)
-            }),
-            None,
-        )),
+        Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.unwrap_or_else(all_cores), None)),
         Command::Statements(_) => None,
     };
     if let Some(t) = threads {
@@ -788,11 +778,7 @@ fn train_head(a: TrainHeadArgs) -> Result<()> {
     )
     .context("the default encoder (run models/fetch-encoder.sh without hub access)")?;
     let encoder = Encoder::load(&files[0], &files[1], &files[2], &candle_core::Device::Cpu)?;
-    let threads = a.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let threads = a.threads.unwrap_or_else(all_cores);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = HeadTrainOptions {
         train: a.data.clone(),

@@ -188,9 +188,9 @@ pub fn read_bert_config(path: &Path) -> Result<BertConfig, ModelError> {
     })
 }
 
-/// Loads a tokenizer for pairs: padding to the longest of each batch, cut at `max_tokens`
-/// (longest segment first, so the statement is cut before the short target).
-pub fn pair_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, ModelError> {
+/// Loads a tokenizer for batches: padding to the longest of each batch, cut at `max_tokens`
+/// (for a pair, longest segment first, so the statement is cut before the short target).
+pub fn batch_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, ModelError> {
     let mut tok = Tokenizer::from_file(path).map_err(|e| ModelError::File {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -358,7 +358,8 @@ impl CrossEncoder {
             });
         }
         let cfg = read_bert_config(&base[0])?;
-        let tokenizer = pair_tokenizer(&base[2], meta.max_tokens.min(cfg.max_position_embeddings))?;
+        let tokenizer =
+            batch_tokenizer(&base[2], meta.max_tokens.min(cfg.max_position_embeddings))?;
         let weights = merged_weights(&base[1], load_delta(delta, device)?, device)?;
         let vb = VarBuilder::from_tensors(weights, DType::F32, device);
         let bert = BertModel::load(vb.clone(), &cfg).map_err(|e| ModelError::File {

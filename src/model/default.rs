@@ -14,14 +14,14 @@
 use super::{softmax, Label, ModelError, Pair, Scores, StanceModel};
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_transformers::models::bert::BertModel;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use tokenizers::{PaddingStrategy, Tokenizer};
+use tokenizers::Tokenizer;
 
 /// The hub repository of the default model's encoder.
 pub const ENCODER_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
@@ -83,28 +83,13 @@ impl Encoder {
         tokenizer: &Path,
         device: &Device,
     ) -> Result<Encoder, ModelError> {
-        let cfg_text = std::fs::read_to_string(config).map_err(|e| ModelError::File {
-            path: config.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let cfg: BertConfig = serde_json::from_str(&cfg_text).map_err(|e| ModelError::File {
-            path: config.to_path_buf(),
-            message: format!("not a BERT config: {e}"),
-        })?;
-        let mut tok = Tokenizer::from_file(tokenizer).map_err(|e| ModelError::File {
-            path: tokenizer.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let cfg = super::cross::read_bert_config(config)?;
         // The shipped tokenizer.json pads every input to 128 and cuts at 128: pad per batch to
         // the longest instead, and cut at 256.
-        let mut padding = tok.get_padding().cloned().unwrap_or_default();
-        padding.strategy = PaddingStrategy::BatchLongest;
-        padding.pad_to_multiple_of = None;
-        tok.with_padding(Some(padding));
-        let mut trunc = tok.get_truncation().cloned().unwrap_or_default();
-        trunc.max_length = ENCODER_MAX_TOKENS.min(cfg.max_position_embeddings);
-        tok.with_truncation(Some(trunc))
-            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let tok = super::cross::batch_tokenizer(
+            tokenizer,
+            ENCODER_MAX_TOKENS.min(cfg.max_position_embeddings),
+        )?;
 
         let weights_sha256 = weights_sha256(weights)?;
         // SAFETY: the weights file is memory-mapped read-only; it must not change while mapped.
