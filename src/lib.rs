@@ -6,6 +6,7 @@
 pub mod actors;
 pub mod aggregate;
 pub mod attribute;
+pub mod bench;
 pub mod corpus;
 pub mod eval;
 pub mod finetune;

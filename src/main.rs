@@ -2,11 +2,13 @@
 //! code 2; results go to files (`analyze`) or stdout (`classify`, `eval`, `statements`).
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use standpoint::infer::{Batching, Threads};
 use standpoint::lexicon::{ActorTable, Lexicon};
+use standpoint::model::cross::Backend;
 use standpoint::model::load::{load, ModelSpec};
+use standpoint::model::native::Precision;
 use standpoint::model::{DeviceKind, Pair, StanceModel};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -39,6 +41,9 @@ enum Command {
     Calibrate(CalibrateArgs),
     /// Train a frozen-encoder stance head (the v1 default; a baseline) on labelled JSONL.
     TrainHead(TrainHeadArgs),
+    /// Measure inference throughput over a grid of backends, precisions, batch sizes and thread
+    /// arrangements: statements/s, tokens/s, GFLOP/s, batch latency, peak memory.
+    Bench(BenchArgs),
 }
 
 #[derive(Args, Clone)]
@@ -62,6 +67,15 @@ struct ModelArgs {
     /// Device.
     #[arg(long, value_enum, default_value = "cpu", env = "STANDPOINT_DEVICE")]
     device: DeviceKind,
+    /// Forward pass of standpoint cross-encoders (the default model, `train` directories):
+    /// `native` (standpoint's CPU code, the default on CPU) or `candle` (candle-transformers'
+    /// BertModel, the default on a GPU).
+    #[arg(long, value_enum, env = "STANDPOINT_BACKEND")]
+    backend: Option<Backend>,
+    /// Weight precision of the native backend: f32, or bf16 (AVX512-BF16 dot products where the
+    /// CPU has them).
+    #[arg(long, value_enum, default_value = "f32", env = "STANDPOINT_PRECISION")]
+    precision: Precision,
     /// Statements per batch (sorted by length, padded to the batch's longest).
     #[arg(long, default_value_t = 32, env = "STANDPOINT_BATCH_SIZE")]
     batch_size: usize,
@@ -87,6 +101,8 @@ impl ModelArgs {
             hypotheses: self.hypotheses.clone(),
             head: self.head.clone(),
             device: self.device,
+            backend: self.backend,
+            precision: self.precision,
         }
     }
 
@@ -316,6 +332,303 @@ struct CorpusArgs {
     lexicon: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct BenchArgs {
+    /// Corpus inputs whose statements are benchmarked (as `analyze` reads them); or --statements.
+    inputs: Vec<PathBuf>,
+    /// JSONL with a "text" field per line (for example a run's statements.jsonl) instead of a
+    /// corpus.
+    #[arg(long)]
+    statements: Option<PathBuf>,
+    /// The stance target paired with every statement.
+    #[arg(long, default_value = "NATO enlargement")]
+    target: String,
+    /// Use at most this many statements (the first ones).
+    #[arg(long, default_value_t = 2000)]
+    limit: usize,
+    /// Batch sizes to try, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "32")]
+    batch_sizes: Vec<usize>,
+    /// Thread arrangements to try, WORKERSxTHREADS comma-separated (2x1: two single-threaded
+    /// workers; 1x2: one worker on two threads). Default: one single-threaded worker per core.
+    #[arg(long, value_delimiter = ',')]
+    arrangements: Vec<String>,
+    /// Precisions to try (native backend), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "f32")]
+    precisions: Vec<Precision>,
+    /// Backends to try, comma-separated (bf16 runs on native only).
+    #[arg(long, value_delimiter = ',', default_value = "native")]
+    backends: Vec<Backend>,
+    /// Untimed passes over all statements before timing.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Timed passes; the figures are medians over them.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Most padded tokens per batch; 0 for no limit (batches of exactly --batch-sizes).
+    #[arg(long, default_value_t = 0)]
+    max_batch_tokens: usize,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Internal: run one cell of the grid in this process (BACKEND,PRECISION,BATCH,WORKERS,THREADS).
+    #[arg(long, hide = true)]
+    cell: Option<String>,
+    /// Model to load (as for analyze).
+    #[arg(long, env = "STANDPOINT_MODEL", default_value = "default")]
+    model: String,
+    #[arg(long)]
+    revision: Option<String>,
+    #[arg(long)]
+    offline: bool,
+    #[arg(long = "hypothesis")]
+    hypotheses: Vec<String>,
+    #[arg(long)]
+    head: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceKind,
+}
+
+/// The cell a `bench --cell` child runs, parsed before threads are configured.
+fn bench_cell(a: &BenchArgs) -> Result<Option<standpoint::bench::Cell>> {
+    let Some(c) = &a.cell else { return Ok(None) };
+    let f: Vec<&str> = c.split(',').collect();
+    if f.len() != 5 {
+        bail!("--cell takes BACKEND,PRECISION,BATCH,WORKERS,THREADS, got {c:?}");
+    }
+    let num = |s: &str| -> Result<usize> {
+        s.parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .with_context(|| format!("--cell: {s:?} is not a positive number"))
+    };
+    Ok(Some(standpoint::bench::Cell {
+        backend: f[0].into(),
+        precision: f[1].into(),
+        batch_size: num(f[2])?,
+        max_batch_tokens: a.max_batch_tokens,
+        workers: num(f[3])?,
+        threads_per_worker: num(f[4])?,
+    }))
+}
+
+fn parse_arrangement(s: &str) -> Result<(usize, usize)> {
+    let (w, t) = s
+        .split_once(['x', 'X'])
+        .with_context(|| format!("--arrangements: {s:?} is not WORKERSxTHREADS (e.g. 2x1)"))?;
+    match (w.trim().parse::<usize>(), t.trim().parse::<usize>()) {
+        (Ok(w), Ok(t)) if w > 0 && t > 0 => Ok((w, t)),
+        _ => bail!("--arrangements: {s:?} is not WORKERSxTHREADS with positive numbers"),
+    }
+}
+
+/// Reads the texts to benchmark: a JSONL file's "text" fields, or a corpus's statements as the
+/// model reads them.
+fn bench_texts(a: &BenchArgs) -> Result<Vec<String>> {
+    let mut texts = Vec::new();
+    if let Some(path) = &a.statements {
+        let f = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+        for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+            let line = line.with_context(|| format!("{}:{}", path.display(), i + 1))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(&line).with_context(|| {
+                format!(
+                    "{}:{}: not JSON; expected {{\"text\": ...}} per line",
+                    path.display(),
+                    i + 1
+                )
+            })?;
+            let Some(t) = v.get("text").and_then(|t| t.as_str()) else {
+                bail!("{}:{}: no \"text\" string", path.display(), i + 1);
+            };
+            texts.push(t.to_string());
+            if texts.len() >= a.limit {
+                break;
+            }
+        }
+    } else {
+        if a.inputs.is_empty() {
+            bail!("bench needs corpus inputs or --statements FILE.jsonl");
+        }
+        let lex = Lexicon::builtin();
+        let act = ActorTable::builtin();
+        let reader = standpoint::corpus::CorpusReader::open(&a.inputs, false)?;
+        'docs: for doc in reader {
+            let ds = standpoint::statements::prepare(doc?, &a.target, &lex, &act);
+            for s in &ds.statements {
+                texts.push(s.model_text(&ds.doc.text));
+                if texts.len() >= a.limit {
+                    break 'docs;
+                }
+            }
+        }
+    }
+    if texts.is_empty() {
+        bail!("nothing to benchmark: the input has no statements");
+    }
+    Ok(texts)
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    if let Some(cell) = bench_cell(&a)? {
+        // Child: one cell, one JSON line on stdout.
+        let texts = bench_texts(&a)?;
+        let spec = ModelSpec {
+            model: a.model.clone(),
+            revision: a.revision.clone(),
+            offline: a.offline,
+            hypotheses: a.hypotheses.clone(),
+            head: a.head.clone(),
+            device: a.device,
+            backend: Some(
+                Backend::from_str(&cell.backend, true)
+                    .map_err(|e| anyhow::anyhow!("--cell backend: {e}"))?,
+            ),
+            precision: Precision::from_str(&cell.precision, true)
+                .map_err(|e| anyhow::anyhow!("--cell precision: {e}"))?,
+        };
+        let model = load(&spec)?;
+        let pairs: Vec<Pair> = texts
+            .iter()
+            .map(|t| Pair {
+                text: t,
+                target: &a.target,
+            })
+            .collect();
+        let batching = Batching {
+            batch_size: cell.batch_size,
+            max_batch_tokens: cell.max_batch_tokens,
+            parallel_batches: cell.workers > 1,
+        };
+        let m =
+            standpoint::bench::measure(model.as_ref(), &pairs, batching, a.warmup, a.reps.max(1))?;
+        let r = standpoint::bench::CellResult::new(cell, model.name(), &m);
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    // Parent: the statements once, then one child process per cell.
+    let texts = bench_texts(&a)?;
+    let tmp = tempfile_path("bench-statements.jsonl");
+    {
+        let mut w = std::io::BufWriter::new(
+            std::fs::File::create(&tmp).with_context(|| format!("{}", tmp.display()))?,
+        );
+        for t in &texts {
+            serde_json::to_writer(&mut w, &serde_json::json!({ "text": t }))?;
+            w.write_all(b"\n")?;
+        }
+        w.flush()?;
+    }
+    let arrangements: Vec<(usize, usize)> = if a.arrangements.is_empty() {
+        vec![(all_cores(), 1)]
+    } else {
+        a.arrangements
+            .iter()
+            .map(|s| parse_arrangement(s))
+            .collect::<Result<_>>()?
+    };
+    let exe = std::env::current_exe().context("cannot find the standpoint executable")?;
+    let mut results = Vec::new();
+    let result = (|| -> Result<()> {
+        for backend in &a.backends {
+            for precision in &a.precisions {
+                if *backend == Backend::Candle && *precision != Precision::F32 {
+                    continue;
+                }
+                for &bs in &a.batch_sizes {
+                    for &(w, t) in &arrangements {
+                        let cell = format!(
+                            "{},{},{},{},{}",
+                            backend.as_str(),
+                            precision.as_str(),
+                            bs.max(1),
+                            w,
+                            t
+                        );
+                        eprintln!("bench: {cell} ...");
+                        let mut cmd = std::process::Command::new(&exe);
+                        cmd.arg("bench")
+                            .arg("--statements")
+                            .arg(&tmp)
+                            .args(["--target", &a.target, "--cell", &cell])
+                            .args([
+                                "--warmup",
+                                &a.warmup.to_string(),
+                                "--reps",
+                                &a.reps.to_string(),
+                            ])
+                            .args(["--max-batch-tokens", &a.max_batch_tokens.to_string()])
+                            .args(["--limit", &texts.len().to_string(), "--model", &a.model])
+                            .args(["--device", &format!("{:?}", a.device).to_lowercase()])
+                            .stdin(std::process::Stdio::null())
+                            .stderr(std::process::Stdio::inherit());
+                        if let Some(r) = &a.revision {
+                            cmd.args(["--revision", r]);
+                        }
+                        if a.offline {
+                            cmd.arg("--offline");
+                        }
+                        if let Some(h) = &a.head {
+                            cmd.arg("--head").arg(h);
+                        }
+                        for h in &a.hypotheses {
+                            cmd.args(["--hypothesis", h]);
+                        }
+                        let out = cmd.output().context("cannot run a bench child process")?;
+                        if !out.status.success() {
+                            bail!("bench cell {cell} failed ({})", out.status);
+                        }
+                        let line = String::from_utf8_lossy(&out.stdout);
+                        let r: standpoint::bench::CellResult = serde_json::from_str(line.trim())
+                            .with_context(|| format!("bench cell {cell} printed no result"))?;
+                        results.push(r);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result?;
+    if a.json {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        });
+        let doc = serde_json::json!({
+            "model": results.first().map(|r| r.model.clone()),
+            "target": a.target,
+            "statements": texts.len(),
+            "warmup": a.warmup,
+            "reps": a.reps,
+            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16() },
+            "flops": "2 x multiply-adds of the encoder's dense layers and attention over the real tokens; embeddings, normalisation, activations and the classifier not counted",
+            "results": results,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        if let Some(r) = results.first() {
+            println!("model: {}", r.model);
+            println!(
+                "{} statements ({} tokens), target {:?}; {} warm-up + {} timed passes; medians; ratio to the first row",
+                r.statements, r.tokens, a.target, a.warmup, a.reps
+            );
+        }
+        print!("{}", standpoint::bench::table(&results));
+        println!("GFLOP/s: 2 x multiply-adds of dense layers and attention over real tokens; padded/s: tokens incl. padding (native packs tokens: no padding)");
+    }
+    Ok(())
+}
+
+/// A fresh path in the temporary directory for this process.
+fn tempfile_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("standpoint-{}-{name}", std::process::id()))
+}
+
 /// Every core this process may use.
 fn all_cores() -> usize {
     std::thread::available_parallelism()
@@ -341,6 +654,17 @@ fn main() -> ExitCode {
         )),
         Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.unwrap_or_else(all_cores), None)),
         Command::Statements(_) => None,
+        Command::Bench(a) => match bench_cell(a) {
+            Ok(Some(c)) => Some(Threads {
+                workers: c.workers,
+                threads_per_worker: c.threads_per_worker,
+            }),
+            Ok(None) => None,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
+        },
     };
     if let Some(t) = threads {
         if let Err(e) = t.configure() {
@@ -363,6 +687,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train(a),
         Command::Calibrate(a) => calibrate(a),
         Command::TrainHead(a) => train_head(a),
+        Command::Bench(a) => bench(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

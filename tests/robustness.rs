@@ -91,7 +91,7 @@ fn random_texts_never_panic_and_offsets_hold() {
         let text: String = (0..n)
             .map(|_| rng.pick(PIECES))
             .collect::<Vec<_>>()
-            .join(if rng.next() % 2 == 0 { " " } else { "" });
+            .join(if rng.next().is_multiple_of(2) { " " } else { "" });
         let doc = Document {
             id: format!("c{case}"),
             text: text.clone(),

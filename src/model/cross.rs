@@ -16,6 +16,7 @@
 //!   `models/fetch-encoder.sh`). Both hashes are checked.
 
 use super::default::{sha256_hex, weights_sha256};
+use super::native::{Dims, NativeBert, Precision, Seq};
 use super::{hub, softmax, Label, ModelError, Pair, Scores, StanceModel};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -188,6 +189,20 @@ pub fn read_bert_config(path: &Path) -> Result<BertConfig, ModelError> {
     })
 }
 
+/// The sizes the native forward pass needs, from a BERT config.
+pub fn native_dims(cfg: &BertConfig) -> Dims {
+    Dims {
+        hidden: cfg.hidden_size,
+        heads: cfg.num_attention_heads,
+        intermediate: cfg.intermediate_size,
+        layers: cfg.num_hidden_layers,
+        max_positions: cfg.max_position_embeddings,
+        type_vocab: cfg.type_vocab_size,
+        vocab: cfg.vocab_size,
+        eps: cfg.layer_norm_eps as f32,
+    }
+}
+
 /// Loads a tokenizer for batches: padding to the longest of each batch, cut at `max_tokens`
 /// (for a pair, longest segment first, so the statement is cut before the short target).
 pub fn batch_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer, ModelError> {
@@ -316,10 +331,42 @@ pub fn merged_weights(
     Ok(ts)
 }
 
+/// Which code runs the encoder's forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// standpoint's CPU forward pass ([`super::native`]); the default on CPU.
+    #[default]
+    Native,
+    /// candle-transformers' `BertModel` (any device; the one used on a GPU).
+    Candle,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Native => "native",
+            Backend::Candle => "candle",
+        }
+    }
+}
+
+enum Engine {
+    Candle {
+        bert: BertModel,
+        classifier: Linear,
+    },
+    Native {
+        bert: NativeBert,
+        /// `(3, hidden)` row-major and 3 biases.
+        classifier: (Vec<f32>, Vec<f32>),
+    },
+}
+
 /// The fine-tuned cross-encoder, ready to score pairs.
 pub struct CrossEncoder {
-    bert: BertModel,
-    classifier: Linear,
+    engine: Engine,
+    dims: Dims,
     tokenizer: Tokenizer,
     device: Device,
     meta: CrossMeta,
@@ -328,13 +375,39 @@ pub struct CrossEncoder {
 
 impl CrossEncoder {
     /// Loads a model from its metadata and delta bytes over the base files
-    /// `[config.json, model.safetensors, tokenizer.json]`; checks both hashes.
+    /// `[config.json, model.safetensors, tokenizer.json]`; checks both hashes. Runs on candle.
     pub fn load(
         meta: CrossMeta,
         delta: &[u8],
         base: &[PathBuf; 3],
         device: &Device,
     ) -> Result<CrossEncoder, ModelError> {
+        CrossEncoder::load_with(meta, delta, base, device, Backend::Candle, Precision::F32)
+    }
+
+    /// [`CrossEncoder::load`] with a choice of forward pass and weight precision (`bf16` needs
+    /// the native backend).
+    pub fn load_with(
+        meta: CrossMeta,
+        delta: &[u8],
+        base: &[PathBuf; 3],
+        device: &Device,
+        backend: Backend,
+        precision: Precision,
+    ) -> Result<CrossEncoder, ModelError> {
+        if backend == Backend::Native && !device.is_cpu() {
+            return Err(ModelError::Config {
+                model: "stance model".into(),
+                message: "the native backend runs on the CPU only; use --backend candle on a GPU"
+                    .into(),
+            });
+        }
+        if backend == Backend::Candle && precision != Precision::F32 {
+            return Err(ModelError::Config {
+                model: "stance model".into(),
+                message: format!("--precision {} needs --backend native", precision.as_str()),
+            });
+        }
         let got = sha256_hex(delta);
         if got != meta.delta_sha256 {
             return Err(ModelError::Config {
@@ -361,24 +434,47 @@ impl CrossEncoder {
         let tokenizer =
             batch_tokenizer(&base[2], meta.max_tokens.min(cfg.max_position_embeddings))?;
         let weights = merged_weights(&base[1], load_delta(delta, device)?, device)?;
-        let vb = VarBuilder::from_tensors(weights, DType::F32, device);
-        let bert = BertModel::load(vb.clone(), &cfg).map_err(|e| ModelError::File {
-            path: base[1].clone(),
-            message: format!("cannot load BERT weights: {e}"),
-        })?;
-        let classifier = candle_nn::linear(cfg.hidden_size, 3, vb.pp(CLASSIFIER)).map_err(|e| {
-            ModelError::Config {
-                model: "stance model".into(),
-                message: format!("{DELTA_FILE} has no 3-label classifier: {e}"),
+        let no_classifier = |e: String| ModelError::Config {
+            model: "stance model".into(),
+            message: format!("{DELTA_FILE} has no 3-label classifier: {e}"),
+        };
+        let engine = match backend {
+            Backend::Candle => {
+                let vb = VarBuilder::from_tensors(weights, DType::F32, device);
+                let bert = BertModel::load(vb.clone(), &cfg).map_err(|e| ModelError::File {
+                    path: base[1].clone(),
+                    message: format!("cannot load BERT weights: {e}"),
+                })?;
+                let classifier = candle_nn::linear(cfg.hidden_size, 3, vb.pp(CLASSIFIER))
+                    .map_err(|e| no_classifier(e.to_string()))?;
+                Engine::Candle { bert, classifier }
             }
-        })?;
+            Backend::Native => {
+                let w = weights
+                    .get(&format!("{CLASSIFIER}.weight"))
+                    .ok_or_else(|| no_classifier("no classifier.weight".into()))?;
+                let b = weights
+                    .get(&format!("{CLASSIFIER}.bias"))
+                    .ok_or_else(|| no_classifier("no classifier.bias".into()))?;
+                if w.dims() != [3, cfg.hidden_size] || b.dims() != [3] {
+                    return Err(no_classifier(format!(
+                        "shapes {:?} and {:?}",
+                        w.dims(),
+                        b.dims()
+                    )));
+                }
+                let classifier = (w.flatten_all()?.to_vec1()?, b.to_vec1()?);
+                let bert = NativeBert::new(&weights, native_dims(&cfg), precision)?;
+                Engine::Native { bert, classifier }
+            }
+        };
         let base_revision = base[1]
             .parent()
             .and_then(|d| d.file_name())
             .map(|s| s.to_string_lossy().into_owned());
         Ok(CrossEncoder {
-            bert,
-            classifier,
+            engine,
+            dims: native_dims(&cfg),
             tokenizer,
             device: device.clone(),
             meta,
@@ -392,9 +488,28 @@ impl CrossEncoder {
         offline: bool,
         device: &Device,
     ) -> Result<CrossEncoder, ModelError> {
+        CrossEncoder::from_dir_with(dir, offline, device, Backend::Candle, Precision::F32)
+    }
+
+    /// [`CrossEncoder::from_dir`] with a choice of forward pass and precision.
+    pub fn from_dir_with(
+        dir: &Path,
+        offline: bool,
+        device: &Device,
+        backend: Backend,
+        precision: Precision,
+    ) -> Result<CrossEncoder, ModelError> {
         let (meta, delta) = read_dir(dir)?;
         let base = resolve_base(&meta.base, offline)?;
-        CrossEncoder::load(meta, &delta, &base, device)
+        CrossEncoder::load_with(meta, &delta, &base, device, backend, precision)
+    }
+
+    /// The forward pass in use and its weight precision.
+    pub fn engine(&self) -> (Backend, Precision) {
+        match &self.engine {
+            Engine::Candle { .. } => (Backend::Candle, Precision::F32),
+            Engine::Native { bert, .. } => (Backend::Native, bert.precision()),
+        }
     }
 
     pub fn meta(&self) -> &CrossMeta {
@@ -407,12 +522,51 @@ impl CrossEncoder {
             return Ok(Vec::new());
         }
         let tp: Vec<(&str, &str)> = pairs.iter().map(|p| (p.target, p.text)).collect();
-        let batch = encode_pairs(&self.tokenizer, &tp, &self.device)?;
-        let hidden = self
-            .bert
-            .forward(&batch.ids, &batch.types, Some(&batch.mask))?;
-        let pooled = mean_pool(&hidden, &batch.mask)?;
-        let out = self.classifier.forward(&pooled)?.to_vec2::<f32>()?;
+        let out = match &self.engine {
+            Engine::Candle { bert, classifier } => {
+                let batch = encode_pairs(&self.tokenizer, &tp, &self.device)?;
+                let hidden = bert.forward(&batch.ids, &batch.types, Some(&batch.mask))?;
+                let pooled = mean_pool(&hidden, &batch.mask)?;
+                classifier.forward(&pooled)?.to_vec2::<f32>()?
+            }
+            Engine::Native { bert, classifier } => {
+                let inputs: Vec<EncodeInput> = tp
+                    .iter()
+                    .map(|&(t, s)| EncodeInput::Dual(t.into(), s.into()))
+                    .collect();
+                let encs = self
+                    .tokenizer
+                    .encode_batch(inputs, true)
+                    .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+                let seqs: Vec<Seq> = encs
+                    .iter()
+                    .map(|e| {
+                        let n = e.get_attention_mask().iter().filter(|&&m| m == 1).count();
+                        Seq {
+                            ids: &e.get_ids()[..n],
+                            types: &e.get_type_ids()[..n],
+                        }
+                    })
+                    .collect();
+                let h = bert.dims().hidden;
+                let pooled = bert.mean_pooled(&seqs, candle_core::utils::get_num_threads())?;
+                let (w, b) = classifier;
+                pooled
+                    .chunks_exact(h)
+                    .map(|x| {
+                        (0..3)
+                            .map(|j| {
+                                b[j] + w[j * h..(j + 1) * h]
+                                    .iter()
+                                    .zip(x)
+                                    .map(|(w, x)| w * x)
+                                    .sum::<f32>()
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+        };
         let mut rows = Vec::with_capacity(out.len());
         for r in out {
             let mut l = [0f32; 3];
@@ -427,16 +581,23 @@ impl CrossEncoder {
 
 impl StanceModel for CrossEncoder {
     fn name(&self) -> String {
+        let (backend, precision) = self.engine();
         format!(
-            "{}@{} + standpoint delta {} (top {} layers + classifier)",
+            "{}@{} + standpoint delta {} (top {} layers + classifier; {} {})",
             self.meta.base.repo,
             self.base_revision
                 .clone()
                 .or_else(|| self.meta.base.revision.clone())
                 .unwrap_or_else(|| format!("sha256:{}", &self.meta.base.weights_sha256[..12])),
             &self.meta.delta_sha256[..12],
-            self.meta.trained_layers
+            self.meta.trained_layers,
+            backend.as_str(),
+            precision.as_str()
         )
+    }
+
+    fn flops(&self, lens: &[usize]) -> Option<f64> {
+        Some(self.dims.flops(lens.iter().copied()))
     }
 
     fn token_len(&self, pair: Pair<'_>) -> Result<usize, ModelError> {

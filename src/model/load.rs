@@ -1,8 +1,9 @@
 //! Choosing and loading a stance model from command-line settings.
 
-use super::cross::{self, CrossEncoder, CrossMeta};
+use super::cross::{self, Backend, CrossEncoder, CrossMeta};
 use super::default::{DefaultModel, Encoder, StanceHead, ENCODER_REPO};
 use super::hub;
+use super::native::Precision;
 use super::nli::NliModel;
 use super::{device, DeviceKind, ModelError, StanceModel};
 use std::path::PathBuf;
@@ -24,6 +25,11 @@ pub struct ModelSpec {
     /// built-in cross-encoder.
     pub head: Option<PathBuf>,
     pub device: DeviceKind,
+    /// Forward pass of a standpoint cross-encoder (the default and `train` directories); `None`:
+    /// native on a CPU, candle elsewhere.
+    pub backend: Option<Backend>,
+    /// Weight precision of the native forward pass.
+    pub precision: Precision,
 }
 
 impl Default for ModelSpec {
@@ -35,6 +41,8 @@ impl Default for ModelSpec {
             hypotheses: Vec::new(),
             head: None,
             device: DeviceKind::Cpu,
+            backend: None,
+            precision: Precision::F32,
         }
     }
 }
@@ -58,6 +66,11 @@ pub fn embedded_default() -> Result<(CrossMeta, Vec<u8>), ModelError> {
 /// Loads the model a spec names.
 pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
     let dev = device(spec.device)?;
+    let backend = spec.backend.unwrap_or(if spec.device == DeviceKind::Cpu {
+        Backend::Native
+    } else {
+        Backend::Candle
+    });
     if spec.model == "default" {
         let files = hub::resolve_files(
             ENCODER_REPO,
@@ -81,11 +94,24 @@ pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
         }
         let (meta, delta) = embedded_default()?;
         let files = [files[0].clone(), files[1].clone(), files[2].clone()];
-        return Ok(Box::new(CrossEncoder::load(meta, &delta, &files, &dev)?));
+        return Ok(Box::new(CrossEncoder::load_with(
+            meta,
+            &delta,
+            &files,
+            &dev,
+            backend,
+            spec.precision,
+        )?));
     }
     let dir = std::path::Path::new(&spec.model);
     if cross::is_model_dir(dir) {
-        return Ok(Box::new(CrossEncoder::from_dir(dir, spec.offline, &dev)?));
+        return Ok(Box::new(CrossEncoder::from_dir_with(
+            dir,
+            spec.offline,
+            &dev,
+            backend,
+            spec.precision,
+        )?));
     }
     let files = hub::resolve(&spec.model, spec.revision.as_deref(), spec.offline)?;
     Ok(Box::new(NliModel::load(

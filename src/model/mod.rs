@@ -8,10 +8,12 @@
 //! XLM-RoBERTa, ModernBERT). Batching policy lives
 //! in [`crate::infer`], not here: a model only scores the batch it is given.
 
+pub mod bf16;
 pub mod cross;
 pub mod default;
 pub mod hub;
 pub mod load;
+pub mod native;
 pub mod nli;
 
 use serde::{Deserialize, Serialize};
@@ -124,6 +126,11 @@ pub trait StanceModel: Send + Sync {
     fn token_len(&self, pair: Pair<'_>) -> Result<usize, ModelError>;
     /// Probabilities for each pair, in input order.
     fn predict(&self, pairs: &[Pair<'_>]) -> Result<Vec<Scores>, ModelError>;
+    /// Floating-point operations of one forward pass over sequences of these token lengths
+    /// (multiply-adds ×2 of the encoder's dense layers and attention), when the model knows it.
+    fn flops(&self, _lens: &[usize]) -> Option<f64> {
+        None
+    }
 }
 
 /// Which device to run on.

@@ -1,0 +1,496 @@
+//! bfloat16 weights and their matrix product for [`super::native`] (`--precision bf16`).
+//!
+//! The weights `(k, n)` are rounded to bfloat16 (round to nearest even) and packed for the
+//! AVX512-BF16 instruction `vdpbf16ps`, which multiplies pairs of bf16 values and adds both
+//! products to an f32 lane: for each block of 16 output columns and each pair of rows `2p, 2p+1`
+//! of `W`, one 64-byte vector holds the 16 columns' two values. The activations are rounded to
+//! bf16 per matrix product, in the same pairs, and each pair is broadcast to all lanes. An 8-row ×
+//! 32-column tile of the result stays in 16 registers over the whole `k` loop and is added to the
+//! destination once (which already holds the bias and, for output projections, the residual).
+//!
+//! On a CPU without AVX512-BF16 the same bf16-rounded weights are widened to f32 once and go
+//! through the f32 `gemm` product, so results agree with the fast path to rounding of the
+//! activations and the speed is that of f32.
+
+/// Rounds an f32 to bfloat16 bits, to nearest even (NaN stays NaN).
+#[inline(always)]
+pub fn to_bf16(x: f32) -> u16 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    let round = 0x7fff + ((b >> 16) & 1);
+    ((b + round) >> 16) as u16
+}
+
+/// Widens bfloat16 bits to f32.
+#[inline(always)]
+pub fn from_bf16(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// Rows of the result per tile.
+const MR: usize = 8;
+/// Rows of activations converted and kept together (an L2-sized block).
+const MC: usize = 64;
+
+/// A `(k, n)` weight matrix in bfloat16, packed for `vdpbf16ps`.
+pub struct PackedBf16 {
+    k: usize,
+    n: usize,
+    /// Pairs of rows: ⌈k/2⌉.
+    kp: usize,
+    /// `[n/16 blocks][kp][16 columns]`, each u32 = bf16(W[2p][c]) | bf16(W[2p+1][c]) << 16.
+    packed: Vec<u32>,
+    /// The bf16-rounded weights widened to f32 `(k, n)`, for CPUs without AVX512-BF16 (or
+    /// widths that are not a multiple of 16).
+    widened: Option<Vec<f32>>,
+}
+
+fn has_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU multiplies bf16 natively (AVX512-BF16).
+pub fn native_bf16() -> bool {
+    static H: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *H.get_or_init(has_bf16)
+}
+
+impl PackedBf16 {
+    /// Packs `w`, `(k, n)` row-major.
+    pub fn pack(w: &[f32], k: usize, n: usize) -> PackedBf16 {
+        assert_eq!(w.len(), k * n);
+        // Pairs padded to a multiple of 16 (zeros), the depth of one AMX tile.
+        let kp = k.div_ceil(2).div_ceil(16) * 16;
+        let simd = native_bf16() && n.is_multiple_of(16);
+        let packed = if simd {
+            let nb = n / 16;
+            let mut p = vec![0u32; nb * kp * 16];
+            for jb in 0..nb {
+                for pp in 0..kp {
+                    for c in 0..16 {
+                        let col = jb * 16 + c;
+                        if 2 * pp >= k {
+                            continue;
+                        }
+                        let lo = to_bf16(w[2 * pp * n + col]) as u32;
+                        let hi = if 2 * pp + 1 < k {
+                            to_bf16(w[(2 * pp + 1) * n + col]) as u32
+                        } else {
+                            0
+                        };
+                        p[(jb * kp + pp) * 16 + c] = lo | (hi << 16);
+                    }
+                }
+            }
+            p
+        } else {
+            Vec::new()
+        };
+        let widened = (!simd).then(|| w.iter().map(|&v| from_bf16(to_bf16(v))).collect());
+        PackedBf16 {
+            k,
+            n,
+            kp,
+            packed,
+            widened,
+        }
+    }
+
+    /// `dst (m, n) += x (m, k) · W`, with `x` rounded to bf16 on the fast path.
+    pub fn matmul_acc(&self, x: &[f32], m: usize, dst: &mut [f32], threads: usize) {
+        assert_eq!(x.len(), m * self.k);
+        assert_eq!(dst.len(), m * self.n);
+        if let Some(w) = &self.widened {
+            unsafe {
+                // SAFETY: sizes asserted above.
+                gemm::gemm(
+                    m,
+                    self.n,
+                    self.k,
+                    dst.as_mut_ptr(),
+                    1,
+                    self.n as isize,
+                    true,
+                    x.as_ptr(),
+                    1,
+                    self.k as isize,
+                    w.as_ptr(),
+                    1,
+                    self.n as isize,
+                    1.0f32,
+                    1.0f32,
+                    false,
+                    false,
+                    false,
+                    if threads > 1 {
+                        gemm::Parallelism::Rayon(threads)
+                    } else {
+                        gemm::Parallelism::None
+                    },
+                )
+            }
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let use_amx = self.n.is_multiple_of(32) && amx::available();
+            let block = |(xc, dc): (&[f32], &mut [f32])| {
+                let rows = xc.len() / self.k;
+                // SAFETY: this path exists only when AVX512-BF16 was detected (`widened` is None);
+                // the AMX path only when AMX was detected and the OS allowed it.
+                unsafe {
+                    if use_amx {
+                        self.rows_amx(xc, rows, dc)
+                    } else {
+                        self.rows_bf16(xc, rows, dc)
+                    }
+                }
+            };
+            if threads > 1 {
+                use rayon::prelude::*;
+                x.par_chunks(MC * self.k)
+                    .zip(dst.par_chunks_mut(MC * self.n))
+                    .for_each(block);
+            } else {
+                x.chunks(MC * self.k)
+                    .zip(dst.chunks_mut(MC * self.n))
+                    .for_each(block);
+            }
+        }
+    }
+
+    /// Rows of `x` as bf16 pairs, `(padded_rows, kp)`, zeros beyond `k` and `rows`.
+    fn pairs(&self, x: &[f32], rows: usize, padded_rows: usize) -> Vec<u32> {
+        let (k, kp) = (self.k, self.kp);
+        let mut a = vec![0u32; padded_rows * kp];
+        for r in 0..rows {
+            let xr = &x[r * k..(r + 1) * k];
+            for p in 0..k.div_ceil(2) {
+                let lo = to_bf16(xr[2 * p]) as u32;
+                let hi = if 2 * p + 1 < k {
+                    to_bf16(xr[2 * p + 1]) as u32
+                } else {
+                    0
+                };
+                a[r * kp + p] = lo | (hi << 16);
+            }
+        }
+        a
+    }
+
+    /// At most [`MC`] rows on AMX tiles: 32 × 32 blocks of the result, each four 16 × 16 tiles
+    /// accumulated over the depth in steps of 32 bf16 values.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn rows_amx(&self, x: &[f32], rows: usize, dst: &mut [f32]) {
+        let (kp, n) = (self.kp, self.n);
+        let padded = rows.div_ceil(32) * 32;
+        let a = self.pairs(x, rows, padded);
+        amx::configure_thread();
+        let mut c = [0f32; 4 * 256];
+        for r in (0..padded).step_by(32) {
+            for jb in (0..n / 16).step_by(2) {
+                amx::block_32x32(
+                    a.as_ptr().add(r * kp),
+                    kp,
+                    self.packed.as_ptr().add(jb * kp * 16),
+                    &mut c,
+                );
+                // Tiles: c[0] rows r..r+16 × cols jb, c[1] × jb+1, c[2] rows r+16.. × jb, c[3].
+                for (t, tile) in c.chunks_exact(256).enumerate() {
+                    let r0 = r + 16 * (t / 2);
+                    let c0 = (jb + t % 2) * 16;
+                    for i in 0..16 {
+                        if r0 + i >= rows {
+                            break;
+                        }
+                        let d = &mut dst[(r0 + i) * n + c0..(r0 + i) * n + c0 + 16];
+                        for (d, v) in d.iter_mut().zip(&tile[i * 16..(i + 1) * 16]) {
+                            *d += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// At most [`MC`] rows: converts them to bf16 pairs, then runs every tile.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn rows_bf16(&self, x: &[f32], rows: usize, dst: &mut [f32]) {
+        let (kp, n) = (self.kp, self.n);
+        let a = self.pairs(x, rows, rows);
+        let nb = n / 16;
+        let mut jb = 0;
+        while jb < nb {
+            let nr = if jb + 1 < nb { 2 } else { 1 };
+            let b = self.packed.as_ptr().add(jb * kp * 16);
+            let mut r = 0;
+            while r < rows {
+                let mr = (rows - r).min(MR);
+                let ap = a.as_ptr().add(r * kp);
+                let dp = dst.as_mut_ptr().add(r * n + jb * 16);
+                macro_rules! go {
+                    ($($m:literal),*) => {
+                        match (mr, nr) {
+                            $(($m, 2) => tile::<$m, 2>(ap, kp, b, dp, n),
+                              ($m, _) => tile::<$m, 1>(ap, kp, b, dp, n),)*
+                            _ => unreachable!(),
+                        }
+                    };
+                }
+                go!(1, 2, 3, 4, 5, 6, 7, 8);
+                r += mr;
+            }
+            jb += nr;
+        }
+    }
+}
+
+/// Intel AMX (Advanced Matrix Extensions) through inline assembly: eight tile registers of 16 rows
+/// × 64 bytes, and `tdpbf16ps`, which multiplies a 16 × 32 bf16 tile by a 32 × 16 one (stored as
+/// 16 rows of 16 bf16 pairs, the layout [`PackedBf16`] already has) into a 16 × 16 f32 tile.
+/// Linux grants the tile state per process on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`), and
+/// each thread loads the tile configuration once.
+#[cfg(target_arch = "x86_64")]
+mod amx {
+    use std::arch::asm;
+    use std::cell::Cell;
+    use std::sync::OnceLock;
+
+    /// CPUID.(7,0):EDX bits 22 (AMX-BF16) and 24 (AMX-TILE), and the kernel's permission.
+    pub fn available() -> bool {
+        static A: OnceLock<bool> = OnceLock::new();
+        *A.get_or_init(|| {
+            if std::env::var_os("STANDPOINT_NO_AMX").is_some() {
+                return false;
+            }
+            let edx = std::arch::x86_64::__cpuid_count(7, 0).edx;
+            let has = super::native_bf16() && edx & (1 << 22) != 0 && edx & (1 << 24) != 0;
+            has && request_permission()
+        })
+    }
+
+    #[cfg(target_os = "linux")]
+    fn request_permission() -> bool {
+        const SYS_ARCH_PRCTL: usize = 158;
+        const ARCH_REQ_XCOMP_PERM: usize = 0x1023;
+        const XFEATURE_XTILEDATA: usize = 18;
+        let ret: isize;
+        // SAFETY: arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA) only changes this process's
+        // permission to use the tile state; the syscall clobbers rcx and r11.
+        unsafe {
+            asm!(
+                "syscall",
+                inlateout("rax") SYS_ARCH_PRCTL as isize => ret,
+                in("rdi") ARCH_REQ_XCOMP_PERM,
+                in("rsi") XFEATURE_XTILEDATA,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack)
+            );
+        }
+        ret == 0
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn request_permission() -> bool {
+        false
+    }
+
+    #[repr(C, align(64))]
+    struct TileConfig {
+        palette: u8,
+        start_row: u8,
+        reserved: [u8; 14],
+        colsb: [u16; 16],
+        rows: [u8; 16],
+    }
+
+    thread_local! {
+        static CONFIGURED: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Loads the tile configuration on this thread (all eight tiles 16 rows × 64 bytes).
+    ///
+    /// SAFETY: [`available`] returned true.
+    pub unsafe fn configure_thread() {
+        if CONFIGURED.with(|c| c.get()) {
+            return;
+        }
+        let mut cfg = TileConfig {
+            palette: 1,
+            start_row: 0,
+            reserved: [0; 14],
+            colsb: [0; 16],
+            rows: [0; 16],
+        };
+        for t in 0..8 {
+            cfg.colsb[t] = 64;
+            cfg.rows[t] = 16;
+        }
+        asm!("ldtilecfg [{}]", in(reg) &cfg as *const TileConfig, options(nostack, readonly));
+        CONFIGURED.with(|c| c.set(true));
+    }
+
+    /// `c` = four 16 × 16 tiles: rows 0–15 and 16–31 of `a` (32 rows of `kp` pairs) times column
+    /// blocks 0 and 1 of `b` (`kp × 16` pairs each, consecutive).
+    ///
+    /// SAFETY: the thread is configured; `a` holds 32 rows of `kp` pairs, `b` two blocks; `kp`
+    /// is a multiple of 16.
+    pub unsafe fn block_32x32(a: *const u32, kp: usize, b: *const u32, c: &mut [f32; 1024]) {
+        let sa = kp * 4;
+        let b1 = b.add(kp * 16);
+        asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            options(nostack)
+        );
+        for p in (0..kp).step_by(16) {
+            asm!(
+                "tileloadd tmm4, [{a0} + {sa}*1]",
+                "tileloadd tmm5, [{a1} + {sa}*1]",
+                "tileloadd tmm6, [{b0} + {sb}*1]",
+                "tileloadd tmm7, [{b1} + {sb}*1]",
+                "tdpbf16ps tmm0, tmm4, tmm6",
+                "tdpbf16ps tmm1, tmm4, tmm7",
+                "tdpbf16ps tmm2, tmm5, tmm6",
+                "tdpbf16ps tmm3, tmm5, tmm7",
+                a0 = in(reg) a.add(p),
+                a1 = in(reg) a.add(16 * kp + p),
+                b0 = in(reg) b.add(p * 16),
+                b1 = in(reg) b1.add(p * 16),
+                sa = in(reg) sa,
+                sb = in(reg) 64usize,
+                options(nostack, readonly)
+            );
+        }
+        let cp = c.as_mut_ptr();
+        asm!(
+            "tilestored [{c0} + {s}*1], tmm0",
+            "tilestored [{c1} + {s}*1], tmm1",
+            "tilestored [{c2} + {s}*1], tmm2",
+            "tilestored [{c3} + {s}*1], tmm3",
+            c0 = in(reg) cp,
+            c1 = in(reg) cp.add(256),
+            c2 = in(reg) cp.add(512),
+            c3 = in(reg) cp.add(768),
+            s = in(reg) 64usize,
+            options(nostack)
+        );
+    }
+}
+
+/// Whether the bf16 product runs on AMX tiles here.
+pub fn amx_in_use() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        amx::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `dst[r][j·16 + c] += Σ_p dot(a[r][p], b[j][p][c])` for an `R`-row × `16·N`-column tile.
+///
+/// SAFETY: `a` holds `R` rows of `kp` pairs; `b` holds `N` consecutive column blocks of `kp × 16`
+/// pairs; `dst` addresses `R` rows of `16·N` floats with row stride `ldd`; the CPU has
+/// AVX512-BF16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn tile<const R: usize, const N: usize>(
+    a: *const u32,
+    kp: usize,
+    b: *const u32,
+    dst: *mut f32,
+    ldd: usize,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); N]; R];
+    for p in 0..kp {
+        let mut bv = [_mm512_setzero_si512(); N];
+        for (j, v) in bv.iter_mut().enumerate() {
+            *v = _mm512_loadu_si512(b.add((j * kp + p) * 16) as *const __m512i);
+        }
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add(r * kp + p) as i32));
+            for (j, acc) in row.iter_mut().enumerate() {
+                *acc = _mm512_dpbf16_ps(*acc, av, std::mem::transmute::<__m512i, __m512bh>(bv[j]));
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (j, acc) in row.iter().enumerate() {
+            let d = dst.add(r * ldd + j * 16);
+            _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), *acc));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bf16_rounding() {
+        assert_eq!(to_bf16(1.0), 0x3f80);
+        assert_eq!(from_bf16(to_bf16(-2.5)), -2.5);
+        // 1 + 2^-8 is halfway between two bf16 values: to even (1.0).
+        assert_eq!(from_bf16(to_bf16(1.0 + 1.0 / 256.0)), 1.0);
+        // Just above halfway rounds up.
+        let up = f32::from_bits((1.0f32 + 1.0 / 256.0).to_bits() + 1);
+        assert_eq!(from_bf16(to_bf16(up)), 1.0 + 1.0 / 128.0);
+        assert!(from_bf16(to_bf16(f32::NAN)).is_nan());
+    }
+
+    /// The product against f64 arithmetic on the same bf16-rounded operands, for shapes that
+    /// exercise every tile size (rows not a multiple of 8, a last single 16-column block, odd k,
+    /// more than one row block).
+    #[test]
+    fn product_matches_the_definition() {
+        for &(m, k, n) in &[(1, 2, 16), (13, 7, 48), (70, 33, 32), (9, 64, 80)] {
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
+                .collect();
+            let x: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
+                .collect();
+            let p = PackedBf16::pack(&w, k, n);
+            for threads in [1, 2] {
+                let mut dst: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.01).collect();
+                let init = dst.clone();
+                p.matmul_acc(&x, m, &mut dst, threads);
+                for r in 0..m {
+                    for c in 0..n {
+                        let mut want = init[r * n + c] as f64;
+                        for i in 0..k {
+                            let a = if native_bf16() {
+                                from_bf16(to_bf16(x[r * k + i]))
+                            } else {
+                                x[r * k + i]
+                            };
+                            want += a as f64 * from_bf16(to_bf16(w[i * n + c])) as f64;
+                        }
+                        let got = dst[r * n + c] as f64;
+                        assert!(
+                            (got - want).abs() < 1e-4 * (1.0 + want.abs()),
+                            "m{m} k{k} n{n} [{r},{c}]: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
