@@ -33,7 +33,8 @@ pub struct Measurement {
     pub statements: usize,
     /// Tokens the model read (special tokens included).
     pub tokens: usize,
-    /// Σ over batches of batch size × longest pair.
+    /// Tokens the forward pass computed on: Σ over batches of batch size × longest pair for a
+    /// model that pads, the real tokens for one that packs them.
     pub padded_tokens: usize,
     pub batches: usize,
     /// FLOPs of one pass over all statements (real tokens), when the model states them.
@@ -57,10 +58,14 @@ pub fn measure(
         .map(|&p| model.token_len(p))
         .collect::<Result<_, _>>()?;
     let batches = make_batches(&lens, batching);
-    let padded = batches
-        .iter()
-        .map(|b| b.len() * b.iter().map(|&i| lens[i]).max().unwrap_or(0))
-        .sum();
+    let padded = if model.pads() {
+        batches
+            .iter()
+            .map(|b| b.len() * b.iter().map(|&i| lens[i]).max().unwrap_or(0))
+            .sum()
+    } else {
+        lens.iter().sum()
+    };
     let mut m = Measurement {
         statements: pairs.len(),
         tokens: lens.iter().sum(),

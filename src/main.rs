@@ -619,7 +619,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             );
         }
         print!("{}", standpoint::bench::table(&results));
-        println!("GFLOP/s: 2 x multiply-adds of dense layers and attention over real tokens; padded/s: tokens incl. padding (native packs tokens: no padding)");
+        println!("GFLOP/s: 2 x multiply-adds of dense layers and attention over real tokens; padded/s: tokens computed on, padding included (native packs real tokens)");
     }
     Ok(())
 }

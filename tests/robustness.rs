@@ -88,10 +88,13 @@ fn random_texts_never_panic_and_offsets_hold() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for case in 0..3000 {
         let n = 1 + (rng.next() % 60) as usize;
-        let text: String = (0..n)
-            .map(|_| rng.pick(PIECES))
-            .collect::<Vec<_>>()
-            .join(if rng.next().is_multiple_of(2) { " " } else { "" });
+        let text: String = (0..n).map(|_| rng.pick(PIECES)).collect::<Vec<_>>().join(
+            if rng.next().is_multiple_of(2) {
+                " "
+            } else {
+                ""
+            },
+        );
         let doc = Document {
             id: format!("c{case}"),
             text: text.clone(),

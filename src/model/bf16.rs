@@ -168,8 +168,37 @@ impl PackedBf16 {
         }
     }
 
-    /// Rows of `x` as bf16 pairs, `(padded_rows, kp)`, zeros beyond `k` and `rows`.
-    fn pairs(&self, x: &[f32], rows: usize, padded_rows: usize) -> Vec<u32> {
+    /// Rows of `x` as bf16 pairs, `(padded_rows, kp)`, zeros beyond `k` and `rows`: each row is
+    /// `x`'s row rounded to bf16 in order (a pair's first value in the low half).
+    ///
+    /// SAFETY: the CPU has AVX512-BF16 (this is only called on the packed paths).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bf16")]
+    unsafe fn pairs(&self, x: &[f32], rows: usize, padded_rows: usize) -> Vec<u32> {
+        use std::arch::x86_64::*;
+        let (k, kp) = (self.k, self.kp);
+        let mut a = vec![0u32; padded_rows * kp];
+        let full = k / 16 * 16;
+        for r in 0..rows {
+            let xr = &x[r * k..(r + 1) * k];
+            let dst = a.as_mut_ptr().add(r * kp) as *mut u16;
+            for i in (0..full).step_by(16) {
+                let v = _mm512_cvtneps_pbh(_mm512_loadu_ps(xr.as_ptr().add(i)));
+                _mm256_storeu_si256(
+                    dst.add(i) as *mut __m256i,
+                    std::mem::transmute::<__m256bh, __m256i>(v),
+                );
+            }
+            for (i, &v) in xr.iter().enumerate().skip(full) {
+                *dst.add(i) = to_bf16(v);
+            }
+        }
+        a
+    }
+
+    /// The portable form of [`PackedBf16::pairs`] (kept for the tests' reference).
+    #[cfg(test)]
+    fn pairs_portable(&self, x: &[f32], rows: usize, padded_rows: usize) -> Vec<u32> {
         let (k, kp) = (self.k, self.kp);
         let mut a = vec![0u32; padded_rows * kp];
         for r in 0..rows {
@@ -458,6 +487,20 @@ mod tests {
     /// The product against f64 arithmetic on the same bf16-rounded operands, for shapes that
     /// exercise every tile size (rows not a multiple of 8, a last single 16-column block, odd k,
     /// more than one row block).
+    /// The vectorised conversion of activations gives the same bits as [`to_bf16`].
+    #[test]
+    fn activation_pairs_match_the_portable_rounding() {
+        if !native_bf16() {
+            return;
+        }
+        let (m, k) = (5, 37);
+        let x: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.731).sin() * 3.3).collect();
+        let p = PackedBf16::pack(&vec![0.0; k * 16], k, 16);
+        // SAFETY: AVX512-BF16 checked above.
+        let fast = unsafe { p.pairs(&x, m, m + 2) };
+        assert_eq!(fast, p.pairs_portable(&x, m, m + 2));
+    }
+
     #[test]
     fn product_matches_the_definition() {
         for &(m, k, n) in &[(1, 2, 16), (13, 7, 48), (70, 33, 32), (9, 64, 80)] {

@@ -596,6 +596,10 @@ impl StanceModel for CrossEncoder {
         )
     }
 
+    fn pads(&self) -> bool {
+        matches!(self.engine, Engine::Candle { .. })
+    }
+
     fn flops(&self, lens: &[usize]) -> Option<f64> {
         Some(self.dims.flops(lens.iter().copied()))
     }

@@ -131,6 +131,10 @@ pub trait StanceModel: Send + Sync {
     fn flops(&self, _lens: &[usize]) -> Option<f64> {
         None
     }
+    /// Whether a batch is padded to its longest pair (false: the model packs real tokens only).
+    fn pads(&self) -> bool {
+        true
+    }
 }
 
 /// Which device to run on.
