@@ -1828,6 +1828,13 @@ mod tests {
         assert_eq!(who(t), [some("Roy Verley", Attribution::DirectQuote)]);
         let t = "Senator Mark Rubin continued his tour of the state.";
         assert_eq!(who(t), [(None, Attribution::None)]);
+        // Singing and questioning, and an editorial that opines.
+        let t = "“Keep the lights on for me,” Halvorson sings to the crowd.";
+        assert_eq!(who(t), [some("Halvorson", Attribution::DirectQuote)]);
+        let t = "“Who paid for the bridge?” Reyes questioned.";
+        assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
+        let t = "“Voters deserve better,” opined the Daily Ledger.";
+        assert_eq!(who(t), [some("Daily Ledger", Attribution::DirectQuote)]);
     }
 
     #[test]
