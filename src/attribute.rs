@@ -933,6 +933,27 @@ impl Finder<'_> {
         None
     }
 
+    /// The name right before a participle that leads into a quotation, also as the object of
+    /// a preposition ("footage of Hillary Clinton asking, “…”", "with Trump reportedly yelling:
+    /// “…”"): the one who says it.
+    fn gerund_subject(&self, toks: &[Token]) -> Option<Found> {
+        let n = toks.len();
+        (n.saturating_sub(7)..n).rev().find_map(|k| {
+            if k == 0 || toks[k].quoted || !self.lex.participles.contains(&toks[k].lower) {
+                return None;
+            }
+            let mut j = k;
+            while j > 0 && self.is_between(&toks[j - 1]) && self.adjacent(toks, j - 1) {
+                j -= 1;
+            }
+            if j == 0 || !self.adjacent(toks, j - 1) || toks[j - 1].possessive {
+                return None;
+            }
+            self.entity_ending_at(toks, j - 1)
+                .map(|e| Found::Named(e, Attribution::DirectQuote))
+        })
+    }
+
     /// The subject of the main clause, for a participle cue ("Russia has …, demanding that").
     fn clause_subject(&self, toks: &[Token], region_start: usize, k: usize) -> Option<Found> {
         for i in 0..k {
@@ -1272,6 +1293,9 @@ pub fn attribute(
                     }
                 })
                 .map(as_direct);
+        }
+        if found.is_none() && !toks.is_empty() {
+            found = f.gerund_subject(&toks);
         }
         // A frame that leads into the quote with a colon, a comma or a participle
         // ("Pence continued:", "…, writing").
@@ -1879,6 +1903,14 @@ mod tests {
         // Multi-word cues.
         let t = "Republican presidential nominee Donald Trump issued the following statement:\n\n“Our prayers are with all those affected.”";
         assert_eq!(who(t)[1], some("Donald Trump", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_name_before_a_participle_into_a_quote_says_it() {
+        let t = "The new clip uses footage of Senator Ann Halvorson asking, “Where did the money go?”";
+        assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
+        let t = "The hall erupted, with Reyes reportedly yelling: “Throw them out!”";
+        assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
     }
 
     #[test]
