@@ -1379,14 +1379,8 @@ pub fn attribute(
                     seg.sentences[prev].quote
                 };
                 // (a quotation that opens or closes its sentence, not words in scare quotes)
-                let before = before.filter(|&pq| {
-                    let pquote = &seg.quotes[pq];
-                    let opens = seg
-                        .sentences
-                        .iter()
-                        .find(|s| s.span.contains(pquote.open))
-                        .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
-                    let closes = pquote.close.is_some_and(|c| {
+                let closes_sentence = |quote: &crate::segment::Quote| {
+                    quote.close.is_some_and(|c| {
                         seg.sentences
                             .iter()
                             .find(|s| s.span.contains(c))
@@ -1396,9 +1390,20 @@ pub fn attribute(
                                     .skip(1)
                                     .all(|ch| !ch.is_alphanumeric())
                             })
-                    });
-                    opens || closes
+                    })
+                };
+                let before = before.filter(|&pq| {
+                    let pquote = &seg.quotes[pq];
+                    let opens = seg
+                        .sentences
+                        .iter()
+                        .find(|s| s.span.contains(pquote.open))
+                        .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
+                    opens || closes_sentence(pquote)
                 });
+                // (and not one that the author's sentence goes on from: "“American Skin” was
+                // written by …")
+                let before = before.filter(|_| q.close.is_none() || closes_sentence(q));
                 if let Some(pq) = before.filter(|&pq| pq < qi) {
                     if let Some(Found::Named(e, _)) = &quote_found[pq] {
                         found = Some(Found::Named(e.clone(), Attribution::DirectQuote));
@@ -2025,6 +2030,9 @@ mod tests {
         assert_eq!(w[1], some("Halvorson", Attribution::DirectQuote));
         assert_eq!(w[2], some("Halvorson", Attribution::DirectQuote));
         assert_eq!(w[3].0.as_deref(), Some("Tom Reyes"));
+        // Not a quoted title that the author's sentence goes on from.
+        let t = "“It is a sad day,” Halvorson told reporters. “Green Fields Forever” was written by a local band in 1990.";
+        assert_eq!(who(t)[1], (None, Attribution::None));
         // A bare clause after the quotation still names its speaker.
         let t = "“Is it over?” Reyes asked on Monday.";
         assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
