@@ -1278,9 +1278,30 @@ pub fn attribute(
             .filter(|t| !t.quoted)
             .collect();
         let mut found = None;
+        // The cue that leads into the quote, right before its comma or colon, comes before any
+        // earlier cue of the frame ("When Clinton noted that …, Trump boasted, “…”").
+        let lead_cue = |toks: &[Token]| {
+            let n = toks.len();
+            let last = text[..q.open].trim_end();
+            if !(last.ends_with(',') || last.ends_with(':')) {
+                return None;
+            }
+            (n.saturating_sub(3)..n).find_map(|k| {
+                let len = f.quote_cue_at(toks, k)?;
+                if f.lex.participles.contains(&toks[k].lower) {
+                    return None;
+                }
+                match f.subject_before(toks, k) {
+                    Some(Found::Named(e, _)) if k + len == n => {
+                        Some(Found::Named(e, Attribution::DirectQuote))
+                    }
+                    _ => None,
+                }
+            })
+        };
         if !toks.is_empty() {
-            found = f
-                .find(&toks, frame.start)
+            found = lead_cue(&toks)
+                .or_else(|| f.find(&toks, frame.start))
                 .or_else(|| {
                     // "… Sergei Lavrov: “"
                     let last = toks.len() - 1;
@@ -1916,6 +1937,12 @@ mod tests {
         assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
         let t = "The hall erupted, with Reyes reportedly yelling: “Throw them out!”";
         assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn the_cue_that_leads_into_a_quote_comes_first() {
+        let t = "At the door, a volunteer asked for a picture and Halvorson said, “Only if it is quick.”";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
     }
 
     #[test]
