@@ -705,6 +705,19 @@ impl Finder<'_> {
                 Attribution::DirectQuote,
             ));
         }
+        // "the IMF report stated", "a Kremlin statement said": the name before a noun for a
+        // statement.
+        if end >= from + 2 && !head.is_cap() && self.lex.statement_nouns.contains(&head.lower) {
+            let k = end - 2;
+            if self.adjacent(toks, k) || self.after_possessive(toks, k) {
+                if let Some(e) = self
+                    .entity_ending_at(toks, k)
+                    .filter(|e| e.mention.start >= toks[from].start)
+                {
+                    return Some(Found::Named(e, Attribution::DirectQuote));
+                }
+            }
+        }
         if self.name_like(head) && !head.possessive {
             if let Some(e) = self
                 .entity_ending_at(toks, end - 1)
@@ -1937,6 +1950,14 @@ mod tests {
         assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
         let t = "The hall erupted, with Reyes reportedly yelling: “Throw them out!”";
         assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn the_name_before_a_statement_noun_after_a_quote_speaks() {
+        let t = "“Growth will slow next year,” the OECD report warned.";
+        assert_eq!(who(t)[0], some("OECD", Attribution::DirectQuote));
+        let t = "“We will not resign,” Halvorson’s statement said.";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
     }
 
     #[test]
