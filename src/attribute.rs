@@ -674,8 +674,17 @@ impl Finder<'_> {
         let mut j = from;
         while j < toks.len() {
             let t = &toks[j];
+            // A number written with a slash is one word ("said 9/11 widow Terry Strada").
+            let slashed = j > from
+                && gap(self.text, toks, j - 1) == "/"
+                && [&toks[j - 1], t]
+                    .iter()
+                    .all(|t| t.text.chars().all(|c| c.is_ascii_digit()));
             if t.quoted
-                || (j > from && !self.adjacent(toks, j - 1) && !self.after_possessive(toks, j - 1))
+                || (j > from
+                    && !self.adjacent(toks, j - 1)
+                    && !self.after_possessive(toks, j - 1)
+                    && !slashed)
                 || (!t.is_cap()
                     && (PHRASE_END.contains(&t.lower.as_str())
                         || self.is_between(t)
@@ -1875,6 +1884,9 @@ mod tests {
         assert_eq!(who(t), [some("Jeff Weaver", Attribution::DirectQuote)]);
         let t = "“No comment,” a spokesman for the campaign, Hope Hicks, said.";
         assert_eq!(who(t), [some("Hope Hicks", Attribution::DirectQuote)]);
+        // A number with a slash in the role.
+        let t = "“Nobody called us back,” said 9/11 survivor Dana Whitfield.";
+        assert_eq!(who(t), [some("Dana Whitfield", Attribution::DirectQuote)]);
         // A phrase between the name and the cue.
         let t = "“It is a stretch,” Jeffrey Lewis of the Martin Center wrote in December.";
         assert_eq!(who(t), [some("Jeffrey Lewis", Attribution::DirectQuote)]);
