@@ -1061,6 +1061,7 @@ impl Finder<'_> {
             return Some(found);
         }
         let n = toks.len();
+        let mut unnamed_passive = false;
         for k in 0..n {
             if toks[k].quoted {
                 continue;
@@ -1101,6 +1102,15 @@ impl Finder<'_> {
             let Some(len) = self.cue_at(toks, k) else {
                 continue;
             };
+            // A passive ("after the winner was declared", "were rejected"): a common noun as
+            // its subject does not make what follows someone unnamed's report.
+            let passive = k > 0
+                && toks[k].lower.ends_with("ed")
+                && toks[k].lower != "convinced"
+                && matches!(
+                    toks[k - 1].lower.as_str(),
+                    "was" | "were" | "been" | "being" | "be"
+                );
             if self.lex.participles.contains(&toks[k].lower) {
                 let after_comma = k > 0 && gap(self.text, toks, k - 1).contains(',');
                 if after_comma {
@@ -1117,6 +1127,10 @@ impl Finder<'_> {
             // "They also confirmed that Russia wants…"): what follows is their report, so a
             // later cue in it ("Russia wants") does not make a speaker.
             if self.unnamed_subject_before(toks, k) {
+                if passive {
+                    unnamed_passive = true;
+                    continue;
+                }
                 return Some(Found::Unnamed);
             }
             if self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
@@ -1134,7 +1148,7 @@ impl Finder<'_> {
                 }
             }
         }
-        None
+        unnamed_passive.then_some(Found::Unnamed)
     }
 }
 
@@ -1970,6 +1984,16 @@ mod tests {
         assert_eq!(who(t)[0], some("OECD", Attribution::DirectQuote));
         let t = "“We will not resign,” Halvorson’s statement said.";
         assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_passive_names_no_unnamed_speaker() {
+        let t = "Ann Halvorson, who called Reyes after the result was announced, told the crowd, “We fought hard.”";
+        assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
+        // Still someone unnamed's report after a passive, when nothing else names a speaker.
+        let t = "Jens Berg has said that there can be no cuts. The plan was rejected, it is understood. It is what it is.";
+        assert_eq!(who(t)[1], (None, Attribution::None));
+        assert_eq!(who(t)[2], (None, Attribution::None));
     }
 
     #[test]
