@@ -680,12 +680,20 @@ impl Finder<'_> {
                 && [&toks[j - 1], t]
                     .iter()
                     .all(|t| t.text.chars().all(|c| c.is_ascii_digit()));
+            // "of" inside a role ("said former secretary of state Hillary Clinton").
+            let in_role = t.lower == "of"
+                && j > from
+                && self.lex.titles.contains(&toks[j - 1].lower)
+                && toks
+                    .get(j + 1)
+                    .is_some_and(|n| self.lex.titles.contains(&n.lower));
             if t.quoted
                 || (j > from
                     && !self.adjacent(toks, j - 1)
                     && !self.after_possessive(toks, j - 1)
                     && !slashed)
                 || (!t.is_cap()
+                    && !in_role
                     && (PHRASE_END.contains(&t.lower.as_str())
                         || self.is_between(t)
                         || self.quote_cue_at(toks, j).is_some()))
@@ -1898,6 +1906,9 @@ mod tests {
         assert_eq!(who(t), [some("Jeff Weaver", Attribution::DirectQuote)]);
         let t = "“No comment,” a spokesman for the campaign, Hope Hicks, said.";
         assert_eq!(who(t), [some("Hope Hicks", Attribution::DirectQuote)]);
+        // "of" inside a lower-case role.
+        let t = "“The rules are clear,” said former secretary of state Dana Whitfield, who left office in May.";
+        assert_eq!(who(t), [some("Dana Whitfield", Attribution::DirectQuote)]);
         // A number with a slash in the role.
         let t = "“Nobody called us back,” said 9/11 survivor Dana Whitfield.";
         assert_eq!(who(t), [some("Dana Whitfield", Attribution::DirectQuote)]);
