@@ -1983,7 +1983,8 @@ mod tests {
 
     #[test]
     fn a_name_before_a_participle_into_a_quote_says_it() {
-        let t = "The new clip uses footage of Senator Ann Halvorson asking, “Where did the money go?”";
+        let t =
+            "The new clip uses footage of Senator Ann Halvorson asking, “Where did the money go?”";
         assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
         let t = "The hall erupted, with Reyes reportedly yelling: “Throw them out!”";
         assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
