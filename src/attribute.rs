@@ -674,9 +674,26 @@ impl Finder<'_> {
         let mut j = from;
         while j < toks.len() {
             let t = &toks[j];
+            // A number written with a slash is one word ("said 9/11 widow Terry Strada").
+            let slashed = j > from
+                && gap(self.text, toks, j - 1) == "/"
+                && [&toks[j - 1], t]
+                    .iter()
+                    .all(|t| t.text.chars().all(|c| c.is_ascii_digit()));
+            // "of" inside a role ("said former secretary of state Hillary Clinton").
+            let in_role = t.lower == "of"
+                && j > from
+                && self.lex.titles.contains(&toks[j - 1].lower)
+                && toks
+                    .get(j + 1)
+                    .is_some_and(|n| self.lex.titles.contains(&n.lower));
             if t.quoted
-                || (j > from && !self.adjacent(toks, j - 1) && !self.after_possessive(toks, j - 1))
+                || (j > from
+                    && !self.adjacent(toks, j - 1)
+                    && !self.after_possessive(toks, j - 1)
+                    && !slashed)
                 || (!t.is_cap()
+                    && !in_role
                     && (PHRASE_END.contains(&t.lower.as_str())
                         || self.is_between(t)
                         || self.quote_cue_at(toks, j).is_some()))
@@ -704,6 +721,19 @@ impl Finder<'_> {
                 },
                 Attribution::DirectQuote,
             ));
+        }
+        // "the IMF report stated", "a Kremlin statement said": the name before a noun for a
+        // statement.
+        if end >= from + 2 && !head.is_cap() && self.lex.statement_nouns.contains(&head.lower) {
+            let k = end - 2;
+            if self.adjacent(toks, k) || self.after_possessive(toks, k) {
+                if let Some(e) = self
+                    .entity_ending_at(toks, k)
+                    .filter(|e| e.mention.start >= toks[from].start)
+                {
+                    return Some(Found::Named(e, Attribution::DirectQuote));
+                }
+            }
         }
         if self.name_like(head) && !head.possessive {
             if let Some(e) = self
@@ -933,6 +963,27 @@ impl Finder<'_> {
         None
     }
 
+    /// The name right before a participle that leads into a quotation, also as the object of
+    /// a preposition ("footage of Hillary Clinton asking, “…”", "with Trump reportedly yelling:
+    /// “…”"): the one who says it.
+    fn gerund_subject(&self, toks: &[Token]) -> Option<Found> {
+        let n = toks.len();
+        (n.saturating_sub(7)..n).rev().find_map(|k| {
+            if k == 0 || toks[k].quoted || !self.lex.participles.contains(&toks[k].lower) {
+                return None;
+            }
+            let mut j = k;
+            while j > 0 && self.is_between(&toks[j - 1]) && self.adjacent(toks, j - 1) {
+                j -= 1;
+            }
+            if j == 0 || !self.adjacent(toks, j - 1) || toks[j - 1].possessive {
+                return None;
+            }
+            self.entity_ending_at(toks, j - 1)
+                .map(|e| Found::Named(e, Attribution::DirectQuote))
+        })
+    }
+
     /// The subject of the main clause, for a participle cue ("Russia has …, demanding that").
     fn clause_subject(&self, toks: &[Token], region_start: usize, k: usize) -> Option<Found> {
         for i in 0..k {
@@ -1018,6 +1069,7 @@ impl Finder<'_> {
             return Some(found);
         }
         let n = toks.len();
+        let mut unnamed_passive = false;
         for k in 0..n {
             if toks[k].quoted {
                 continue;
@@ -1058,6 +1110,15 @@ impl Finder<'_> {
             let Some(len) = self.cue_at(toks, k) else {
                 continue;
             };
+            // A passive ("after the winner was declared", "were rejected"): a common noun as
+            // its subject does not make what follows someone unnamed's report.
+            let passive = k > 0
+                && toks[k].lower.ends_with("ed")
+                && toks[k].lower != "convinced"
+                && matches!(
+                    toks[k - 1].lower.as_str(),
+                    "was" | "were" | "been" | "being" | "be"
+                );
             if self.lex.participles.contains(&toks[k].lower) {
                 let after_comma = k > 0 && gap(self.text, toks, k - 1).contains(',');
                 if after_comma {
@@ -1074,6 +1135,10 @@ impl Finder<'_> {
             // "They also confirmed that Russia wants…"): what follows is their report, so a
             // later cue in it ("Russia wants") does not make a speaker.
             if self.unnamed_subject_before(toks, k) {
+                if passive {
+                    unnamed_passive = true;
+                    continue;
+                }
                 return Some(Found::Unnamed);
             }
             if self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
@@ -1091,7 +1156,7 @@ impl Finder<'_> {
                 }
             }
         }
-        None
+        unnamed_passive.then_some(Found::Unnamed)
     }
 }
 
@@ -1257,9 +1322,30 @@ pub fn attribute(
             .filter(|t| !t.quoted)
             .collect();
         let mut found = None;
+        // The cue that leads into the quote, right before its comma or colon, comes before any
+        // earlier cue of the frame ("When Clinton noted that …, Trump boasted, “…”").
+        let lead_cue = |toks: &[Token]| {
+            let n = toks.len();
+            let last = text[..q.open].trim_end();
+            if !(last.ends_with(',') || last.ends_with(':')) {
+                return None;
+            }
+            (n.saturating_sub(3)..n).find_map(|k| {
+                let len = f.quote_cue_at(toks, k)?;
+                if f.lex.participles.contains(&toks[k].lower) {
+                    return None;
+                }
+                match f.subject_before(toks, k) {
+                    Some(Found::Named(e, _)) if k + len == n => {
+                        Some(Found::Named(e, Attribution::DirectQuote))
+                    }
+                    _ => None,
+                }
+            })
+        };
         if !toks.is_empty() {
-            found = f
-                .find(&toks, frame.start)
+            found = lead_cue(&toks)
+                .or_else(|| f.find(&toks, frame.start))
                 .or_else(|| {
                     // "… Sergei Lavrov: “"
                     let last = toks.len() - 1;
@@ -1272,6 +1358,9 @@ pub fn attribute(
                     }
                 })
                 .map(as_direct);
+        }
+        if found.is_none() && !toks.is_empty() {
+            found = f.gerund_subject(&toks);
         }
         // A frame that leads into the quote with a colon, a comma or a participle
         // ("Pence continued:", "…, writing").
@@ -1355,14 +1444,8 @@ pub fn attribute(
                     seg.sentences[prev].quote
                 };
                 // (a quotation that opens or closes its sentence, not words in scare quotes)
-                let before = before.filter(|&pq| {
-                    let pquote = &seg.quotes[pq];
-                    let opens = seg
-                        .sentences
-                        .iter()
-                        .find(|s| s.span.contains(pquote.open))
-                        .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
-                    let closes = pquote.close.is_some_and(|c| {
+                let closes_sentence = |quote: &crate::segment::Quote| {
+                    quote.close.is_some_and(|c| {
                         seg.sentences
                             .iter()
                             .find(|s| s.span.contains(c))
@@ -1372,9 +1455,20 @@ pub fn attribute(
                                     .skip(1)
                                     .all(|ch| !ch.is_alphanumeric())
                             })
-                    });
-                    opens || closes
+                    })
+                };
+                let before = before.filter(|&pq| {
+                    let pquote = &seg.quotes[pq];
+                    let opens = seg
+                        .sentences
+                        .iter()
+                        .find(|s| s.span.contains(pquote.open))
+                        .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
+                    opens || closes_sentence(pquote)
                 });
+                // (and not one that the author's sentence goes on from: "“American Skin” was
+                // written by …")
+                let before = before.filter(|_| q.close.is_none() || closes_sentence(q));
                 if let Some(pq) = before.filter(|&pq| pq < qi) {
                     if let Some(Found::Named(e, _)) = &quote_found[pq] {
                         found = Some(Found::Named(e.clone(), Attribution::DirectQuote));
@@ -1812,6 +1906,12 @@ mod tests {
         assert_eq!(who(t), [some("Jeff Weaver", Attribution::DirectQuote)]);
         let t = "“No comment,” a spokesman for the campaign, Hope Hicks, said.";
         assert_eq!(who(t), [some("Hope Hicks", Attribution::DirectQuote)]);
+        // "of" inside a lower-case role.
+        let t = "“The rules are clear,” said former secretary of state Dana Whitfield, who left office in May.";
+        assert_eq!(who(t), [some("Dana Whitfield", Attribution::DirectQuote)]);
+        // A number with a slash in the role.
+        let t = "“Nobody called us back,” said 9/11 survivor Dana Whitfield.";
+        assert_eq!(who(t), [some("Dana Whitfield", Attribution::DirectQuote)]);
         // A phrase between the name and the cue.
         let t = "“It is a stretch,” Jeffrey Lewis of the Martin Center wrote in December.";
         assert_eq!(who(t), [some("Jeffrey Lewis", Attribution::DirectQuote)]);
@@ -1828,6 +1928,13 @@ mod tests {
         assert_eq!(who(t), [some("Roy Verley", Attribution::DirectQuote)]);
         let t = "Senator Mark Rubin continued his tour of the state.";
         assert_eq!(who(t), [(None, Attribution::None)]);
+        // Singing and questioning, and an editorial that opines.
+        let t = "“Keep the lights on for me,” Halvorson sings to the crowd.";
+        assert_eq!(who(t), [some("Halvorson", Attribution::DirectQuote)]);
+        let t = "“Who paid for the bridge?” Reyes questioned.";
+        assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
+        let t = "“Voters deserve better,” opined the Daily Ledger.";
+        assert_eq!(who(t), [some("Daily Ledger", Attribution::DirectQuote)]);
     }
 
     #[test]
@@ -1872,6 +1979,39 @@ mod tests {
         // Multi-word cues.
         let t = "Republican presidential nominee Donald Trump issued the following statement:\n\n“Our prayers are with all those affected.”";
         assert_eq!(who(t)[1], some("Donald Trump", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_name_before_a_participle_into_a_quote_says_it() {
+        let t =
+            "The new clip uses footage of Senator Ann Halvorson asking, “Where did the money go?”";
+        assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
+        let t = "The hall erupted, with Reyes reportedly yelling: “Throw them out!”";
+        assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn the_name_before_a_statement_noun_after_a_quote_speaks() {
+        let t = "“Growth will slow next year,” the OECD report warned.";
+        assert_eq!(who(t)[0], some("OECD", Attribution::DirectQuote));
+        let t = "“We will not resign,” Halvorson’s statement said.";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_passive_names_no_unnamed_speaker() {
+        let t = "Ann Halvorson, who called Reyes after the result was announced, told the crowd, “We fought hard.”";
+        assert_eq!(who(t)[0], some("Ann Halvorson", Attribution::DirectQuote));
+        // Still someone unnamed's report after a passive, when nothing else names a speaker.
+        let t = "Jens Berg has said that there can be no cuts. The plan was rejected, it is understood. It is what it is.";
+        assert_eq!(who(t)[1], (None, Attribution::None));
+        assert_eq!(who(t)[2], (None, Attribution::None));
+    }
+
+    #[test]
+    fn the_cue_that_leads_into_a_quote_comes_first() {
+        let t = "At the door, a volunteer asked for a picture and Halvorson said, “Only if it is quick.”";
+        assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
     }
 
     #[test]
@@ -1986,6 +2126,9 @@ mod tests {
         assert_eq!(w[1], some("Halvorson", Attribution::DirectQuote));
         assert_eq!(w[2], some("Halvorson", Attribution::DirectQuote));
         assert_eq!(w[3].0.as_deref(), Some("Tom Reyes"));
+        // Not a quoted title that the author's sentence goes on from.
+        let t = "“It is a sad day,” Halvorson told reporters. “Green Fields Forever” was written by a local band in 1990.";
+        assert_eq!(who(t)[1], (None, Attribution::None));
         // A bare clause after the quotation still names its speaker.
         let t = "“Is it over?” Reyes asked on Monday.";
         assert_eq!(who(t)[0], some("Reyes", Attribution::DirectQuote));
