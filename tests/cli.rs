@@ -574,3 +574,87 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("SHA-256"), "{}", stderr(&o));
 }
+
+/// `bench` runs each cell of its grid and reports what it measured; the native backend packs
+/// tokens (padded = real), candle pads each batch to its longest (padded ≥ real).
+#[test]
+fn bench_reports_each_cell_with_its_counts() {
+    let o = run(bin().arg("bench").arg(root().join("corpus")).args([
+        "--limit",
+        "20",
+        "--warmup",
+        "0",
+        "--reps",
+        "2",
+        "--batch-sizes",
+        "8",
+        "--precisions",
+        "f32,bf16",
+        "--backends",
+        "native,candle",
+        "--arrangements",
+        "1x1",
+        "--json",
+    ]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results = v["results"].as_array().unwrap();
+    // native f32, native bf16, candle f32 (candle has no bf16 cell).
+    let cells: Vec<(String, String)> = results
+        .iter()
+        .map(|r| {
+            (
+                r["backend"].as_str().unwrap().to_string(),
+                r["precision"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        [("native", "f32"), ("native", "bf16"), ("candle", "f32")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let tokens = results[0]["tokens"].as_u64().unwrap();
+    for r in results {
+        assert_eq!(r["statements"], 20);
+        assert_eq!(r["batches"], 3, "20 statements in batches of 8");
+        assert_eq!(
+            r["tokens"].as_u64().unwrap(),
+            tokens,
+            "same statements in every cell"
+        );
+        assert_eq!(r["reps"].as_array().unwrap().len(), 2);
+        assert!(r["statements_per_s"].as_f64().unwrap() > 0.0);
+        assert!(r["gflops"].as_f64().unwrap() > 0.0);
+        assert!(r["batch_ms_p95"].as_f64().unwrap() >= r["batch_ms_p50"].as_f64().unwrap());
+        assert!(r["peak_rss_mb"].as_f64().unwrap() > 10.0);
+    }
+    assert_eq!(results[0]["padded_tokens"].as_u64().unwrap(), tokens);
+    assert!(results[2]["padded_tokens"].as_u64().unwrap() > tokens);
+}
+
+#[test]
+fn bench_and_precision_errors_are_clear() {
+    let o = run(bin()
+        .arg("bench")
+        .arg(root().join("corpus"))
+        .args(["--arrangements", "2y1"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("WORKERSxTHREADS"), "{}", stderr(&o));
+    let o = run(bin().arg("bench"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--statements"), "{}", stderr(&o));
+    let out = tempfile::tempdir().unwrap();
+    let o = run(bin()
+        .arg("analyze")
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--backend", "candle", "--precision", "bf16"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("needs --backend native"),
+        "{}",
+        stderr(&o)
+    );
+}
