@@ -110,34 +110,7 @@ impl PackedBf16 {
         assert_eq!(x.len(), m * self.k);
         assert_eq!(dst.len(), m * self.n);
         if let Some(w) = &self.widened {
-            unsafe {
-                // SAFETY: sizes asserted above.
-                gemm::gemm(
-                    m,
-                    self.n,
-                    self.k,
-                    dst.as_mut_ptr(),
-                    1,
-                    self.n as isize,
-                    true,
-                    x.as_ptr(),
-                    1,
-                    self.k as isize,
-                    w.as_ptr(),
-                    1,
-                    self.n as isize,
-                    1.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    if threads > 1 {
-                        gemm::Parallelism::Rayon(threads)
-                    } else {
-                        gemm::Parallelism::None
-                    },
-                )
-            }
+            super::native::matmul_acc(x, m, self.k, w, self.n, dst, threads);
             return;
         }
         #[cfg(target_arch = "x86_64")]

@@ -242,7 +242,7 @@ pub fn encode_pairs(
         .map(|&(t, s)| EncodeInput::Dual(t.into(), s.into()))
         .collect();
     let encs = tok
-        .encode_batch(inputs, true)
+        .encode_batch_fast(inputs, true)
         .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
     let b = encs.len();
     let l = encs.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
@@ -536,7 +536,7 @@ impl CrossEncoder {
                     .collect();
                 let encs = self
                     .tokenizer
-                    .encode_batch(inputs, true)
+                    .encode_batch_fast(inputs, true)
                     .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
                 let seqs: Vec<Seq> = encs
                     .iter()
@@ -605,9 +605,10 @@ impl StanceModel for CrossEncoder {
     }
 
     fn token_len(&self, pair: Pair<'_>) -> Result<usize, ModelError> {
+        // `encode_fast` skips the character offsets: counting tokens does not need them.
         let enc = self
             .tokenizer
-            .encode(
+            .encode_fast(
                 EncodeInput::Dual(pair.target.into(), pair.text.into()),
                 true,
             )

@@ -160,33 +160,46 @@ impl Dense {
             }
         }
         match &self.w {
-            Weights::F32(w) => unsafe {
-                // SAFETY: the slices have the sizes the strides describe (checked above in debug
-                // builds; every caller sizes them from the same m, k, n).
-                gemm::gemm(
-                    m,
-                    self.n,
-                    self.k,
-                    dst.as_mut_ptr(),
-                    1,
-                    self.n as isize,
-                    true,
-                    x.as_ptr(),
-                    1,
-                    self.k as isize,
-                    w.as_ptr(),
-                    1,
-                    self.n as isize,
-                    1.0f32,
-                    1.0f32,
-                    false,
-                    false,
-                    false,
-                    parallelism(threads),
-                )
-            },
+            Weights::F32(w) => matmul_acc(x, m, self.k, w, self.n, dst, threads),
             Weights::Bf16(p) => p.matmul_acc(x, m, dst, threads),
         }
+    }
+}
+
+/// `dst (m, n) += x (m, k) · w (k, n)`, all row-major f32, on `threads` threads.
+pub(crate) fn matmul_acc(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[f32],
+    n: usize,
+    dst: &mut [f32],
+    threads: usize,
+) {
+    assert!(x.len() >= m * k && w.len() >= k * n && dst.len() >= m * n);
+    // SAFETY: the slices hold at least the elements the sizes and strides address (asserted).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            x.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr(),
+            1,
+            n as isize,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            parallelism(threads),
+        )
     }
 }
 
@@ -627,14 +640,6 @@ pub mod kernels {
     #[target_feature(enable = "avx512f")]
     unsafe fn gelu_avx512(x: &mut [f32]) {
         use std::arch::x86_64::*;
-        const P: f32 = 0.327_591_1;
-        const A: [f32; 5] = [
-            0.254_829_6,
-            -0.284_496_74,
-            1.421_413_7,
-            -1.453_152,
-            1.061_405_4,
-        ];
         let c = |v: f32| _mm512_set1_ps(v);
         let n = x.len() / 16 * 16;
         let sign = _mm512_set1_epi32(i32::MIN);
@@ -680,6 +685,16 @@ pub mod kernels {
         (x: &mut [f32], n: usize, w: &[f32], b: &[f32], eps: f32)
     );
 
+    /// Abramowitz & Stegun 7.1.26: erf(x) ≈ 1 − (a₁t + … + a₅t⁵)·e^(−x²), t = 1/(1 + P·|x|).
+    const P: f32 = 0.327_591_1;
+    const A: [f32; 5] = [
+        0.254_829_6,
+        -0.284_496_74,
+        1.421_413_7,
+        -1.453_152,
+        1.061_405_4,
+    ];
+
     /// `e^x` for x ≤ 0 (and moderately positive x): x = k·ln 2 + r with |r| ≤ ln 2 / 2, e^r by a
     /// degree-6 Taylor polynomial (relative error below 2e-7 on that interval), 2^k from the
     /// exponent bits. Arguments below -87 give 0.
@@ -704,14 +719,6 @@ pub mod kernels {
     /// absolute error below 1.5e-7 in exact arithmetic, below 1e-6 in f32.
     #[inline(always)]
     pub fn erf(x: f32) -> f32 {
-        const P: f32 = 0.327_591_1;
-        const A: [f32; 5] = [
-            0.254_829_6,
-            -0.284_496_74,
-            1.421_413_7,
-            -1.453_152,
-            1.061_405_4,
-        ];
         let a = x.abs();
         let t = 1.0 / (1.0 + P * a);
         let poly = t * (A[0] + t * (A[1] + t * (A[2] + t * (A[3] + t * A[4]))));
