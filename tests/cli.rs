@@ -657,4 +657,19 @@ fn bench_and_precision_errors_are_clear() {
         "{}",
         stderr(&o)
     );
+    // bf16 is not silently ignored for a model that has no bf16 path.
+    let o = run(bin()
+        .arg("analyze")
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(out.path())
+        .arg("--model")
+        .arg(root().join("tests/fixtures/nli/bert"))
+        .args(["--precision", "bf16"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("apply to the default model"),
+        "{}",
+        stderr(&o)
+    );
 }

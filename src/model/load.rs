@@ -63,6 +63,21 @@ pub fn embedded_default() -> Result<(CrossMeta, Vec<u8>), ModelError> {
     Ok((meta, delta.to_vec()))
 }
 
+/// `--backend` and `--precision` choose the forward pass of standpoint's cross-encoders; other
+/// models run on candle in f32, so asking otherwise for them is an error rather than ignored.
+fn only_cross_encoders(spec: &ModelSpec, what: &str) -> Result<(), ModelError> {
+    if spec.backend == Some(Backend::Native) || spec.precision != Precision::F32 {
+        return Err(ModelError::Config {
+            model: spec.model.clone(),
+            message: format!(
+                "--backend native and --precision {} apply to the default model and `standpoint train` directories, not to {what}; leave them out",
+                spec.precision.as_str()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Loads the model a spec names.
 pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
     let dev = device(spec.device)?;
@@ -85,6 +100,7 @@ pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
             other => other,
         })?;
         if let Some(dir) = &spec.head {
+            only_cross_encoders(spec, "--head")?;
             // The frozen-encoder baseline: encoder embeddings + a head from `train-head`.
             let encoder = Encoder::load(&files[0], &files[1], &files[2], &dev)?;
             return Ok(Box::new(DefaultModel::new(
@@ -113,6 +129,7 @@ pub fn load(spec: &ModelSpec) -> Result<Box<dyn StanceModel>, ModelError> {
             spec.precision,
         )?));
     }
+    only_cross_encoders(spec, "an NLI model")?;
     let files = hub::resolve(&spec.model, spec.revision.as_deref(), spec.offline)?;
     Ok(Box::new(NliModel::load(
         &files,
