@@ -19,8 +19,9 @@
 //! - **a vectorised GELU and softmax**: erf by Abramowitz & Stegun 7.1.26 (absolute error below
 //!   1e-6 in f32) and `exp` by range reduction and a polynomial, compiled for AVX-512 / AVX2 and
 //!   chosen at run time;
-//! - **bf16 weights** as an option ([`Precision::Bf16`]): weights rounded to bfloat16 and
-//!   multiplied with AVX512-BF16 dot products where the CPU has them (see [`super::bf16`]).
+//! - **bf16 weights** as an option ([`Precision::Bf16`]): weights and activations rounded to
+//!   bfloat16 and multiplied on Intel AMX tiles, or with AVX512-BF16 dot products, where the CPU
+//!   has them (see [`super::bf16`]).
 //!
 //! The matrix products are the `gemm` crate's (the one candle's CPU backend calls), with its
 //! AVX-512 kernels enabled (`x86-v4`). A batch runs on the calling thread (or `threads` rayon
