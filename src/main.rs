@@ -605,7 +605,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             "statements": texts.len(),
             "warmup": a.warmup,
             "reps": a.reps,
-            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16() },
+            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16(), "amx_bf16": standpoint::model::bf16::amx_in_use() },
             "flops": "2 x multiply-adds of the encoder's dense layers and attention over the real tokens; embeddings, normalisation, activations and the classifier not counted",
             "results": results,
         });
