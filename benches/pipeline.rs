@@ -54,6 +54,17 @@ fn model_texts(docs: &[DocStatements]) -> Vec<String> {
         .collect()
 }
 
+/// Each text paired with the target.
+fn pairs_of(texts: &[String]) -> Vec<Pair<'_>> {
+    texts
+        .iter()
+        .map(|t| Pair {
+            text: t,
+            target: TARGET,
+        })
+        .collect()
+}
+
 fn model(backend: Backend, precision: Precision) -> Option<Box<dyn StanceModel>> {
     load(&ModelSpec {
         offline: true,
@@ -133,13 +144,7 @@ fn forward(c: &mut Criterion) {
                         .join(" ")
                 })
                 .collect();
-            let pairs: Vec<Pair> = batch
-                .iter()
-                .map(|t| Pair {
-                    text: t,
-                    target: TARGET,
-                })
-                .collect();
+            let pairs = pairs_of(&batch);
             g.throughput(Throughput::Elements(bs as u64));
             g.bench_with_input(
                 BenchmarkId::new(name, format!("{bs}x{len}w")),
@@ -212,13 +217,7 @@ fn end_to_end(c: &mut Criterion) {
     // The scoring alone on the same statements, for the share of the run outside the model.
     if let Some(m) = model(Backend::Native, Precision::Bf16) {
         let texts = model_texts(&prepared());
-        let pairs: Vec<Pair> = texts
-            .iter()
-            .map(|t| Pair {
-                text: t,
-                target: TARGET,
-            })
-            .collect();
+        let pairs = pairs_of(&texts);
         c.bench_function("analyze/model only (native bf16)", |b| {
             b.iter(|| score_all(m.as_ref(), &pairs, Batching::new(32, false), &|_| {}).unwrap())
         });

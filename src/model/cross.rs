@@ -231,19 +231,26 @@ pub struct PairBatch {
     pub lens: Vec<usize>,
 }
 
+/// Tokenizes `(target, text)` pairs (without character offsets, which nothing here reads).
+fn encodings(
+    tok: &Tokenizer,
+    pairs: &[(&str, &str)],
+) -> Result<Vec<tokenizers::Encoding>, ModelError> {
+    let inputs: Vec<EncodeInput> = pairs
+        .iter()
+        .map(|&(t, s)| EncodeInput::Dual(t.into(), s.into()))
+        .collect();
+    tok.encode_batch_fast(inputs, true)
+        .map_err(|e| ModelError::Tokenizer(e.to_string()))
+}
+
 /// Tokenizes `(target, text)` pairs as one padded batch.
 pub fn encode_pairs(
     tok: &Tokenizer,
     pairs: &[(&str, &str)],
     device: &Device,
 ) -> Result<PairBatch, ModelError> {
-    let inputs: Vec<EncodeInput> = pairs
-        .iter()
-        .map(|&(t, s)| EncodeInput::Dual(t.into(), s.into()))
-        .collect();
-    let encs = tok
-        .encode_batch_fast(inputs, true)
-        .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+    let encs = encodings(tok, pairs)?;
     let b = encs.len();
     let l = encs.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
     let (mut ids, mut types, mut mask) = (
@@ -530,14 +537,7 @@ impl CrossEncoder {
                 classifier.forward(&pooled)?.to_vec2::<f32>()?
             }
             Engine::Native { bert, classifier } => {
-                let inputs: Vec<EncodeInput> = tp
-                    .iter()
-                    .map(|&(t, s)| EncodeInput::Dual(t.into(), s.into()))
-                    .collect();
-                let encs = self
-                    .tokenizer
-                    .encode_batch_fast(inputs, true)
-                    .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+                let encs = encodings(&self.tokenizer, &tp)?;
                 let seqs: Vec<Seq> = encs
                     .iter()
                     .map(|e| {

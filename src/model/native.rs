@@ -144,12 +144,8 @@ impl Dense {
         debug_assert_eq!(dst.len(), m * self.n);
         match residual {
             Some(r) => {
-                for ((d, r), b) in dst
-                    .chunks_exact_mut(self.n)
-                    .zip(r.chunks_exact(self.n))
-                    .zip(std::iter::repeat(&self.bias))
-                {
-                    for ((d, r), b) in d.iter_mut().zip(r).zip(b) {
+                for (d, r) in dst.chunks_exact_mut(self.n).zip(r.chunks_exact(self.n)) {
+                    for ((d, r), b) in d.iter_mut().zip(r).zip(&self.bias) {
                         *d = r + b;
                     }
                 }
