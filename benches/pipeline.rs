@@ -175,10 +175,16 @@ fn aggregation(c: &mut Criterion) {
     g.bench_function("per actor and document", |b| {
         b.iter(|| {
             let mut a = Aggregator::new();
-            for d in &docs {
-                a.add(d);
-            }
-            a.finish()
+            let entries: Vec<_> = docs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| a.add(d, i as u64))
+                .collect();
+            let mut r = standpoint::aggregate::resolve(a.partial());
+            entries
+                .into_iter()
+                .map(|e| r.doc_record(e).0)
+                .collect::<Vec<_>>()
         })
     });
     g.finish();
@@ -197,16 +203,13 @@ fn end_to_end(c: &mut Criterion) {
         };
         let out = std::env::temp_dir().join(format!("standpoint-bench-{}", std::process::id()));
         let opts = AnalyzeOptions {
-            inputs: vec![corpus_path()],
-            out: out.clone(),
-            target: TARGET.into(),
             skip_bad: true,
             batching: Batching {
                 batch_size: 32,
                 max_batch_tokens: 2048,
                 parallel_batches: false,
             },
-            chunk_statements: 4096,
+            ..AnalyzeOptions::new(vec![corpus_path()], out.clone(), TARGET)
         };
         g.bench_function(BenchmarkId::new("corpus", name), |b| {
             b.iter(|| analyze(&opts, m.as_ref(), &lex, &act, &|_| {}).unwrap())

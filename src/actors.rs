@@ -94,7 +94,11 @@ fn split_name(name: &str) -> PersonName {
 
 /// Same surname up to transliteration, or one edit apart for surnames of seven letters or more.
 pub fn similar_surname(a: &str, b: &str) -> bool {
-    let (ka, kb) = (translit_key(a), translit_key(b));
+    keys_similar(&translit_key(a), &translit_key(b))
+}
+
+/// [`similar_surname`] on transliteration keys.
+fn keys_similar(ka: &str, kb: &str) -> bool {
     if ka == kb {
         return !ka.is_empty();
     }
@@ -102,7 +106,7 @@ pub fn similar_surname(a: &str, b: &str) -> bool {
     let long_enough = ka.chars().count() >= 7 && kb.chars().count() >= 7;
     long_enough
         && ka.chars().next() == kb.chars().next()
-        && strsim::damerau_levenshtein(&ka, &kb) <= 1
+        && strsim::damerau_levenshtein(ka, kb) <= 1
 }
 
 /// Given names agree: either is absent, one is the other's initial, or their keys agree.
@@ -266,69 +270,169 @@ pub fn resolve_document(uses: &[NameUse<'_>]) -> (Vec<usize>, Vec<NameVariants>)
 
 /// Merges per-document actors across the corpus. Returns, for each input, the index of its
 /// corpus actor, and the corpus actors.
+///
+/// The result depends only on the set of inputs and on the ratios of their counts, never on
+/// their order: inputs are visited in a canonical order (non-persons and full-named people
+/// first, then by how often they are named, then by their names). So a corpus and the same
+/// corpus repeated, or split into shards whose tables are added up, resolve alike. Lookups go
+/// through indexes by transliteration key, so the cost grows with the number of inputs, not
+/// with its square.
 pub fn resolve_corpus(docs: &[NameVariants]) -> (Vec<usize>, Vec<NameVariants>) {
-    let mut actors: Vec<NameVariants> = Vec::new();
-    let mut assign = vec![usize::MAX; docs.len()];
     let has_full = |v: &NameVariants| v.full_names().next().is_some();
+    let mentions = |v: &NameVariants| v.variants.values().sum::<usize>();
     let mut order: Vec<usize> = (0..docs.len()).collect();
-    // Full-named people and non-persons first, so surnames alone find them.
-    order.sort_by_key(|&i| docs[i].kind == Some(ActorKind::Person) && !has_full(&docs[i]));
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&docs[a], &docs[b]);
+        let surname_only = |v: &NameVariants| v.kind == Some(ActorKind::Person) && !has_full(v);
+        surname_only(x)
+            .cmp(&surname_only(y))
+            .then(mentions(y).cmp(&mentions(x)))
+            .then(x.kind.map(|k| k.as_str()).cmp(&y.kind.map(|k| k.as_str())))
+            .then_with(|| x.variants.keys().cmp(y.variants.keys()))
+    });
+    let mut ix = CorpusIndex::default();
+    let mut assign = vec![usize::MAX; docs.len()];
     for i in order {
         let d = &docs[i];
-        let person = d.kind == Some(ActorKind::Person);
-        let found: Vec<usize> = if !person {
-            let name = d.canonical();
-            (0..actors.len())
-                .filter(|&a| actors[a].kind == d.kind && actors[a].canonical() == name)
-                .collect()
+        let found = if d.kind != Some(ActorKind::Person) {
+            ix.by_name.get(&(kind_str(d.kind), d.canonical())).copied()
         } else if has_full(d) {
-            (0..actors.len())
-                .filter(|&a| {
-                    actors[a].kind == d.kind
-                        && actors[a]
-                            .full_names()
-                            .any(|(f, _)| d.full_names().any(|(g, _)| same_person(f, g)))
-                })
-                .collect()
+            // Actors with a full name that can be the same person as one of this input's.
+            let mut best: Option<usize> = None;
+            for (g, _) in d.full_names() {
+                for (a, f) in ix.full_candidates(&translit_key(&split_name(g).surname)) {
+                    if same_person(&f, g) {
+                        best = Some(best.map_or(a, |b| b.min(a)));
+                    }
+                }
+            }
+            best
         } else {
-            let s = d.canonical();
-            let full: Vec<usize> = (0..actors.len())
-                .filter(|&a| {
-                    actors[a].kind == d.kind
-                        && has_full(&actors[a])
-                        && actors[a]
-                            .full_names()
-                            .any(|(f, _)| similar_surname(&split_name(f).surname, &s))
-                })
+            let key = translit_key(&d.canonical());
+            let mut full: Vec<usize> = ix
+                .full_candidates(&key)
+                .into_iter()
+                .map(|(a, _)| a)
                 .collect();
-            if full.len() == 1 {
-                full
-            } else if full.is_empty() {
-                (0..actors.len())
-                    .filter(|&a| {
-                        actors[a].kind == d.kind
-                            && !has_full(&actors[a])
-                            && similar_surname(&actors[a].canonical(), &s)
-                    })
-                    .collect()
-            } else {
-                Vec::new() // ambiguous: several people share this surname
+            full.sort_unstable();
+            full.dedup();
+            match full.len() {
+                1 => Some(full[0]),
+                0 => ix.surname_candidates(&key).into_iter().min(),
+                _ => None, // ambiguous: several people share this surname
             }
         };
-        let a = match found.first() {
-            Some(&a) => a,
-            None => {
-                actors.push(NameVariants {
-                    kind: d.kind,
-                    variants: BTreeMap::new(),
-                });
-                actors.len() - 1
-            }
-        };
-        actors[a].add(d);
+        let a = found.unwrap_or_else(|| ix.new_actor(d.kind));
+        ix.add(a, d);
         assign[i] = a;
     }
-    (assign, actors)
+    (assign, ix.actors)
+}
+
+fn kind_str(k: Option<ActorKind>) -> &'static str {
+    k.map(|k| k.as_str()).unwrap_or("")
+}
+
+/// Surname keys one edit apart are looked up by first letter and length.
+fn fuzzy_bucket(key: &str) -> Option<(char, usize)> {
+    let n = key.chars().count();
+    (n >= 7).then(|| (key.chars().next().unwrap_or(' '), n))
+}
+
+/// The corpus actors built so far, with indexes for [`resolve_corpus`].
+#[derive(Default)]
+struct CorpusIndex {
+    actors: Vec<NameVariants>,
+    /// Non-persons by kind and the canonical name they were created with.
+    by_name: HashMap<(&'static str, String), usize>,
+    /// People's full names by surname key: (actor, full name).
+    full_by_key: HashMap<String, Vec<(usize, String)>>,
+    /// Surname keys of full names, for one-edit lookups.
+    full_fuzzy: HashMap<(char, usize), Vec<String>>,
+    /// People known by a surname only (no full name yet), by key.
+    surname_by_key: HashMap<String, Vec<usize>>,
+    surname_fuzzy: HashMap<(char, usize), Vec<String>>,
+}
+
+impl CorpusIndex {
+    fn new_actor(&mut self, kind: Option<ActorKind>) -> usize {
+        self.actors.push(NameVariants {
+            kind,
+            variants: BTreeMap::new(),
+        });
+        self.actors.len() - 1
+    }
+
+    /// Keys equal to `key` or, for long keys, one edit away with the same first letter.
+    fn similar_keys<'a>(
+        exact: &'a HashMap<String, impl Sized>,
+        fuzzy: &'a HashMap<(char, usize), Vec<String>>,
+        key: &'a str,
+    ) -> Vec<&'a str> {
+        let mut out: Vec<&str> = Vec::new();
+        if exact.contains_key(key) {
+            out.push(key);
+        }
+        if let Some((c, n)) = fuzzy_bucket(key) {
+            for m in n.saturating_sub(1)..=n + 1 {
+                for k in fuzzy.get(&(c, m)).into_iter().flatten() {
+                    if k != key && keys_similar(key, k) {
+                        out.push(k);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn full_candidates(&self, key: &str) -> Vec<(usize, String)> {
+        Self::similar_keys(&self.full_by_key, &self.full_fuzzy, key)
+            .into_iter()
+            .flat_map(|k| self.full_by_key[k].iter().cloned())
+            .collect()
+    }
+
+    fn surname_candidates(&self, key: &str) -> Vec<usize> {
+        Self::similar_keys(&self.surname_by_key, &self.surname_fuzzy, key)
+            .into_iter()
+            .flat_map(|k| self.surname_by_key[k].iter().copied())
+            .filter(|&a| self.actors[a].full_names().next().is_none())
+            .collect()
+    }
+
+    fn add(&mut self, a: usize, d: &NameVariants) {
+        let fresh = self.actors[a].variants.is_empty();
+        let person = d.kind == Some(ActorKind::Person);
+        if fresh && !person {
+            self.by_name.insert((kind_str(d.kind), d.canonical()), a);
+        }
+        if person {
+            for (n, _) in d.full_names() {
+                if self.actors[a].variants.contains_key(n) {
+                    continue;
+                }
+                let key = translit_key(&split_name(n).surname);
+                let list = self.full_by_key.entry(key.clone()).or_default();
+                if list.is_empty() {
+                    if let Some(b) = fuzzy_bucket(&key) {
+                        self.full_fuzzy.entry(b).or_default().push(key.clone());
+                    }
+                }
+                list.push((a, n.clone()));
+            }
+            if fresh && d.full_names().next().is_none() {
+                let key = translit_key(&d.canonical());
+                let list = self.surname_by_key.entry(key.clone()).or_default();
+                if list.is_empty() {
+                    if let Some(b) = fuzzy_bucket(&key) {
+                        self.surname_fuzzy.entry(b).or_default().push(key.clone());
+                    }
+                }
+                list.push(a);
+            }
+        }
+        self.actors[a].add(d);
+    }
 }
 
 #[cfg(test)]

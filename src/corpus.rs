@@ -69,11 +69,24 @@ pub enum CorpusError {
     Utf8 { origin: Origin, byte: usize },
     #[error("{path}: unsupported input type; give .txt files, .jsonl files, directories, or - for JSONL on stdin")]
     Unsupported { path: PathBuf },
+    #[error("{origin}: document of {bytes} bytes is over the limit of {limit} (--max-doc-bytes); split it, raise the limit, or use --skip-bad")]
+    TooLarge {
+        origin: Origin,
+        bytes: u64,
+        limit: usize,
+    },
+    #[error("{path}: cannot read{at}: {source} (check its permissions, or use --skip-bad to skip unreadable files)", at = match line { Some(l) => format!(" after line {l}"), None => String::new() })]
+    Unreadable {
+        path: PathBuf,
+        line: Option<usize>,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CorpusError {
-    /// Whether `--skip-bad` may skip this error and continue (I/O failures and unsupported
-    /// explicit inputs stop the run).
+    /// Whether `--skip-bad` may skip this error and continue (missing or unsupported inputs
+    /// named on the command line, and failures to list a directory, stop the run).
     pub fn skippable(&self) -> bool {
         matches!(
             self,
@@ -82,6 +95,8 @@ impl CorpusError {
                 | CorpusError::EmptyId { .. }
                 | CorpusError::DuplicateId { .. }
                 | CorpusError::Utf8 { .. }
+                | CorpusError::TooLarge { .. }
+                | CorpusError::Unreadable { .. }
         )
     }
 }
@@ -94,7 +109,11 @@ pub struct CorpusStats {
     pub files_ignored: usize,
     pub documents: usize,
     pub blank_lines: usize,
+    /// Bad documents and lines skipped (`--skip-bad`).
     pub skipped: usize,
+    /// Files that could not be read (or not to the end), skipped with `--skip-bad`.
+    #[serde(default)]
+    pub files_unreadable: usize,
     /// The first few skipped inputs, as messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_examples: Vec<String>,
@@ -243,21 +262,124 @@ pub fn parse_jsonl_line(line: &str, origin: &Origin) -> Result<Document, CorpusE
 pub struct CorpusReader {
     sources: std::vec::IntoIter<Source>,
     current: Option<(PathBuf, Box<dyn BufRead>, usize)>,
-    seen: std::collections::HashMap<String, String>,
-    skip_bad: bool,
+    /// Ids seen so far, as 128-bit hashes (two keyed SipHashes), with where each was first seen
+    /// (an index into `files`, and a line): 24 bytes a document, whatever the id's length.
+    seen: std::collections::HashMap<(u64, u64), (u32, u32)>,
+    id_hashers: [std::collections::hash_map::RandomState; 2],
+    files: Vec<PathBuf>,
+    opts: ReadOptions,
     failed: bool,
     stats: CorpusStats,
 }
 
+/// How the reader treats bad input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Skip (and count) bad documents and unreadable files instead of stopping.
+    pub skip_bad: bool,
+    /// Largest document (a JSONL line, a .txt file) accepted, in bytes.
+    pub max_doc_bytes: usize,
+}
+
+/// The default `--max-doc-bytes`: far above any news article, far below a corrupt file.
+pub const DEFAULT_MAX_DOC_BYTES: usize = 8 << 20;
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            skip_bad: false,
+            max_doc_bytes: DEFAULT_MAX_DOC_BYTES,
+        }
+    }
+}
+
+/// Reads one line into `buf` (newline included), but keeps at most `max` bytes: a longer line
+/// is consumed to its end and reported as too long, with its length, without being held in
+/// memory. Returns the bytes consumed (0 at the end) and whether the line was too long.
+fn read_line_bounded(
+    r: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<(u64, bool)> {
+    let (mut total, mut too_long) = (0u64, false);
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok((total, too_long));
+        }
+        let (n, done) = match avail.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        if !too_long && buf.len() + n <= max.saturating_add(1) {
+            buf.extend_from_slice(&avail[..n]);
+        } else {
+            too_long = true;
+            buf.clear();
+        }
+        r.consume(n);
+        total += n as u64;
+        if done {
+            return Ok((total, too_long));
+        }
+    }
+}
+
+/// A fingerprint of the inputs (each file's path, size and modification time), to tell
+/// whether a run being resumed or merged read the same files. `None` when standard input is
+/// among them.
+pub fn input_fingerprint(inputs: &[PathBuf]) -> Result<Option<String>, CorpusError> {
+    let mut stats = CorpusStats::default();
+    let sources = expand_inputs(inputs, &mut stats)?;
+    let mut h = crate::shard::FNV_START;
+    for s in sources {
+        let p = match s {
+            Source::Stdin => return Ok(None),
+            Source::Txt(p) | Source::Jsonl(p) => p,
+        };
+        h = crate::shard::fnv1a(p.to_string_lossy().as_bytes(), h);
+        let (len, mtime) = match std::fs::metadata(&p) {
+            Ok(m) => (
+                m.len(),
+                m.modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_nanos())
+                    .unwrap_or(0),
+            ),
+            Err(_) => (u64::MAX, 0),
+        };
+        h = crate::shard::fnv1a(&len.to_le_bytes(), h);
+        h = crate::shard::fnv1a(&mtime.to_le_bytes(), h);
+    }
+    Ok(Some(format!("{h:016x}")))
+}
+
 impl CorpusReader {
     pub fn open(inputs: &[PathBuf], skip_bad: bool) -> Result<CorpusReader, CorpusError> {
+        CorpusReader::open_with(
+            inputs,
+            ReadOptions {
+                skip_bad,
+                ..ReadOptions::default()
+            },
+        )
+    }
+
+    pub fn open_with(inputs: &[PathBuf], opts: ReadOptions) -> Result<CorpusReader, CorpusError> {
         let mut stats = CorpusStats::default();
         let sources = expand_inputs(inputs, &mut stats)?;
         Ok(CorpusReader {
             sources: sources.into_iter(),
             current: None,
             seen: Default::default(),
-            skip_bad,
+            id_hashers: Default::default(),
+            files: Vec::new(),
+            opts,
             failed: false,
             stats,
         })
@@ -268,14 +390,28 @@ impl CorpusReader {
     }
 
     fn check_id(&mut self, doc: Document, origin: &Origin) -> Result<Document, CorpusError> {
-        if let Some(first) = self.seen.get(&doc.id) {
+        use std::hash::BuildHasher;
+        let key = (
+            self.id_hashers[0].hash_one(&doc.id),
+            self.id_hashers[1].hash_one(&doc.id),
+        );
+        if let Some(&(file, line)) = self.seen.get(&key) {
+            let first = Origin {
+                path: self.files[file as usize].clone(),
+                line: (line > 0).then_some(line as usize),
+            };
             return Err(CorpusError::DuplicateId {
                 origin: origin.clone(),
                 id: doc.id,
-                first: first.clone(),
+                first: first.to_string(),
             });
         }
-        self.seen.insert(doc.id.clone(), origin.to_string());
+        if self.files.last() != Some(&origin.path) {
+            self.files.push(origin.path.clone());
+        }
+        let file = (self.files.len() - 1) as u32;
+        let line = origin.line.unwrap_or(0).min(u32::MAX as usize) as u32;
+        self.seen.insert(key, (file, line));
         Ok(doc)
     }
 
@@ -284,13 +420,25 @@ impl CorpusReader {
             path: path.to_path_buf(),
             line: None,
         };
+        let unreadable = |e| CorpusError::Unreadable {
+            path: path.to_path_buf(),
+            line: None,
+            source: e,
+        };
+        let f = File::open(path).map_err(unreadable)?;
+        let limit = self.opts.max_doc_bytes;
         let mut bytes = Vec::new();
-        File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(|e| CorpusError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })?;
+        f.take(limit as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() > limit {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            return Err(CorpusError::TooLarge {
+                origin,
+                bytes: size.max(bytes.len() as u64),
+                limit,
+            });
+        }
         let text = String::from_utf8(bytes).map_err(|e| {
             let byte = e.utf8_error().valid_up_to();
             let line = e.as_bytes()[..byte].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -325,23 +473,35 @@ impl CorpusReader {
         loop {
             let (path, reader, line_no) = self.current.as_mut()?;
             let mut buf = Vec::new();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) => {
+            let too_long = match read_line_bounded(reader, &mut buf, self.opts.max_doc_bytes) {
+                Ok((0, _)) => {
                     self.current = None;
                     return None;
                 }
-                Ok(_) => {}
+                Ok((n, true)) => Some(n),
+                Ok(_) => None,
                 Err(e) => {
-                    let path = path.clone();
+                    let (path, line) = (path.clone(), *line_no);
                     self.current = None;
-                    return Some(Err(CorpusError::Io { path, source: e }));
+                    return Some(Err(CorpusError::Unreadable {
+                        path,
+                        line: Some(line),
+                        source: e,
+                    }));
                 }
-            }
+            };
             *line_no += 1;
             let origin = Origin {
                 path: path.clone(),
                 line: Some(*line_no),
             };
+            if let Some(bytes) = too_long {
+                return Some(Err(CorpusError::TooLarge {
+                    origin,
+                    bytes,
+                    limit: self.opts.max_doc_bytes,
+                }));
+            }
             let line = match std::str::from_utf8(&buf) {
                 Ok(s) => s,
                 Err(e) => {
@@ -380,7 +540,13 @@ impl CorpusReader {
                         Ok(f) => {
                             self.current = Some((p, Box::new(BufReader::new(f)), 0));
                         }
-                        Err(e) => return Some(Err(CorpusError::Io { path: p, source: e })),
+                        Err(e) => {
+                            return Some(Err(CorpusError::Unreadable {
+                                path: p,
+                                line: None,
+                                source: e,
+                            }))
+                        }
                     }
                 }
                 Source::Stdin => {
@@ -407,9 +573,13 @@ impl Iterator for CorpusReader {
                     self.stats.documents += 1;
                     return Some(Ok(doc));
                 }
-                Err(e) if self.skip_bad && e.skippable() => {
+                Err(e) if self.opts.skip_bad && e.skippable() => {
                     tracing::warn!("skipped: {e}");
-                    self.stats.skipped += 1;
+                    if matches!(e, CorpusError::Unreadable { .. }) {
+                        self.stats.files_unreadable += 1;
+                    } else {
+                        self.stats.skipped += 1;
+                    }
                     if self.stats.skipped_examples.len() < 20 {
                         self.stats.skipped_examples.push(e.to_string());
                     }

@@ -2,7 +2,8 @@
 //!
 //! The pipeline, one module per stage, each taking and returning plain records:
 //! [`corpus`] → [`segment`] → [`attribute`] (speakers) → [`actors`] (merging names) →
-//! [`model`] (stance through candle, batched by [`infer`]) → [`aggregate`] → [`report`].
+//! [`model`] (stance through candle, batched by [`infer`]) → [`aggregate`] → [`merge`] →
+//! [`report`]. [`run`] drives them, in shards ([`shard`]) that can be checkpointed and resumed.
 pub mod actors;
 pub mod aggregate;
 pub mod attribute;
@@ -12,9 +13,11 @@ pub mod eval;
 pub mod finetune;
 pub mod infer;
 pub mod lexicon;
+pub mod merge;
 pub mod model;
 pub mod report;
 pub mod run;
 pub mod segment;
+pub mod shard;
 pub mod statements;
 pub mod train;

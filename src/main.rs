@@ -24,8 +24,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse a corpus: statements.jsonl, actors.json and report.md in --out.
+    /// Analyse a corpus: statements.jsonl, documents.jsonl, actors.json and report.md in --out
+    /// (or, with --shard, one shard's share for `merge`).
     Analyze(AnalyzeArgs),
+    /// Merge the shards of a sharded `analyze` into statements.jsonl, documents.jsonl,
+    /// actors.json and report.md: the same files a single run gives.
+    Merge(MergeArgs),
     /// Label JSONL {"id","text","target"?} from stdin; writes {"id","label","scores"} to stdout.
     Classify(ClassifyArgs),
     /// Score a model on labelled JSONL {"id","text","target","label"}.
@@ -135,8 +139,33 @@ struct AnalyzeArgs {
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+    /// Process only shard I of N (0-based): the documents whose position in the input is I
+    /// modulo N, into OUT/shard-I-of-N for `standpoint merge`. Without it, taken from a Slurm
+    /// job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX with STANDPOINT_SHARD_COUNT) when those are set.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Continue an interrupted run from its last checkpoint (a complete shard is left as it is).
+    #[arg(long)]
+    resume: bool,
+    /// Seconds between checkpoints (0: after every chunk).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    checkpoint_every: f64,
+    /// Statements per chunk: what is read, scored and written at a time (bounds memory).
+    #[arg(long, default_value_t = 4096)]
+    chunk_statements: usize,
     #[command(flatten)]
     model: ModelArgs,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Shard directories (shard-I-of-N), or directories that hold them.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long, short, default_value = "out")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -324,6 +353,10 @@ struct CorpusArgs {
     /// them instead of stopping.
     #[arg(long)]
     skip_bad: bool,
+    /// Largest document accepted (a JSONL line or a .txt file), in bytes; larger ones are bad
+    /// input.
+    #[arg(long, default_value_t = standpoint::corpus::DEFAULT_MAX_DOC_BYTES)]
+    max_doc_bytes: usize,
     /// Actor table (aliases, metonymy); default: the built-in models/actors.toml.
     #[arg(long)]
     actors: Option<PathBuf>,
@@ -653,7 +686,7 @@ fn main() -> ExitCode {
             Some(1),
         )),
         Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.unwrap_or_else(all_cores), None)),
-        Command::Statements(_) => None,
+        Command::Statements(_) | Command::Merge(_) => None,
         Command::Bench(a) => match bench_cell(a) {
             Ok(Some(c)) => Some(Threads {
                 workers: c.workers,
@@ -681,6 +714,7 @@ fn main() -> ExitCode {
         .init();
     let r = match cli.command {
         Command::Analyze(a) => analyze(a),
+        Command::Merge(a) => merge(a),
         Command::Classify(a) => classify(a),
         Command::Eval(a) => eval(a),
         Command::Statements(a) => statements(a),
@@ -714,6 +748,21 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// A hash of the actor table and lexicon files in use ("builtin" for the built-in ones).
+fn data_fingerprint(c: &CorpusArgs) -> Result<String> {
+    let mut h = standpoint::shard::FNV_START;
+    for p in [&c.actors, &c.lexicon] {
+        h = match p {
+            Some(p) => standpoint::shard::fnv1a(
+                &std::fs::read(p).with_context(|| format!("{}: cannot read", p.display()))?,
+                h,
+            ),
+            None => standpoint::shard::fnv1a(b"builtin", h),
+        };
+    }
+    Ok(format!("{h:016x}"))
 }
 
 fn data(c: &CorpusArgs) -> Result<(Lexicon, ActorTable)> {
@@ -754,6 +803,19 @@ fn bar(quiet: bool) -> ProgressBar {
 }
 
 fn analyze(a: AnalyzeArgs) -> Result<()> {
+    let shard = match &a.shard {
+        Some(s) => Some(standpoint::shard::ShardSpec::parse(s)?),
+        None => standpoint::shard::ShardSpec::from_env(|k| std::env::var(k).ok())?,
+    };
+    if let (None, Some(s)) = (&a.shard, shard) {
+        eprintln!("shard {s} (from the environment)");
+    }
+    if a.chunk_statements == 0 {
+        bail!("--chunk-statements must be at least 1");
+    }
+    if !(a.checkpoint_every >= 0.0) {
+        bail!("--checkpoint-every must be a number of seconds, 0 or more");
+    }
     let (lex, act) = data(&a.corpus)?;
     let model = load_model(&a.model)?;
     let pb = bar(a.quiet);
@@ -762,8 +824,13 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         out: a.out.clone(),
         target: a.corpus.target.clone(),
         skip_bad: a.corpus.skip_bad,
+        max_doc_bytes: a.corpus.max_doc_bytes,
         batching: a.model.batching(),
-        chunk_statements: 4096,
+        chunk_statements: a.chunk_statements,
+        shard,
+        resume: a.resume,
+        checkpoint_secs: a.checkpoint_every,
+        data_fingerprint: data_fingerprint(&a.corpus)?,
     };
     let progress = |p: standpoint::run::Progress| match p {
         standpoint::run::Progress::Read {
@@ -777,27 +844,73 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
     };
     let s = standpoint::run::analyze(&opts, model.as_ref(), &lex, &act, &progress)?;
     pb.finish_and_clear();
-    let c = &s.counts;
-    let t = &c.totals;
+    if s.already_complete {
+        eprintln!("{}: already complete; nothing to resume", s.out.display());
+    } else if s.resumed_at > 0 {
+        eprintln!("resumed after document {}", s.resumed_at);
+    }
+    print_counts(&s.counts, opts.shard.is_some());
+    let wrote = if opts.shard.is_some() {
+        format!(
+            "{} (merge the shards with `standpoint merge {}`)",
+            s.out.display(),
+            a.out.display()
+        )
+    } else {
+        format!(
+            "{}, documents.jsonl, actors.json, report.md",
+            s.out.join("statements.jsonl").display()
+        )
+    };
     eprintln!(
-        "documents in: {} read from {} files ({} bad skipped, {} blank lines, {} other files ignored); documents out: {}",
-        c.input.documents + c.input.skipped,
-        c.input.files,
-        c.input.skipped,
-        c.input.blank_lines,
-        c.input.files_ignored,
-        t.documents
-    );
-    eprintln!(
-        "sentences: {} (plus {} fragments without words); statements out: {} ({} attributed, {} without speaker); labels FAVOR {} AGAINST {} NONE {}; actors: {}",
-        t.statements, t.fragments_without_words, t.statements, t.attributed, t.unattributed, t.favor, t.against, t.none, t.actors
-    );
-    eprintln!(
-        "time: {:.1}s ({:.1} statements/s; model {:.1}s); wrote {}, actors.json, report.md",
+        "time: {:.1}s ({:.1} statements/s; model {:.1}s); wrote {wrote}",
         s.seconds,
         s.statements_per_second(),
         s.model_seconds,
-        s.out.join("statements.jsonl").display()
+    );
+    Ok(())
+}
+
+/// What went in and what came out, every count accounted for.
+fn print_counts(c: &standpoint::report::RunCounts, shard: bool) {
+    let t = &c.totals;
+    eprintln!(
+        "documents in: {} read from {} files ({} bad skipped, {} unreadable files, {} blank lines, {} other files ignored); documents out: {}{} ({} with no statements)",
+        c.input.documents + c.input.skipped,
+        c.input.files,
+        c.input.skipped,
+        c.input.files_unreadable,
+        c.input.blank_lines,
+        c.input.files_ignored,
+        t.documents,
+        if shard { " in this shard" } else { "" },
+        t.empty_documents,
+    );
+    if shard {
+        eprintln!(
+            "statements out: {} ({} attributed, {} without speaker); labels FAVOR {} AGAINST {} NONE {}",
+            t.statements, t.attributed, t.unattributed, t.favor, t.against, t.none
+        );
+    } else {
+        eprintln!(
+            "sentences: {} (plus {} fragments without words); statements out: {} ({} attributed, {} without speaker); labels FAVOR {} AGAINST {} NONE {}; actors: {}",
+            t.statements, t.fragments_without_words, t.statements, t.attributed, t.unattributed, t.favor, t.against, t.none, t.actors
+        );
+    }
+}
+
+fn merge(a: MergeArgs) -> Result<()> {
+    let t = std::time::Instant::now();
+    let dirs = standpoint::merge::find_shards(&a.shards)?;
+    let m = standpoint::merge::merge(&dirs, &a.out)?;
+    print_counts(&m.counts, false);
+    eprintln!(
+        "merged {} shards in {:.1}s (the shards took {:.1}s, model {:.1}s); wrote {}, documents.jsonl, actors.json, report.md",
+        m.shards,
+        t.elapsed().as_secs_f64(),
+        m.seconds,
+        m.model_seconds,
+        a.out.join("statements.jsonl").display()
     );
     Ok(())
 }
@@ -1159,7 +1272,13 @@ fn train_head(a: TrainHeadArgs) -> Result<()> {
 
 fn statements(a: StatementsArgs) -> Result<()> {
     let (lex, act) = data(&a.corpus)?;
-    let reader = standpoint::corpus::CorpusReader::open(&a.corpus.inputs, a.corpus.skip_bad)?;
+    let reader = standpoint::corpus::CorpusReader::open_with(
+        &a.corpus.inputs,
+        standpoint::corpus::ReadOptions {
+            skip_bad: a.corpus.skip_bad,
+            max_doc_bytes: a.corpus.max_doc_bytes,
+        },
+    )?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for doc in reader {
         let ds = standpoint::statements::prepare(doc?, &a.corpus.target, &lex, &act);

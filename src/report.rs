@@ -1,7 +1,8 @@
-//! Stage 6: reports. `actors.json` (machine-readable) and `report.md` (for a person). Files are
-//! written to a temporary name and renamed, so a reader never sees half a file.
+//! Stage 6: reports. `actors.json` (machine-readable) and `report.md` (for a person); the
+//! per-document records are `documents.jsonl`, written by [`crate::merge`]. Files are written
+//! to a temporary name and renamed, so a reader never sees half a file.
 
-use crate::aggregate::{ActorRecord, Aggregated, Evidence, Overall};
+use crate::aggregate::{ActorRecord, DocRecord, Evidence, Overall};
 use crate::corpus::CorpusStats;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -49,16 +50,19 @@ pub struct ActorsFile<'a> {
     pub model: &'a str,
     pub counts: &'a RunCounts,
     pub actors: &'a [ActorRecord],
-    pub documents: &'a [crate::aggregate::DocRecord],
 }
 
-pub fn actors_json(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated) -> String {
+pub fn actors_json(
+    target: &str,
+    model: &str,
+    counts: &RunCounts,
+    actors: &[ActorRecord],
+) -> String {
     let f = ActorsFile {
         target,
         model,
         counts,
-        actors: &agg.actors,
-        documents: &agg.documents,
+        actors,
     };
     serde_json::to_string_pretty(&f).expect("plain records serialise")
 }
@@ -114,8 +118,15 @@ fn evidence_md(e: &Evidence) -> String {
 }
 
 /// `report.md`: a table of actors with stance and evidence, then each actor's evidence, then
-/// the documents.
-pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated) -> String {
+/// the documents (streamed, one row each).
+pub fn write_report_md(
+    w: &mut dyn Write,
+    target: &str,
+    model: &str,
+    counts: &RunCounts,
+    actors: &[ActorRecord],
+    documents: &mut dyn Iterator<Item = std::io::Result<DocRecord>>,
+) -> std::io::Result<()> {
     let mut s = String::new();
     let t = &counts.totals;
     let _ = writeln!(s, "# Stance toward \"{}\"\n", md_escape(target));
@@ -134,7 +145,7 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
     let _ = writeln!(s, "## Actors\n");
     let _ = writeln!(s, "| Actor | Kind | Stance | Score [95% interval] | Statements (F/A/N) | Strongest evidence |");
     let _ = writeln!(s, "|---|---|---|---|---|---|");
-    for a in &agg.actors {
+    for a in actors {
         let ev = a
             .evidence
             .first()
@@ -157,7 +168,7 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
         );
     }
     let _ = writeln!(s, "\n## Evidence by actor\n");
-    for a in &agg.actors {
+    for a in actors {
         let _ = writeln!(
             s,
             "### {} — {}\n",
@@ -187,7 +198,10 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
         "| Document | Date | Statements | Attributed | F/A/N | Actors |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
-    for d in &agg.documents {
+    w.write_all(s.as_bytes())?;
+    for d in documents {
+        let d = d?;
+        s.clear();
         let actors: Vec<String> = d
             .actors
             .iter()
@@ -205,8 +219,9 @@ pub fn report_md(target: &str, model: &str, counts: &RunCounts, agg: &Aggregated
             d.none,
             actors.join(", ")
         );
+        w.write_all(s.as_bytes())?;
     }
-    s
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,21 +1,26 @@
-//! `analyze` end to end: corpus → statements → stance → aggregate → outputs, streaming.
+//! `analyze` end to end: corpus → statements → stance → aggregate → outputs, streaming,
+//! resumable and shardable.
 //!
 //! Documents are read and processed in chunks (a bounded number of statements at a time), so
-//! memory does not grow with the corpus: statements go to disk as soon as they are scored, and
-//! the aggregator keeps only running sums and a few evidence statements per actor. Actor names
-//! are merged across the corpus at the end, so `statements.jsonl` is first written with each
-//! document's own names (`statements.jsonl.partial`) and then rewritten, line by line, with the
-//! corpus names.
+//! memory does not grow with the corpus: each chunk's statements and document records are
+//! appended to the shard directory (see [`crate::shard`]) as soon as they are scored, and the
+//! aggregator keeps only its actor groups. After a chunk (at most every `checkpoint_secs`), the
+//! files are synced and a checkpoint records their lengths and the aggregator, so a run killed
+//! at any moment resumes (`resume`) from the last checkpoint: the files are cut back to it,
+//! documents before it are read but not processed again, and the outputs come out as from an
+//! uninterrupted run. A sharded run stops at its shard directory; a whole run is merged
+//! ([`crate::merge`]) into the final files, and its shard directory removed.
 
-use crate::aggregate::{rename, Aggregated, Aggregator};
-use crate::corpus::{CorpusError, CorpusReader};
+use crate::aggregate::Aggregator;
+use crate::corpus::{input_fingerprint, CorpusError, CorpusReader, ReadOptions};
 use crate::infer::{score_all, Batching};
 use crate::lexicon::{ActorTable, Lexicon};
 use crate::model::{ModelError, Pair, StanceModel};
-use crate::report::{actors_json, report_md, write_atomic, ReportError, RunCounts};
-use crate::statements::{prepare, DocStatements, Statement};
+use crate::report::{write_atomic, ReportError, RunCounts};
+use crate::shard::{Checkpoint, RunSettings, ShardFiles, ShardMeta, ShardSpec, FORMAT};
+use crate::statements::{prepare, DocStatements};
 use rayon::prelude::*;
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +37,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// A shard directory or checkpoint that cannot be used as it is.
+    #[error("{path}: {message}")]
+    State { path: PathBuf, message: String },
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -47,9 +55,43 @@ pub struct AnalyzeOptions {
     pub out: PathBuf,
     pub target: String,
     pub skip_bad: bool,
+    /// Largest document accepted, in bytes.
+    pub max_doc_bytes: usize,
     pub batching: Batching,
     /// Statements scored per chunk (bounds memory).
     pub chunk_statements: usize,
+    /// This run's share of the documents; `None` for all of them, merged into `out`.
+    pub shard: Option<ShardSpec>,
+    /// Continue from the checkpoint in the shard directory, if there is one.
+    pub resume: bool,
+    /// Least time between checkpoints (0: after every chunk).
+    pub checkpoint_secs: f64,
+    /// Hash of the actor table and lexicon (for [`RunSettings::data`]).
+    pub data_fingerprint: String,
+}
+
+impl AnalyzeOptions {
+    /// A whole run with the defaults: stop at bad input, batches of 32 within 2,048 tokens,
+    /// chunks of 4,096 statements, checkpoints every 30 s, the built-in actor table and lexicon.
+    pub fn new(inputs: Vec<PathBuf>, out: PathBuf, target: &str) -> AnalyzeOptions {
+        AnalyzeOptions {
+            inputs,
+            out,
+            target: target.to_string(),
+            skip_bad: false,
+            max_doc_bytes: crate::corpus::DEFAULT_MAX_DOC_BYTES,
+            batching: Batching {
+                batch_size: 32,
+                max_batch_tokens: 2048,
+                parallel_batches: false,
+            },
+            chunk_statements: 4096,
+            shard: None,
+            resume: false,
+            checkpoint_secs: 30.0,
+            data_fingerprint: "builtin".into(),
+        }
+    }
 }
 
 /// What a progress display is told.
@@ -65,9 +107,15 @@ pub enum Progress {
 pub struct AnalyzeSummary {
     pub counts: RunCounts,
     pub model: String,
+    /// This process's time (a resumed run: since the resume).
     pub seconds: f64,
     pub model_seconds: f64,
+    /// Where the outputs are: `out`, or the shard directory for a sharded run.
     pub out: PathBuf,
+    /// Documents before the resume point (0 without `--resume`).
+    pub resumed_at: u64,
+    /// Whether the shard was already complete (`--resume` had nothing to do).
+    pub already_complete: bool,
 }
 
 impl AnalyzeSummary {
@@ -101,8 +149,9 @@ pub fn score_documents(
     Ok(())
 }
 
-/// Runs the whole pipeline and writes `statements.jsonl`, `actors.json` and `report.md` in
-/// `opts.out`.
+/// Runs the whole pipeline. Without a shard, writes `statements.jsonl`, `documents.jsonl`,
+/// `actors.json` and `report.md` in `opts.out`; with one, the shard directory
+/// `opts.out/shard-I-of-N` for [`crate::merge::merge`].
 pub fn analyze(
     opts: &AnalyzeOptions,
     model: &dyn StanceModel,
@@ -110,7 +159,6 @@ pub fn analyze(
     actors: &ActorTable,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<AnalyzeSummary, RunError> {
-    let t0 = std::time::Instant::now();
     std::fs::create_dir_all(&opts.out).map_err(|e| RunError::Io {
         path: opts.out.clone(),
         source: std::io::Error::new(
@@ -118,29 +166,206 @@ pub fn analyze(
             format!("cannot create the output directory ({e}); choose another --out"),
         ),
     })?;
-    let partial = opts.out.join("statements.jsonl.partial");
-    let mut w = BufWriter::new(std::fs::File::create(&partial).map_err(io(&partial))?);
-    let mut reader = CorpusReader::open(&opts.inputs, opts.skip_bad)?;
-    let mut agg = Aggregator::new();
-    let mut model_seconds = 0.0;
+    let shard = opts.shard.unwrap_or(ShardSpec::WHOLE);
+    let dir = opts.out.join(shard.dir_name());
+    let mut summary = run_shard(opts, shard, &dir, model, lex, actors, progress)?;
+    if opts.shard.is_none() {
+        let m = crate::merge::merge(std::slice::from_ref(&dir), &opts.out)?;
+        summary.counts = m.counts;
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    } else {
+        summary.out = dir;
+    }
+    Ok(summary)
+}
+
+/// The settings that decide this run's outputs.
+fn settings(
+    opts: &AnalyzeOptions,
+    shard: ShardSpec,
+    model: &dyn StanceModel,
+) -> Result<RunSettings, RunError> {
+    Ok(RunSettings {
+        format: FORMAT,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        target: opts.target.clone(),
+        model: model.name(),
+        shard,
+        skip_bad: opts.skip_bad,
+        max_doc_bytes: opts.max_doc_bytes,
+        chunk_statements: opts.chunk_statements,
+        batch_size: opts.batching.batch_size,
+        max_batch_tokens: opts.batching.max_batch_tokens,
+        data: opts.data_fingerprint.clone(),
+        inputs: input_fingerprint(&opts.inputs)?,
+    })
+}
+
+fn read_state<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, RunError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| RunError::State {
+                path: path.to_path_buf(),
+                message: format!("unreadable ({e}); run without --resume to start over"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+fn json_bytes<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("plain records serialise")
+}
+
+/// Opens a shard stream for appending, cut back to `len` bytes.
+fn open_at(path: &Path, len: u64) -> Result<BufWriter<std::fs::File>, RunError> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io(path))?;
+    let have = f.metadata().map_err(io(path))?.len();
+    if have < len {
+        return Err(RunError::State {
+            path: path.to_path_buf(),
+            message: format!(
+                "holds {have} bytes, less than the {len} its checkpoint counts; run without --resume to start over"
+            ),
+        });
+    }
+    f.set_len(len).map_err(io(path))?;
+    f.seek(std::io::SeekFrom::Start(len)).map_err(io(path))?;
+    Ok(BufWriter::with_capacity(1 << 20, f))
+}
+
+/// Flushes a stream to disk and returns its length.
+fn sync(w: &mut BufWriter<std::fs::File>, path: &Path) -> Result<u64, RunError> {
+    w.flush().map_err(io(path))?;
+    let f = w.get_ref();
+    f.sync_data().map_err(io(path))?;
+    Ok(f.metadata().map_err(io(path))?.len())
+}
+
+/// Processes one shard into its directory, from its checkpoint when resuming.
+fn run_shard(
+    opts: &AnalyzeOptions,
+    shard: ShardSpec,
+    dir: &Path,
+    model: &dyn StanceModel,
+    lex: &Lexicon,
+    actors: &ActorTable,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<AnalyzeSummary, RunError> {
+    let t0 = std::time::Instant::now();
+    let settings = settings(opts, shard, model)?;
+    let files = ShardFiles::new(dir);
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mismatch = |path: PathBuf, theirs: &RunSettings| -> Result<(), RunError> {
+        let diff = settings.differences(theirs, false);
+        if diff.is_empty() {
+            return Ok(());
+        }
+        Err(RunError::State {
+            path,
+            message: format!(
+                "was made with other settings ({}); run without --resume to start over, or with the same settings",
+                diff.join("; ")
+            ),
+        })
+    };
+    let mut start: Option<Checkpoint> = None;
+    if opts.resume {
+        if settings.inputs.is_none() {
+            return Err(RunError::State {
+                path: dir.to_path_buf(),
+                message: "--resume needs file inputs: standard input cannot be read again".into(),
+            });
+        }
+        if let Some(meta) = read_state::<ShardMeta>(&files.meta())? {
+            mismatch(files.meta(), &meta.settings)?;
+            tracing::info!("{}: already complete", dir.display());
+            return Ok(AnalyzeSummary {
+                counts: RunCounts {
+                    input: meta.input,
+                    totals: meta.totals,
+                },
+                model: model.name(),
+                seconds: t0.elapsed().as_secs_f64(),
+                model_seconds: 0.0,
+                out: dir.to_path_buf(),
+                resumed_at: 0,
+                already_complete: true,
+            });
+        }
+        start = read_state::<Checkpoint>(&files.checkpoint())?;
+        match &start {
+            Some(cp) => {
+                mismatch(files.checkpoint(), &cp.settings)?;
+                tracing::info!(
+                    "{}: resuming at document {}",
+                    dir.display(),
+                    cp.next_ordinal
+                );
+            }
+            None => tracing::info!(
+                "{}: no checkpoint; starting from the beginning",
+                dir.display()
+            ),
+        }
+    } else {
+        for p in [files.meta(), files.checkpoint(), files.aggregate()] {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&p)(e)),
+                _ => {}
+            }
+        }
+    }
+    let (resume_at, st_len, doc_len, mut agg, prior_secs, mut model_seconds) = match start {
+        Some(cp) => (
+            cp.next_ordinal,
+            cp.statements_bytes,
+            cp.documents_bytes,
+            Aggregator::from_partial(cp.partial),
+            cp.seconds,
+            cp.model_seconds,
+        ),
+        None => (0, 0, 0, Aggregator::new(), 0.0, 0.0),
+    };
+    let (st_path, doc_path) = (files.statements(), files.documents());
+    let mut sw = open_at(&st_path, st_len)?;
+    let mut dw = open_at(&doc_path, doc_len)?;
+    let mut reader = CorpusReader::open_with(
+        &opts.inputs,
+        ReadOptions {
+            skip_bad: opts.skip_bad,
+            max_doc_bytes: opts.max_doc_bytes,
+        },
+    )?;
+    let mut last_checkpoint = std::time::Instant::now();
+    let mut next_ordinal = 0u64;
     let (mut n_docs, mut n_statements) = (0usize, 0usize);
     loop {
-        // Read a chunk of documents, bounded by statements (and by documents for tiny ones).
+        // Read a chunk of this shard's documents, bounded by statements (and by documents for
+        // tiny ones). The same documents make the same chunks on a resume.
         let mut chunk = Vec::new();
         let mut chunk_len = 0usize;
         while chunk_len < opts.chunk_statements && chunk.len() < 4096 {
-            match reader.next() {
-                None => break,
-                Some(doc) => {
-                    let doc = doc?;
-                    chunk_len += doc.text.len() / 120 + 1; // rough sentences, refined below
-                    chunk.push(doc);
-                }
+            let Some(doc) = reader.next() else { break };
+            let doc = doc?;
+            let ordinal = next_ordinal;
+            next_ordinal += 1;
+            if !shard.takes(ordinal) || ordinal < resume_at {
+                continue;
             }
+            chunk_len += doc.text.len() / 120 + 1; // rough sentences
+            chunk.push((ordinal, doc));
         }
         if chunk.is_empty() {
             break;
         }
+        let (ordinals, chunk): (Vec<u64>, Vec<_>) = chunk.into_iter().unzip();
         let mut docs: Vec<DocStatements> = chunk
             .into_par_iter()
             .map(|d| prepare(d, &opts.target, lex, actors))
@@ -156,61 +381,65 @@ pub fn analyze(
             progress(Progress::Scored(n))
         })?;
         model_seconds += tm.elapsed().as_secs_f64();
-        for d in &docs {
-            for s in &d.statements {
-                serde_json::to_writer(&mut w, s).expect("plain records serialise");
-                w.write_all(b"\n").map_err(io(&partial))?;
+        for (d, &ordinal) in docs.iter().zip(&ordinals) {
+            if d.statements.is_empty() {
+                tracing::info!(
+                    "document {:?} has no statements (empty or no words)",
+                    d.doc.id
+                );
             }
-            agg.add(d);
+            for s in &d.statements {
+                serde_json::to_writer(&mut sw, s).expect("plain records serialise");
+                sw.write_all(b"\n").map_err(io(&st_path))?;
+            }
+            let entry = agg.add(d, ordinal);
+            serde_json::to_writer(&mut dw, &entry).expect("plain records serialise");
+            dw.write_all(b"\n").map_err(io(&doc_path))?;
+        }
+        if last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_secs {
+            let cp = Checkpoint {
+                settings: settings.clone(),
+                next_ordinal,
+                statements_bytes: sync(&mut sw, &st_path)?,
+                documents_bytes: sync(&mut dw, &doc_path)?,
+                partial: agg.partial().clone(),
+                seconds: prior_secs + t0.elapsed().as_secs_f64(),
+                model_seconds,
+            };
+            write_atomic(&files.checkpoint(), &json_bytes(&cp))?;
+            last_checkpoint = std::time::Instant::now();
         }
     }
-    w.flush().map_err(io(&partial))?;
-    drop(w);
+    sync(&mut sw, &st_path)?;
+    sync(&mut dw, &doc_path)?;
+    drop((sw, dw));
     let input = reader.stats().clone();
-    let result = agg.finish();
-    finalize_statements(&partial, &opts.out.join("statements.jsonl"), &result)?;
-    let counts = RunCounts {
-        input,
-        totals: result.totals.clone(),
+    let partial = agg.into_partial();
+    let meta = ShardMeta {
+        settings,
+        input: input.clone(),
+        totals: partial.totals.clone(),
+        seconds: prior_secs + t0.elapsed().as_secs_f64(),
+        model_seconds,
     };
-    let name = model.name();
-    write_atomic(
-        &opts.out.join("actors.json"),
-        actors_json(&opts.target, &name, &counts, &result).as_bytes(),
-    )?;
-    write_atomic(
-        &opts.out.join("report.md"),
-        report_md(&opts.target, &name, &counts, &result).as_bytes(),
-    )?;
+    write_atomic(&files.aggregate(), &json_bytes(&partial))?;
+    write_atomic(&files.meta(), &json_bytes(&meta))?;
+    match std::fs::remove_file(files.checkpoint()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io(&files.checkpoint())(e))
+        }
+        _ => {}
+    }
     Ok(AnalyzeSummary {
-        counts,
-        model: name,
+        counts: RunCounts {
+            input,
+            totals: partial.totals,
+        },
+        model: model.name(),
         seconds: t0.elapsed().as_secs_f64(),
         model_seconds,
         out: opts.out.clone(),
+        resumed_at: resume_at,
+        already_complete: false,
     })
-}
-
-/// Rewrites the partial statements with corpus-level actor names, then renames into place.
-fn finalize_statements(
-    partial: &Path,
-    final_path: &Path,
-    agg: &Aggregated,
-) -> Result<(), RunError> {
-    let tmp = final_path.with_extension("jsonl.tmp");
-    {
-        let r = std::io::BufReader::new(std::fs::File::open(partial).map_err(io(partial))?);
-        let mut w = BufWriter::new(std::fs::File::create(&tmp).map_err(io(&tmp))?);
-        for line in r.lines() {
-            let line = line.map_err(io(partial))?;
-            let mut s: Statement = serde_json::from_str(&line).expect("written by this run");
-            rename(&mut s, &agg.renames);
-            serde_json::to_writer(&mut w, &s).expect("plain records serialise");
-            w.write_all(b"\n").map_err(io(&tmp))?;
-        }
-        w.flush().map_err(io(&tmp))?;
-    }
-    std::fs::rename(&tmp, final_path).map_err(io(final_path))?;
-    std::fs::remove_file(partial).map_err(io(partial))?;
-    Ok(())
 }

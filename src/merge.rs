@@ -1,0 +1,378 @@
+//! Stage 5b: from shard directories to the final outputs.
+//!
+//! A whole run is one shard merged, so a run split into N shards and merged gives the same
+//! files as a single run: the shards' aggregates are added up ([`Aggregator::absorb`]), the
+//! actors are resolved once over all of them ([`resolve`]), and the documents and statements
+//! are streamed back in input order (a k-way merge on each document's position), with every
+//! document-level speaker name replaced by its corpus actor. Memory holds the actor groups and
+//! one document per shard.
+
+use crate::aggregate::{rename, resolve, Aggregator, DocEntry};
+use crate::report::{actors_json, write_atomic, write_report_md, RunCounts};
+use crate::run::RunError;
+use crate::shard::{ShardFiles, ShardMeta};
+use crate::statements::Statement;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{BufRead, BufReader, BufWriter, Lines, Write};
+use std::path::{Path, PathBuf};
+
+/// What a merge produced.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    pub counts: RunCounts,
+    pub target: String,
+    pub model: String,
+    pub shards: usize,
+    /// Sum over the shards.
+    pub seconds: f64,
+    pub model_seconds: f64,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |e| RunError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> RunError {
+    RunError::State {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RunError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            bad(
+                path,
+                "missing: this shard has not finished; run it again with --resume",
+            )
+        } else {
+            io(path)(e)
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        bad(
+            path,
+            format!("not a shard file of this version of standpoint ({e})"),
+        )
+    })
+}
+
+/// The shard directories among `inputs`: each is a shard directory (it holds `shard.json`
+/// or `documents.jsonl`) or a directory of `shard-*` directories.
+pub fn find_shards(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, RunError> {
+    let mut out = Vec::new();
+    for d in inputs {
+        let f = ShardFiles::new(d);
+        if f.meta().exists() || f.documents().exists() {
+            out.push(d.clone());
+            continue;
+        }
+        let rd = std::fs::read_dir(d).map_err(io(d))?;
+        let mut found: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_dir()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("shard-"))
+            })
+            .collect();
+        if found.is_empty() {
+            return Err(bad(
+                d,
+                "no shards here: give the directories that `analyze --shard` wrote (shard-I-of-N), or their parent",
+            ));
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// One shard being read back.
+struct ShardStream {
+    files: ShardFiles,
+    documents: Lines<BufReader<std::fs::File>>,
+    statements: Lines<BufReader<std::fs::File>>,
+    documents_line: usize,
+    statements_line: usize,
+    remap: Vec<usize>,
+}
+
+impl ShardStream {
+    fn next_doc(&mut self) -> Result<Option<DocEntry>, RunError> {
+        let path = self.files.documents();
+        match self.documents.next() {
+            None => Ok(None),
+            Some(line) => {
+                self.documents_line += 1;
+                let line = line.map_err(io(&path))?;
+                let mut e: DocEntry = serde_json::from_str(&line).map_err(|e| {
+                    bad(
+                        &path,
+                        format!("line {}: {e}; run the shard again", self.documents_line),
+                    )
+                })?;
+                for g in &mut e.groups {
+                    g.group = *self.remap.get(g.group).ok_or_else(|| {
+                        bad(
+                            &path,
+                            format!(
+                                "line {}: group {} is not in aggregate.json; run the shard again",
+                                self.documents_line, g.group
+                            ),
+                        )
+                    })?;
+                }
+                Ok(Some(e))
+            }
+        }
+    }
+
+    fn next_statement(&mut self) -> Result<Statement, RunError> {
+        let path = self.files.statements();
+        let line = self
+            .statements
+            .next()
+            .ok_or_else(|| {
+                bad(
+                    &path,
+                    "ends before documents.jsonl says it should; run the shard again",
+                )
+            })?
+            .map_err(io(&path))?;
+        self.statements_line += 1;
+        serde_json::from_str(&line).map_err(|e| {
+            bad(
+                &path,
+                format!("line {}: {e}; run the shard again", self.statements_line),
+            )
+        })
+    }
+}
+
+/// Merges complete shard directories into `out`: `statements.jsonl`, `documents.jsonl`,
+/// `actors.json` and `report.md`. The shards must be all N shards of one run (same inputs,
+/// same settings).
+pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
+    if shard_dirs.is_empty() {
+        return Err(bad(out, "nothing to merge"));
+    }
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    // Check that the shards belong together and are all there.
+    let mut metas: Vec<(ShardFiles, ShardMeta)> = Vec::new();
+    for d in shard_dirs {
+        let files = ShardFiles::new(d);
+        let meta: ShardMeta = read_json(&files.meta())?;
+        metas.push((files, meta));
+    }
+    let (first_files, first) = &metas[0];
+    let count = first.settings.shard.count;
+    let mut seen: Vec<Option<&Path>> = vec![None; count];
+    for (files, m) in &metas {
+        let diff = m.settings.differences(&first.settings, true);
+        if !diff.is_empty() {
+            return Err(bad(
+                &files.dir,
+                format!(
+                    "not from the same run as {} ({}); merge only the shards of one run",
+                    first_files.dir.display(),
+                    diff.join("; ")
+                ),
+            ));
+        }
+        if m.input != first.input {
+            return Err(bad(
+                &files.dir,
+                format!(
+                    "read the input differently from {}; were the input files changed during the run?",
+                    first_files.dir.display()
+                ),
+            ));
+        }
+        let i = m.settings.shard.index;
+        if let Some(other) = seen[i] {
+            return Err(bad(
+                &files.dir,
+                format!(
+                    "shard {} given twice (also {})",
+                    m.settings.shard,
+                    other.display()
+                ),
+            ));
+        }
+        seen[i] = Some(&files.dir);
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|&i| seen[i].is_none())
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(
+            out,
+            format!(
+                "shards missing: {} (of {count}); run them, or give their directories",
+                missing.join(", ")
+            ),
+        ));
+    }
+    // Add up the aggregates.
+    let mut agg = Aggregator::new();
+    let mut streams = Vec::with_capacity(metas.len());
+    let (mut seconds, mut model_seconds) = (0.0, 0.0);
+    for (files, m) in &metas {
+        let partial = read_json(&files.aggregate())?;
+        let remap = agg.absorb(partial);
+        seconds += m.seconds;
+        model_seconds += m.model_seconds;
+        let open = |p: PathBuf| -> Result<Lines<BufReader<std::fs::File>>, RunError> {
+            Ok(BufReader::new(std::fs::File::open(&p).map_err(io(&p))?).lines())
+        };
+        streams.push(ShardStream {
+            files: files.clone(),
+            documents: open(files.documents())?,
+            statements: open(files.statements())?,
+            documents_line: 0,
+            statements_line: 0,
+            remap,
+        });
+    }
+    let partial = agg.into_partial();
+    let documents_total: usize = metas.iter().map(|(_, m)| m.totals.documents).sum();
+    if documents_total != partial.totals.documents || documents_total != first.input.documents {
+        return Err(bad(
+            out,
+            format!(
+                "the shards hold {documents_total} documents but the input has {}; run the shards again",
+                first.input.documents
+            ),
+        ));
+    }
+    let mut resolved = resolve(&partial);
+    // Stream documents and statements back in input order.
+    let stmt_path = out.join("statements.jsonl");
+    let docs_path = out.join("documents.jsonl");
+    let stmt_tmp = out.join("statements.jsonl.tmp");
+    let docs_tmp = out.join("documents.jsonl.tmp");
+    let mut sw = BufWriter::new(std::fs::File::create(&stmt_tmp).map_err(io(&stmt_tmp))?);
+    let mut dw = BufWriter::new(std::fs::File::create(&docs_tmp).map_err(io(&docs_tmp))?);
+    let mut heap = BinaryHeap::new();
+    let mut pending: Vec<Option<DocEntry>> = Vec::with_capacity(streams.len());
+    for (i, s) in streams.iter_mut().enumerate() {
+        let e = s.next_doc()?;
+        if let Some(e) = &e {
+            heap.push(std::cmp::Reverse((e.ordinal, i)));
+        }
+        pending.push(e);
+    }
+    let mut last: Option<u64> = None;
+    let mut statements = 0usize;
+    while let Some(std::cmp::Reverse((ordinal, i))) = heap.pop() {
+        if last.is_some_and(|l| l >= ordinal) {
+            return Err(bad(
+                &streams[i].files.documents(),
+                format!("document {ordinal} appears twice or out of order; run the shard again"),
+            ));
+        }
+        last = Some(ordinal);
+        let entry = pending[i]
+            .take()
+            .expect("a pending document per heap entry");
+        let (doc, renames): (_, HashMap<String, String>) = resolved.doc_record(entry);
+        for _ in 0..doc.statements {
+            let mut s = streams[i].next_statement()?;
+            if s.doc_id != doc.doc_id {
+                return Err(bad(
+                    &streams[i].files.statements(),
+                    format!(
+                        "line {}: statement of {:?} where {:?} was expected; run the shard again",
+                        streams[i].statements_line, s.doc_id, doc.doc_id
+                    ),
+                ));
+            }
+            rename(&mut s, &renames);
+            serde_json::to_writer(&mut sw, &s).expect("plain records serialise");
+            sw.write_all(b"\n").map_err(io(&stmt_tmp))?;
+            statements += 1;
+        }
+        serde_json::to_writer(&mut dw, &doc).expect("plain records serialise");
+        dw.write_all(b"\n").map_err(io(&docs_tmp))?;
+        if let Some(e) = streams[i].next_doc()? {
+            heap.push(std::cmp::Reverse((e.ordinal, i)));
+            pending[i] = Some(e);
+        }
+    }
+    for s in &mut streams {
+        if s.statements.next().is_some() {
+            return Err(bad(
+                &s.files.statements(),
+                "holds more statements than documents.jsonl lists; run the shard again",
+            ));
+        }
+    }
+    if statements != partial.totals.statements {
+        return Err(bad(
+            out,
+            format!(
+                "the shards' statements files hold {statements} statements, their aggregates {}; run the shards again",
+                partial.totals.statements
+            ),
+        ));
+    }
+    for (w, tmp, path) in [(sw, &stmt_tmp, &stmt_path), (dw, &docs_tmp, &docs_path)] {
+        let f = w.into_inner().map_err(|e| io(tmp)(e.into_error()))?;
+        f.sync_all().map_err(io(tmp))?;
+        std::fs::rename(tmp, path).map_err(io(path))?;
+    }
+    let mut totals = partial.totals.clone();
+    totals.actors = resolved.actors.len();
+    let counts = RunCounts {
+        input: first.input.clone(),
+        totals,
+    };
+    let s = &first.settings;
+    write_atomic(
+        &out.join("actors.json"),
+        actors_json(&s.target, &s.model, &counts, &resolved.actors).as_bytes(),
+    )?;
+    let report = out.join("report.md");
+    let report_tmp = out.join("report.md.tmp");
+    {
+        let mut w = BufWriter::new(std::fs::File::create(&report_tmp).map_err(io(&report_tmp))?);
+        let mut docs = BufReader::new(std::fs::File::open(&docs_path).map_err(io(&docs_path))?)
+            .lines()
+            .map(|l| {
+                l.and_then(|l| {
+                    serde_json::from_str(&l)
+                        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+                })
+            });
+        write_report_md(
+            &mut w,
+            &s.target,
+            &s.model,
+            &counts,
+            &resolved.actors,
+            &mut docs,
+        )
+        .map_err(io(&report_tmp))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| io(&report_tmp)(e.into_error()))?;
+        f.sync_all().map_err(io(&report_tmp))?;
+    }
+    std::fs::rename(&report_tmp, &report).map_err(io(&report))?;
+    Ok(Merged {
+        counts,
+        target: s.target.clone(),
+        model: s.model.clone(),
+        shards: count,
+        seconds,
+        model_seconds,
+    })
+}
