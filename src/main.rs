@@ -813,7 +813,7 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
     if a.chunk_statements == 0 {
         bail!("--chunk-statements must be at least 1");
     }
-    if !(a.checkpoint_every >= 0.0) {
+    if a.checkpoint_every.is_nan() || a.checkpoint_every < 0.0 {
         bail!("--checkpoint-every must be a number of seconds, 0 or more");
     }
     let (lex, act) = data(&a.corpus)?;
