@@ -114,6 +114,10 @@ pub struct CorpusStats {
     /// Files that could not be read (or not to the end), skipped with `--skip-bad`.
     #[serde(default)]
     pub files_unreadable: usize,
+    /// A hash (FNV-1a, 64 bits) of every byte read, in order: runs that read the same content
+    /// have the same hash, wherever the files are.
+    #[serde(default)]
+    pub content_hash: String,
     /// The first few skipped inputs, as messages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_examples: Vec<String>,
@@ -270,6 +274,7 @@ pub struct CorpusReader {
     opts: ReadOptions,
     failed: bool,
     stats: CorpusStats,
+    content_hash: u64,
 }
 
 /// How the reader treats bad input.
@@ -300,6 +305,7 @@ fn read_line_bounded(
     r: &mut dyn BufRead,
     buf: &mut Vec<u8>,
     max: usize,
+    hash: &mut u64,
 ) -> std::io::Result<(u64, bool)> {
     let (mut total, mut too_long) = (0u64, false);
     loop {
@@ -315,6 +321,7 @@ fn read_line_bounded(
             Some(i) => (i + 1, true),
             None => (avail.len(), false),
         };
+        *hash = crate::shard::fnv1a(&avail[..n], *hash);
         if !too_long && buf.len() + n <= max.saturating_add(1) {
             buf.extend_from_slice(&avail[..n]);
         } else {
@@ -382,11 +389,16 @@ impl CorpusReader {
             opts,
             failed: false,
             stats,
+            content_hash: crate::shard::FNV_START,
         })
     }
 
-    pub fn stats(&self) -> &CorpusStats {
-        &self.stats
+    /// The accounting so far.
+    pub fn stats(&self) -> CorpusStats {
+        CorpusStats {
+            content_hash: format!("{:016x}", self.content_hash),
+            ..self.stats.clone()
+        }
     }
 
     fn check_id(&mut self, doc: Document, origin: &Origin) -> Result<Document, CorpusError> {
@@ -431,6 +443,7 @@ impl CorpusReader {
         f.take(limit as u64 + 1)
             .read_to_end(&mut bytes)
             .map_err(unreadable)?;
+        self.content_hash = crate::shard::fnv1a(&bytes, self.content_hash);
         if bytes.len() > limit {
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             return Err(CorpusError::TooLarge {
@@ -473,7 +486,12 @@ impl CorpusReader {
         loop {
             let (path, reader, line_no) = self.current.as_mut()?;
             let mut buf = Vec::new();
-            let too_long = match read_line_bounded(reader, &mut buf, self.opts.max_doc_bytes) {
+            let too_long = match read_line_bounded(
+                reader,
+                &mut buf,
+                self.opts.max_doc_bytes,
+                &mut self.content_hash,
+            ) {
                 Ok((0, _)) => {
                     self.current = None;
                     return None;
@@ -610,7 +628,7 @@ mod tests {
     ) -> (Vec<Result<Document, CorpusError>>, CorpusStats) {
         let mut r = CorpusReader::open(inputs, skip).unwrap();
         let docs: Vec<_> = r.by_ref().collect();
-        (docs, r.stats().clone())
+        (docs, r.stats())
     }
 
     #[test]

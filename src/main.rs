@@ -346,9 +346,10 @@ struct CorpusArgs {
     /// directories of them, or - for JSONL on stdin.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// The stance target.
+    /// The stance target; repeat for several (each statement is scored against each, and the
+    /// reads, segmentation and attribution are shared).
     #[arg(long, default_value = "NATO enlargement", env = "STANDPOINT_TARGET")]
-    target: String,
+    target: Vec<String>,
     /// Skip bad documents (malformed JSON, missing text, duplicate ids, invalid UTF-8) and count
     /// them instead of stopping.
     #[arg(long)]
@@ -750,6 +751,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// The targets, checked: none empty, none twice.
+fn targets(c: &CorpusArgs) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for t in &c.target {
+        let t = t.trim();
+        if t.is_empty() {
+            bail!("--target must not be empty");
+        }
+        if out.iter().any(|o| o == t) {
+            bail!("--target {t:?} is given twice");
+        }
+        out.push(t.to_string());
+    }
+    Ok(out)
+}
+
 /// A hash of the actor table and lexicon files in use ("builtin" for the built-in ones).
 fn data_fingerprint(c: &CorpusArgs) -> Result<String> {
     let mut h = standpoint::shard::FNV_START;
@@ -822,7 +839,7 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
     let opts = standpoint::run::AnalyzeOptions {
         inputs: a.corpus.inputs.clone(),
         out: a.out.clone(),
-        target: a.corpus.target.clone(),
+        targets: targets(&a.corpus)?,
         skip_bad: a.corpus.skip_bad,
         max_doc_bytes: a.corpus.max_doc_bytes,
         batching: a.model.batching(),
@@ -850,11 +867,20 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         eprintln!("resumed after document {}", s.resumed_at);
     }
     print_counts(&s.counts, opts.shard.is_some());
+    if let Some(m) = &s.merged {
+        print_targets(m);
+    }
     let wrote = if opts.shard.is_some() {
         format!(
             "{} (merge the shards with `standpoint merge {}`)",
             s.out.display(),
             a.out.display()
+        )
+    } else if opts.targets.len() > 1 {
+        format!(
+            "{} (the stance matrix), targets.json, and per target target-0 ... target-{} with statements.jsonl, documents.jsonl, actors.json, report.md",
+            s.out.join("report.md").display(),
+            opts.targets.len() - 1
         )
     } else {
         format!(
@@ -862,6 +888,9 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
             s.out.join("statements.jsonl").display()
         )
     };
+    if s.already_complete {
+        return Ok(());
+    }
     eprintln!(
         "time: {:.1}s ({:.1} statements/s; model {:.1}s); wrote {wrote}",
         s.seconds,
@@ -899,11 +928,31 @@ fn print_counts(c: &standpoint::report::RunCounts, shard: bool) {
     }
 }
 
+/// With several targets, each target's labels and actors, and where its files are.
+fn print_targets(m: &standpoint::merge::Merged) {
+    if m.targets.len() < 2 {
+        return;
+    }
+    for t in &m.targets {
+        let c = &t.counts.totals;
+        eprintln!(
+            "target {:?}: labels FAVOR {} AGAINST {} NONE {}; actors {}; files in {}",
+            t.target,
+            c.favor,
+            c.against,
+            c.none,
+            t.actors.len(),
+            t.dir.display()
+        );
+    }
+}
+
 fn merge(a: MergeArgs) -> Result<()> {
     let t = std::time::Instant::now();
     let dirs = standpoint::merge::find_shards(&a.shards)?;
     let m = standpoint::merge::merge(&dirs, &a.out)?;
     print_counts(&m.counts, false);
+    print_targets(&m);
     eprintln!(
         "merged {} shards in {:.1}s (the shards took {:.1}s, model {:.1}s); wrote {}, documents.jsonl, actors.json, report.md",
         m.shards,
@@ -1281,7 +1330,7 @@ fn statements(a: StatementsArgs) -> Result<()> {
     )?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for doc in reader {
-        let ds = standpoint::statements::prepare(doc?, &a.corpus.target, &lex, &act);
+        let ds = standpoint::statements::prepare(doc?, &a.corpus.target[0], &lex, &act);
         for s in &ds.statements {
             serde_json::to_writer(&mut out, s)?;
             out.write_all(b"\n")?;

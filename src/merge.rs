@@ -19,13 +19,24 @@ use std::path::{Path, PathBuf};
 /// What a merge produced.
 #[derive(Debug, Clone)]
 pub struct Merged {
+    /// The first target's counts (the documents and statements are the same for every target).
     pub counts: RunCounts,
-    pub target: String,
+    pub targets: Vec<TargetResult>,
     pub model: String,
     pub shards: usize,
     /// Sum over the shards.
     pub seconds: f64,
     pub model_seconds: f64,
+}
+
+/// One target's merged result.
+#[derive(Debug, Clone)]
+pub struct TargetResult {
+    pub target: String,
+    /// Where its files are: the output directory, or `target-T` in it.
+    pub dir: PathBuf,
+    pub counts: RunCounts,
+    pub actors: Vec<crate::aggregate::ActorRecord>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -190,8 +201,12 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             return Err(bad(
                 &files.dir,
                 format!(
-                    "read the input differently from {}; were the input files changed during the run?",
-                    first_files.dir.display()
+                    "read other input than {} (content hash {} vs {}, documents {} vs {}); shards must read the same files, in the same order",
+                    first_files.dir.display(),
+                    m.input.content_hash,
+                    first.input.content_hash,
+                    m.input.documents,
+                    first.input.documents
                 ),
             ));
         }
@@ -221,15 +236,65 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             ),
         ));
     }
+    let n = first.settings.targets.len();
+    let mut targets = Vec::with_capacity(n);
+    for t in 0..n {
+        let out_t = crate::shard::target_dir(out, t, n);
+        std::fs::create_dir_all(&out_t).map_err(io(&out_t))?;
+        targets.push(merge_target(&metas, t, &out_t)?);
+    }
+    if n > 1 {
+        write_atomic(&out.join("targets.json"), &targets_json(&targets))?;
+        let report = crate::report::matrix_md(&first.settings.model, &targets);
+        write_atomic(&out.join("report.md"), report.as_bytes())?;
+    }
+    let (seconds, model_seconds) = metas.iter().fold((0.0, 0.0), |(s, m), (_, x)| {
+        (s + x.seconds, m + x.model_seconds)
+    });
+    Ok(Merged {
+        counts: targets[0].counts.clone(),
+        targets,
+        model: first.settings.model.clone(),
+        shards: count,
+        seconds,
+        model_seconds,
+    })
+}
+
+/// `targets.json` of a run with several targets: each target, its directory and counts.
+fn targets_json(targets: &[TargetResult]) -> Vec<u8> {
+    let v: Vec<serde_json::Value> = targets
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "target": t.target,
+                "dir": t.dir.file_name().map(|n| n.to_string_lossy().into_owned()),
+                "actors": t.actors.len(),
+                "statements": t.counts.totals.statements,
+                "favor": t.counts.totals.favor,
+                "against": t.counts.totals.against,
+                "none": t.counts.totals.none,
+            })
+        })
+        .collect();
+    serde_json::to_vec_pretty(&v).expect("plain records serialise")
+}
+
+/// Merges target `t` of every shard into `out`.
+fn merge_target(
+    metas: &[(ShardFiles, ShardMeta)],
+    t: usize,
+    out: &Path,
+) -> Result<TargetResult, RunError> {
+    let first = &metas[0].1;
+    let n = first.settings.targets.len();
     // Add up the aggregates.
     let mut agg = Aggregator::new();
     let mut streams = Vec::with_capacity(metas.len());
-    let (mut seconds, mut model_seconds) = (0.0, 0.0);
-    for (files, m) in &metas {
+    for (files, _) in metas {
+        let files = files.target(t, n);
         let partial = read_json(&files.aggregate())?;
         let remap = agg.absorb(partial);
-        seconds += m.seconds;
-        model_seconds += m.model_seconds;
         let open = |p: PathBuf| -> Result<Lines<BufReader<std::fs::File>>, RunError> {
             Ok(BufReader::new(std::fs::File::open(&p).map_err(io(&p))?).lines())
         };
@@ -243,7 +308,10 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         });
     }
     let partial = agg.into_partial();
-    let documents_total: usize = metas.iter().map(|(_, m)| m.totals.documents).sum();
+    let documents_total: usize = metas
+        .iter()
+        .map(|(_, m)| m.totals.get(t).map_or(0, |x| x.documents))
+        .sum();
     if documents_total != partial.totals.documents || documents_total != first.input.documents {
         return Err(bad(
             out,
@@ -336,9 +404,10 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         totals,
     };
     let s = &first.settings;
+    let target = &s.targets[t];
     write_atomic(
         &out.join("actors.json"),
-        actors_json(&s.target, &s.model, &counts, &resolved.actors).as_bytes(),
+        actors_json(target, &s.model, &counts, &resolved.actors).as_bytes(),
     )?;
     let report = out.join("report.md");
     let report_tmp = out.join("report.md.tmp");
@@ -354,7 +423,7 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
             });
         write_report_md(
             &mut w,
-            &s.target,
+            target,
             &s.model,
             &counts,
             &resolved.actors,
@@ -367,12 +436,10 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
         f.sync_all().map_err(io(&report_tmp))?;
     }
     std::fs::rename(&report_tmp, &report).map_err(io(&report))?;
-    Ok(Merged {
+    Ok(TargetResult {
+        target: target.clone(),
+        dir: out.to_path_buf(),
         counts,
-        target: s.target.clone(),
-        model: s.model.clone(),
-        shards: count,
-        seconds,
-        model_seconds,
+        actors: resolved.actors,
     })
 }

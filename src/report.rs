@@ -224,6 +224,71 @@ pub fn write_report_md(
     Ok(())
 }
 
+/// `report.md` of a run with several targets: the stance matrix, actor × target, and where each
+/// target's own report is.
+pub fn matrix_md(model: &str, targets: &[crate::merge::TargetResult]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Stances toward {} targets\n", targets.len());
+    let _ = writeln!(s, "Model: `{model}`  ");
+    if let Some(t) = targets.first() {
+        let c = &t.counts;
+        let _ = writeln!(
+            s,
+            "Corpus: documents {} ({} skipped as bad input); statements {}, each scored against every target.\n",
+            c.totals.documents, c.input.skipped, c.totals.statements
+        );
+    }
+    let _ = writeln!(s, "| Target | Report | FAVOR | AGAINST | NONE | Actors |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for t in targets {
+        let dir = t
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let c = &t.counts.totals;
+        let _ = writeln!(
+            s,
+            "| {} | [{dir}/report.md]({dir}/report.md) | {} | {} | {} | {} |",
+            md_escape(&t.target),
+            c.favor,
+            c.against,
+            c.none,
+            t.actors.len()
+        );
+    }
+    let _ = writeln!(s, "\n## Stance matrix\n");
+    let _ = writeln!(
+        s,
+        "Each cell: the actor's stance toward the target, its score, and its statements.\n"
+    );
+    let header: Vec<String> = targets.iter().map(|t| md_escape(&t.target)).collect();
+    let _ = writeln!(s, "| Actor | {} |", header.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---|".repeat(targets.len()));
+    for a in targets.first().map(|t| t.actors.as_slice()).unwrap_or(&[]) {
+        let cells: Vec<String> = targets
+            .iter()
+            .map(|t| {
+                match t
+                    .actors
+                    .iter()
+                    .find(|b| b.actor == a.actor && b.kind == a.kind)
+                {
+                    Some(b) => format!(
+                        "{} {:+.2} ({})",
+                        stance_word(b.stance),
+                        b.score,
+                        b.statements
+                    ),
+                    None => "—".into(),
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} |", md_escape(&a.actor), cells.join(" | "));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

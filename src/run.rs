@@ -17,7 +17,9 @@ use crate::infer::{score_all, Batching};
 use crate::lexicon::{ActorTable, Lexicon};
 use crate::model::{ModelError, Pair, StanceModel};
 use crate::report::{write_atomic, ReportError, RunCounts};
-use crate::shard::{Checkpoint, RunSettings, ShardFiles, ShardMeta, ShardSpec, FORMAT};
+use crate::shard::{
+    Checkpoint, RunSettings, ShardFiles, ShardMeta, ShardSpec, StreamState, FORMAT,
+};
 use crate::statements::{prepare, DocStatements};
 use rayon::prelude::*;
 use std::io::{BufWriter, Seek, Write};
@@ -53,7 +55,9 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
 pub struct AnalyzeOptions {
     pub inputs: Vec<PathBuf>,
     pub out: PathBuf,
-    pub target: String,
+    /// The stance targets (at least one): statements are read, segmented and attributed once
+    /// and scored against each.
+    pub targets: Vec<String>,
     pub skip_bad: bool,
     /// Largest document accepted, in bytes.
     pub max_doc_bytes: usize,
@@ -77,7 +81,7 @@ impl AnalyzeOptions {
         AnalyzeOptions {
             inputs,
             out,
-            target: target.to_string(),
+            targets: vec![target.to_string()],
             skip_bad: false,
             max_doc_bytes: crate::corpus::DEFAULT_MAX_DOC_BYTES,
             batching: Batching {
@@ -116,6 +120,8 @@ pub struct AnalyzeSummary {
     pub resumed_at: u64,
     /// Whether the shard was already complete (`--resume` had nothing to do).
     pub already_complete: bool,
+    /// The merged result of a whole run (per target).
+    pub merged: Option<crate::merge::Merged>,
 }
 
 impl AnalyzeSummary {
@@ -171,7 +177,8 @@ pub fn analyze(
     let mut summary = run_shard(opts, shard, &dir, model, lex, actors, progress)?;
     if opts.shard.is_none() {
         let m = crate::merge::merge(std::slice::from_ref(&dir), &opts.out)?;
-        summary.counts = m.counts;
+        summary.counts = m.counts.clone();
+        summary.merged = Some(m);
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
     } else {
         summary.out = dir;
@@ -188,7 +195,7 @@ fn settings(
     Ok(RunSettings {
         format: FORMAT,
         version: env!("CARGO_PKG_VERSION").to_string(),
-        target: opts.target.clone(),
+        targets: opts.targets.clone(),
         model: model.name(),
         shard,
         skip_bad: opts.skip_bad,
@@ -289,7 +296,7 @@ fn run_shard(
             return Ok(AnalyzeSummary {
                 counts: RunCounts {
                     input: meta.input,
-                    totals: meta.totals,
+                    totals: meta.totals.into_iter().next().unwrap_or_default(),
                 },
                 model: model.name(),
                 seconds: t0.elapsed().as_secs_f64(),
@@ -297,6 +304,7 @@ fn run_shard(
                 out: dir.to_path_buf(),
                 resumed_at: 0,
                 already_complete: true,
+                merged: None,
             });
         }
         start = read_state::<Checkpoint>(&files.checkpoint())?;
@@ -322,20 +330,40 @@ fn run_shard(
             }
         }
     }
-    let (resume_at, st_len, doc_len, mut agg, prior_secs, mut model_seconds) = match start {
-        Some(cp) => (
+    let n_targets = opts.targets.len();
+    let (resume_at, prior_secs, mut model_seconds, mut states) = match start {
+        Some(cp) if cp.streams.len() == n_targets => (
             cp.next_ordinal,
-            cp.statements_bytes,
-            cp.documents_bytes,
-            Aggregator::from_partial(cp.partial),
             cp.seconds,
             cp.model_seconds,
+            cp.streams.into_iter().map(Some).collect(),
         ),
-        None => (0, 0, 0, Aggregator::new(), 0.0, 0.0),
+        Some(_) => {
+            return Err(RunError::State {
+                path: files.checkpoint(),
+                message: "holds another number of targets; run without --resume to start over"
+                    .into(),
+            })
+        }
+        None => (0, 0.0, 0.0, vec![None; n_targets]),
     };
-    let (st_path, doc_path) = (files.statements(), files.documents());
-    let mut sw = open_at(&st_path, st_len)?;
-    let mut dw = open_at(&doc_path, doc_len)?;
+    // Per target: its two streams, cut back to the checkpoint, and its aggregator.
+    let mut streams = Vec::with_capacity(n_targets);
+    for (t, state) in states.iter_mut().enumerate() {
+        let tf = files.target(t, n_targets);
+        std::fs::create_dir_all(&tf.dir).map_err(io(&tf.dir))?;
+        let state = state.take();
+        let (st_len, doc_len) = state
+            .as_ref()
+            .map_or((0, 0), |s| (s.statements_bytes, s.documents_bytes));
+        let agg = state.map_or_else(Aggregator::new, |s| Aggregator::from_partial(s.partial));
+        streams.push(TargetStreams {
+            statements: open_at(&tf.statements(), st_len)?,
+            documents: open_at(&tf.documents(), doc_len)?,
+            files: tf,
+            agg,
+        });
+    }
     let mut reader = CorpusReader::open_with(
         &opts.inputs,
         ReadOptions {
@@ -366,43 +394,53 @@ fn run_shard(
             break;
         }
         let (ordinals, chunk): (Vec<u64>, Vec<_>) = chunk.into_iter().unzip();
+        // Segmentation and attribution once, for every target.
         let mut docs: Vec<DocStatements> = chunk
             .into_par_iter()
-            .map(|d| prepare(d, &opts.target, lex, actors))
+            .map(|d| prepare(d, &opts.targets[0], lex, actors))
             .collect();
         n_docs += docs.len();
-        n_statements += docs.iter().map(|d| d.statements.len()).sum::<usize>();
+        n_statements += docs.iter().map(|d| d.statements.len()).sum::<usize>() * n_targets;
         progress(Progress::Read {
             documents: n_docs,
             statements: n_statements,
         });
-        let tm = std::time::Instant::now();
-        score_documents(model, &mut docs, &opts.target, opts.batching, &|n| {
-            progress(Progress::Scored(n))
-        })?;
-        model_seconds += tm.elapsed().as_secs_f64();
-        for (d, &ordinal) in docs.iter().zip(&ordinals) {
+        for d in &docs {
             if d.statements.is_empty() {
                 tracing::info!(
                     "document {:?} has no statements (empty or no words)",
                     d.doc.id
                 );
             }
-            for s in &d.statements {
-                serde_json::to_writer(&mut sw, s).expect("plain records serialise");
-                sw.write_all(b"\n").map_err(io(&st_path))?;
+        }
+        for (target, ts) in opts.targets.iter().zip(&mut streams) {
+            for d in &mut docs {
+                for s in &mut d.statements {
+                    if &s.target != target {
+                        s.target = target.clone();
+                    }
+                }
             }
-            let entry = agg.add(d, ordinal);
-            serde_json::to_writer(&mut dw, &entry).expect("plain records serialise");
-            dw.write_all(b"\n").map_err(io(&doc_path))?;
+            let tm = std::time::Instant::now();
+            score_documents(model, &mut docs, target, opts.batching, &|n| {
+                progress(Progress::Scored(n))
+            })?;
+            model_seconds += tm.elapsed().as_secs_f64();
+            ts.write(&docs, &ordinals)?;
         }
         if last_checkpoint.elapsed().as_secs_f64() >= opts.checkpoint_secs {
+            let mut states = Vec::with_capacity(n_targets);
+            for ts in &mut streams {
+                states.push(StreamState {
+                    statements_bytes: sync(&mut ts.statements, &ts.files.statements())?,
+                    documents_bytes: sync(&mut ts.documents, &ts.files.documents())?,
+                    partial: ts.agg.partial().clone(),
+                });
+            }
             let cp = Checkpoint {
                 settings: settings.clone(),
                 next_ordinal,
-                statements_bytes: sync(&mut sw, &st_path)?,
-                documents_bytes: sync(&mut dw, &doc_path)?,
-                partial: agg.partial().clone(),
+                streams: states,
                 seconds: prior_secs + t0.elapsed().as_secs_f64(),
                 model_seconds,
             };
@@ -410,19 +448,22 @@ fn run_shard(
             last_checkpoint = std::time::Instant::now();
         }
     }
-    sync(&mut sw, &st_path)?;
-    sync(&mut dw, &doc_path)?;
-    drop((sw, dw));
-    let input = reader.stats().clone();
-    let partial = agg.into_partial();
+    let mut totals = Vec::with_capacity(n_targets);
+    for mut ts in streams {
+        sync(&mut ts.statements, &ts.files.statements())?;
+        sync(&mut ts.documents, &ts.files.documents())?;
+        let partial = ts.agg.into_partial();
+        write_atomic(&ts.files.aggregate(), &json_bytes(&partial))?;
+        totals.push(partial.totals);
+    }
+    let input = reader.stats();
     let meta = ShardMeta {
         settings,
         input: input.clone(),
-        totals: partial.totals.clone(),
+        totals: totals.clone(),
         seconds: prior_secs + t0.elapsed().as_secs_f64(),
         model_seconds,
     };
-    write_atomic(&files.aggregate(), &json_bytes(&partial))?;
     write_atomic(&files.meta(), &json_bytes(&meta))?;
     match std::fs::remove_file(files.checkpoint()) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -433,7 +474,7 @@ fn run_shard(
     Ok(AnalyzeSummary {
         counts: RunCounts {
             input,
-            totals: partial.totals,
+            totals: totals.into_iter().next().unwrap_or_default(),
         },
         model: model.name(),
         seconds: t0.elapsed().as_secs_f64(),
@@ -441,5 +482,31 @@ fn run_shard(
         out: opts.out.clone(),
         resumed_at: resume_at,
         already_complete: false,
+        merged: None,
     })
+}
+
+/// One target's output streams and aggregator in a shard.
+struct TargetStreams {
+    files: ShardFiles,
+    statements: BufWriter<std::fs::File>,
+    documents: BufWriter<std::fs::File>,
+    agg: Aggregator,
+}
+
+impl TargetStreams {
+    /// Appends a scored chunk: its statements, and each document's entry.
+    fn write(&mut self, docs: &[DocStatements], ordinals: &[u64]) -> Result<(), RunError> {
+        let (sp, dp) = (self.files.statements(), self.files.documents());
+        for (d, &ordinal) in docs.iter().zip(ordinals) {
+            for s in &d.statements {
+                serde_json::to_writer(&mut self.statements, s).expect("plain records serialise");
+                self.statements.write_all(b"\n").map_err(io(&sp))?;
+            }
+            let entry = self.agg.add(d, ordinal);
+            serde_json::to_writer(&mut self.documents, &entry).expect("plain records serialise");
+            self.documents.write_all(b"\n").map_err(io(&dp))?;
+        }
+        Ok(())
+    }
 }

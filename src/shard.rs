@@ -137,7 +137,8 @@ impl std::fmt::Display for ShardSpec {
 pub struct RunSettings {
     pub format: u32,
     pub version: String,
-    pub target: String,
+    /// The stance targets, in order; each has its own streams and aggregate.
+    pub targets: Vec<String>,
     pub model: String,
     pub shard: ShardSpec,
     pub skip_bad: bool,
@@ -162,7 +163,11 @@ impl RunSettings {
         };
         cmp("format", self.format.to_string(), other.format.to_string());
         cmp("version", self.version.clone(), other.version.clone());
-        cmp("target", self.target.clone(), other.target.clone());
+        cmp(
+            "target",
+            self.targets.join(" | "),
+            other.targets.join(" | "),
+        );
         cmp("model", self.model.clone(), other.model.clone());
         if ignore_shard {
             cmp(
@@ -203,11 +208,15 @@ impl RunSettings {
             self.data.clone(),
             other.data.clone(),
         );
-        cmp(
-            "input files (names, sizes, times)",
-            format!("{:?}", self.inputs),
-            format!("{:?}", other.inputs),
-        );
+        if !ignore_shard {
+            // Shards may read the same content from other paths (on other machines); the
+            // merge compares what they read instead (the content hash in `ShardMeta::input`).
+            cmp(
+                "input files (names, sizes, times)",
+                format!("{:?}", self.inputs),
+                format!("{:?}", other.inputs),
+            );
+        }
         d
     }
 }
@@ -218,8 +227,8 @@ pub struct ShardMeta {
     pub settings: RunSettings,
     /// What the reader saw: the whole input (every shard reads all of it).
     pub input: CorpusStats,
-    /// This shard's documents and statements.
-    pub totals: Totals,
+    /// This shard's documents and statements, per target.
+    pub totals: Vec<Totals>,
     pub seconds: f64,
     pub model_seconds: f64,
 }
@@ -230,15 +239,32 @@ pub struct Checkpoint {
     pub settings: RunSettings,
     /// Documents before this position in the input are done (or another shard's).
     pub next_ordinal: u64,
-    /// Lengths of `statements.jsonl` and `documents.jsonl` that hold exactly those documents.
-    pub statements_bytes: u64,
-    pub documents_bytes: u64,
-    pub partial: Partial,
+    /// Per target: the stream lengths that hold exactly those documents, and the aggregate.
+    pub streams: Vec<StreamState>,
     pub seconds: f64,
     pub model_seconds: f64,
 }
 
-/// The files of a shard directory.
+/// One target's place in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamState {
+    /// Lengths of `statements.jsonl` and `documents.jsonl`.
+    pub statements_bytes: u64,
+    pub documents_bytes: u64,
+    pub partial: Partial,
+}
+
+/// The directory of target `t` of `n` inside a run or shard directory: the directory itself
+/// for a single target, else `target-T` (named by position, never by the target's text).
+pub fn target_dir(dir: &Path, t: usize, n: usize) -> PathBuf {
+    if n <= 1 {
+        dir.to_path_buf()
+    } else {
+        dir.join(format!("target-{t}"))
+    }
+}
+
+/// The files of a shard directory (or of one target's directory in it).
 #[derive(Debug, Clone)]
 pub struct ShardFiles {
     pub dir: PathBuf,
@@ -249,6 +275,10 @@ impl ShardFiles {
         ShardFiles {
             dir: dir.to_path_buf(),
         }
+    }
+    /// Target `t` of `n`: where its streams and aggregate are.
+    pub fn target(&self, t: usize, n: usize) -> ShardFiles {
+        ShardFiles::new(&target_dir(&self.dir, t, n))
     }
     pub fn statements(&self) -> PathBuf {
         self.dir.join("statements.jsonl")

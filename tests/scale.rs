@@ -356,8 +356,14 @@ fn shards_merge_to_the_single_run() {
     let single = d.path().join("single");
     ok(analyze(&[&corpus], &single).output().unwrap());
     let shards = d.path().join("shards");
+    // Shard 1 reads the same content from another path, as on another machine.
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::copy(&corpus, elsewhere.join("c.jsonl")).unwrap();
+    let copy = elsewhere.join("c.jsonl");
     for i in 0..3 {
-        let o = ok(analyze(&[&corpus], &shards)
+        let input = if i == 1 { &copy } else { &corpus };
+        let o = ok(analyze(&[input], &shards)
             .arg("--shard")
             .arg(format!("{i}/3"))
             .output()
@@ -417,6 +423,25 @@ fn shards_merge_to_the_single_run() {
         "{}",
         stderr(&o)
     );
+    // A shard that read other content is refused.
+    let changed = d.path().join("changed.jsonl");
+    write_lines(&changed, &synthetic_docs(41));
+    let other = d.path().join("other-content");
+    ok(analyze(&[&changed], &other)
+        .args(["--shard", "1/3"])
+        .output()
+        .unwrap());
+    let o = bin()
+        .arg("merge")
+        .arg(shards.join("shard-0-of-3"))
+        .arg(other.join("shard-1-of-3"))
+        .arg(shards.join("shard-2-of-3"))
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("read other input"), "{}", stderr(&o));
     // All three: the single run's counts exactly; scores within f32 noise.
     let o = ok(bin()
         .arg("merge")
@@ -658,4 +683,79 @@ fn default_model_outputs_are_bit_identical_across_threads_batches_and_shards() {
         .output()
         .unwrap());
     assert_same_outputs(&base, &merged);
+}
+
+/// Several targets in one run: each target's files are those of a run with that target alone
+/// (the same chunks and batches, so byte for byte), shards of a multi-target run merge to it,
+/// and the stance matrix names every target.
+#[test]
+fn several_targets_in_one_run_equal_one_run_per_target() {
+    let d = tempfile::tempdir().unwrap();
+    let corpus = d.path().join("c.jsonl");
+    write_lines(&corpus, &synthetic_docs(15));
+    let targets = ["NATO enlargement", "Ukraine joining NATO"];
+    let multi = d.path().join("multi");
+    let o = ok(analyze(&[&corpus], &multi)
+        .args(["--target", targets[0], "--target", targets[1]])
+        .output()
+        .unwrap());
+    assert!(
+        stderr(&o).contains("target \"Ukraine joining NATO\""),
+        "{}",
+        stderr(&o)
+    );
+    for (t, target) in targets.iter().enumerate() {
+        let alone = d.path().join(format!("alone-{t}"));
+        ok(analyze(&[&corpus], &alone)
+            .args(["--target", target])
+            .output()
+            .unwrap());
+        assert_same_outputs(&alone, &multi.join(format!("target-{t}")));
+    }
+    let listed = json(&multi.join("targets.json"));
+    assert_eq!(listed[1]["target"], targets[1]);
+    assert_eq!(listed[1]["dir"], "target-1");
+    let matrix = String::from_utf8(read(&multi.join("report.md"))).unwrap();
+    assert!(
+        matrix.contains("| Actor | NATO enlargement | Ukraine joining NATO |"),
+        "{matrix}"
+    );
+    // Sharded, then merged.
+    let shards = d.path().join("shards");
+    for i in 0..2 {
+        ok(analyze(&[&corpus], &shards)
+            .args(["--target", targets[0], "--target", targets[1]])
+            .arg("--shard")
+            .arg(format!("{i}/2"))
+            .output()
+            .unwrap());
+    }
+    let merged = d.path().join("merged");
+    ok(bin()
+        .arg("merge")
+        .arg(&shards)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap());
+    for t in 0..2 {
+        let (a, b) = (
+            multi.join(format!("target-{t}")),
+            merged.join(format!("target-{t}")),
+        );
+        assert!(read(&a.join("documents.jsonl")) == read(&b.join("documents.jsonl")));
+        assert_same_statements(
+            &a.join("statements.jsonl"),
+            &b.join("statements.jsonl"),
+            1e-4,
+        );
+        assert_same_actors(&a.join("actors.json"), &b.join("actors.json"), 1e-3);
+    }
+    // A target given twice is refused.
+    let o = analyze(&[&corpus], &d.path().join("x"))
+        .args(["--target", "A", "--target", "A"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("given twice"));
 }
