@@ -9,6 +9,7 @@ pub mod aggregate;
 pub mod attribute;
 pub mod bench;
 pub mod corpus;
+pub mod diff;
 pub mod eval;
 pub mod finetune;
 pub mod infer;

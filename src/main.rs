@@ -30,6 +30,9 @@ enum Command {
     /// Merge the shards of a sharded `analyze` into statements.jsonl, documents.jsonl,
     /// actors.json and report.md: the same files a single run gives.
     Merge(MergeArgs),
+    /// Compare two runs (two periods, two models): which actors' stances changed, shifted,
+    /// appeared or went.
+    Diff(DiffArgs),
     /// Label JSONL {"id","text","target"?} from stdin; writes {"id","label","scores"} to stdout.
     Classify(ClassifyArgs),
     /// Score a model on labelled JSONL {"id","text","target","label"}.
@@ -156,6 +159,20 @@ struct AnalyzeArgs {
     chunk_statements: usize,
     #[command(flatten)]
     model: ModelArgs,
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    /// The earlier (or reference) run's output directory.
+    before: PathBuf,
+    /// The later (or other) run's output directory.
+    after: PathBuf,
+    /// Also list the actors whose stance stayed the same.
+    #[arg(long)]
+    all: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -687,7 +704,7 @@ fn main() -> ExitCode {
             Some(1),
         )),
         Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.unwrap_or_else(all_cores), None)),
-        Command::Statements(_) | Command::Merge(_) => None,
+        Command::Statements(_) | Command::Merge(_) | Command::Diff(_) => None,
         Command::Bench(a) => match bench_cell(a) {
             Ok(Some(c)) => Some(Threads {
                 workers: c.workers,
@@ -716,6 +733,7 @@ fn main() -> ExitCode {
     let r = match cli.command {
         Command::Analyze(a) => analyze(a),
         Command::Merge(a) => merge(a),
+        Command::Diff(a) => diff(a),
         Command::Classify(a) => classify(a),
         Command::Eval(a) => eval(a),
         Command::Statements(a) => statements(a),
@@ -945,6 +963,18 @@ fn print_targets(m: &standpoint::merge::Merged) {
             t.dir.display()
         );
     }
+}
+
+fn diff(a: DiffArgs) -> Result<()> {
+    let d = standpoint::diff::diff_runs(&a.before, &a.after)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        serde_json::to_writer_pretty(&mut out, &d)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(standpoint::diff::diff_text(&d, a.all).as_bytes())?;
+    }
+    Ok(())
 }
 
 fn merge(a: MergeArgs) -> Result<()> {

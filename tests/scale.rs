@@ -759,3 +759,81 @@ fn several_targets_in_one_run_equal_one_run_per_target() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("given twice"));
 }
+
+/// `diff` on two real runs (two "periods"): every actor of either run is accounted for once
+/// per shared target, with its side in each run, and the table's counts add up.
+#[test]
+fn diff_of_two_runs_accounts_for_every_actor() {
+    let d = tempfile::tempdir().unwrap();
+    let docs = synthetic_docs(16);
+    let (p1, p2) = (d.path().join("p1.jsonl"), d.path().join("p2.jsonl"));
+    write_lines(&p1, &docs[..8]);
+    write_lines(&p2, &docs[6..]);
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    ok(analyze(&[&p1], &a).output().unwrap());
+    ok(analyze(&[&p2], &b)
+        .args([
+            "--target",
+            "NATO enlargement",
+            "--target",
+            "Ukraine joining NATO",
+        ])
+        .output()
+        .unwrap());
+    let o = ok(bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--json")
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["targets_only_after"][0], "Ukraine joining NATO");
+    let names = |p: &Path| -> std::collections::BTreeSet<String> {
+        json(p)["actors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["actor"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (na, nb) = (
+        names(&a.join("actors.json")),
+        names(&b.join("target-0/actors.json")),
+    );
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), na.union(&nb).count());
+    for c in changes {
+        let actor = c["actor"].as_str().unwrap();
+        assert_eq!(c["before"].is_null(), !na.contains(actor), "{c}");
+        assert_eq!(c["after"].is_null(), !nb.contains(actor), "{c}");
+    }
+    let o = ok(bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .arg("--all")
+        .output()
+        .unwrap());
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows = text
+        .lines()
+        .filter(|l| {
+            let w = l.split_whitespace().next().unwrap_or("");
+            ["changed", "shifted", "new", "gone", "same"].contains(&w)
+        })
+        .count();
+    assert_eq!(rows, changes.len(), "{text}");
+    let o = bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(d.path().join("nope"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("nope/actors.json: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+}
