@@ -270,8 +270,8 @@ pub fn diff_text(d: &RunDiff, all: bool) -> String {
     };
     let _ = writeln!(
         s,
-        "{:<8} {:<28} {:<24} {:<36} {}",
-        "change", "target", "actor", "before", "after"
+        "{:<8} {:<28} {:<24} {:<36} after",
+        "change", "target", "actor", "before"
     );
     for c in &d.changes {
         if c.change == Change::Same && !all {
