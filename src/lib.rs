@@ -10,6 +10,7 @@ pub mod attribute;
 pub mod bench;
 pub mod corpus;
 pub mod eval;
+pub mod export;
 pub mod finetune;
 pub mod infer;
 pub mod lexicon;
