@@ -21,9 +21,11 @@
 //! Actors are identified by name and kind (a person and a state of the same name are two
 //! nodes); targets by their text. Node ids are the actor's or target's position in first-seen
 //! order over `per_target`, the same in the two-mode and the one-mode export of the same input.
-//! Should one target list an actor twice (the pipeline never does), the two records are merged:
-//! counts summed, the score the statement-weighted mean, the stance recomputed from the counts
-//! by the rule of [`Tally::overall`].
+//! When one target lists the same name and kind more than once (`actors.json` can: corpus
+//! resolution may keep groups apart that end with the same canonical name), the records are
+//! merged into one node and one edge: counts summed, the score the statement-weighted mean,
+//! the stance recomputed from the counts by the rule of [`Tally::overall`]. `actors.csv`
+//! keeps the records as they are.
 //!
 //! Non-finite scores (never produced by the pipeline) are written as empty CSV cells and left
 //! out of the GraphML (a missing `<data>` is a missing value for every reader).
@@ -937,10 +939,14 @@ mod tests {
         );
     }
 
-    /// Parses GraphML strictly and checks its structure: keys declared for every datum, ids
-    /// unique, edge ends existing nodes. Returns (nodes, edges) as id → (key → value).
+    /// Nodes as (id, key → value).
     type Elements = Vec<(String, BTreeMap<String, String>)>;
-    fn parse_graphml(xml: &str) -> (Elements, Vec<(String, String, BTreeMap<String, String>)>) {
+    /// Edges as (source, target, key → value).
+    type Edges = Vec<(String, String, BTreeMap<String, String>)>;
+
+    /// Parses GraphML strictly and checks its structure: keys declared for every datum, ids
+    /// unique, edge ends existing nodes.
+    fn parse_graphml(xml: &str) -> (Elements, Edges) {
         let doc = roxmltree::Document::parse(xml).expect("well-formed XML");
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "graphml");
@@ -1095,10 +1101,7 @@ mod tests {
         assert_eq!(rows[1][0], "a,b\n\"c\"");
     }
 
-    fn one_mode(
-        per: &[(&str, &[ActorRecord])],
-        min: usize,
-    ) -> (Elements, Vec<(String, String, BTreeMap<String, String>)>) {
+    fn one_mode(per: &[(&str, &[ActorRecord])], min: usize) -> (Elements, Edges) {
         parse_graphml(&to_string(|w| write_one_mode_graphml(w, per, min)))
     }
 
