@@ -11,6 +11,7 @@ pub mod bench;
 pub mod corpus;
 pub mod diff;
 pub mod eval;
+pub mod export;
 pub mod finetune;
 pub mod infer;
 pub mod lexicon;
