@@ -11,6 +11,7 @@ pub mod bench;
 pub mod corpus;
 pub mod eval;
 pub mod finetune;
+pub mod html;
 pub mod infer;
 pub mod lexicon;
 pub mod merge;
