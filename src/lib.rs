@@ -13,6 +13,7 @@ pub mod diff;
 pub mod eval;
 pub mod export;
 pub mod finetune;
+pub mod html;
 pub mod infer;
 pub mod lexicon;
 pub mod merge;
