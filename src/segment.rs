@@ -326,8 +326,8 @@ const OPENERS: &[&str] = &[
     "Before",
 ];
 
-/// The word before a period at `dot` (letters, digits and inner periods), lower-cased.
-fn word_before(text: &str, dot: usize) -> String {
+/// The word before a period at `dot` (letters, digits and inner periods), as written.
+fn word_before(text: &str, dot: usize) -> &str {
     let before = &text[..dot];
     let start = before
         .char_indices()
@@ -335,15 +335,15 @@ fn word_before(text: &str, dot: usize) -> String {
         .find(|(_, c)| !(c.is_alphanumeric() || *c == '.'))
         .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
-    before[start..].to_lowercase()
+    &before[start..]
 }
 
-fn is_initial(word: &str, original: &str) -> bool {
-    // "J" in "J. Smith", or "J.R" in "J.R. Smith".
-    let parts: Vec<&str> = word.split('.').collect();
+/// "J" in "J. Smith", or "J.R" in "J.R. Smith": single letters as written (lower-casing may
+/// change how many characters and bytes a letter takes: "İ" becomes "i̇").
+fn is_initial(word: &str) -> bool {
     !word.is_empty()
-        && parts.iter().all(|p| p.chars().count() == 1)
-        && original.chars().next().is_some_and(|c| c.is_uppercase())
+        && word.split('.').all(|p| p.chars().count() == 1)
+        && word.chars().next().is_some_and(|c| c.is_uppercase())
 }
 
 /// Splits one paragraph into sentences.
@@ -403,12 +403,11 @@ fn sentences_in(text: &str, p: Span, close_marks: &[usize]) -> Vec<Span> {
             .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
         let mut split = starts_upper;
         if split && c == '.' {
-            let w = word_before(text, i);
-            let orig_start = i - w.len();
-            let orig = &text[orig_start..i];
+            let orig = word_before(text, i);
+            let w = orig.to_lowercase();
             if MAY_END.contains(&w.as_str()) {
                 split = OPENERS.contains(&next_word.as_str());
-            } else if NEVER_END.contains(&w.as_str()) || is_initial(&w, orig) {
+            } else if NEVER_END.contains(&w.as_str()) || is_initial(orig) {
                 split = false;
             }
         }
