@@ -661,7 +661,7 @@ fn target_overview(s: &mut String, ti: usize, t: &TargetView) {
     let sided = |o: Overall| t.actors.iter().filter(|a| a.stance == o).count();
     let _ = write!(
         s,
-        "<p class=\"muted\">{} actors: {} FAVOR, {} AGAINST, {} MIXED, {} NONE. <a href=\"#t{ti}-table\">All actors</a> · <a href=\"#t{ti}-evidence\">evidence</a></p>",
+        "<p class=\"muted summary\">{}: {} FAVOR, {} AGAINST, {} MIXED, {} NONE. <a href=\"#t{ti}-table\">All actors</a> · <a href=\"#t{ti}-evidence\">evidence</a></p>",
         plural(t.actors.len(), "actor"),
         sided(Overall::Favor),
         sided(Overall::Against),

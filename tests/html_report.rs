@@ -696,6 +696,13 @@ fn check_dom(dom: &str, b: &Built) {
     assert!(heat.contains("<th class=\"num\">2022-01</th><th class=\"num\">2022-02</th>"));
     assert_eq!(heat.matches("<tr class=\"time-row\">").count(), 9);
 
+    assert!(
+        dom.contains("<p class=\"muted summary\">9 actors: 3 FAVOR, 2 AGAINST, 2 MIXED, 2 NONE.")
+    );
+    assert!(
+        dom.contains("<p class=\"muted summary\">7 actors: 4 FAVOR, 2 AGAINST, 0 MIXED, 1 NONE.")
+    );
+
     // Header counts.
     assert!(dom.contains("<div class=\"card c-documents\"><b>3</b><span>documents</span></div>"));
     assert!(dom.contains("<div class=\"card c-skipped\"><b>2</b><span>skipped input</span></div>"));
