@@ -253,6 +253,15 @@ fn score_fill(x: f64) -> (String, &'static str) {
     (fill, if t > 0.55 { "#fff" } else { "#1a1a1a" })
 }
 
+/// `1 statement`, `2 statements`.
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 /// A stance badge.
 fn label_badge(l: Label, p: Option<f32>) -> String {
     match p {
@@ -359,13 +368,14 @@ th,td{border-bottom:1px solid var(--line);padding:5px 8px;text-align:left;vertic
 th{background:#f2f4f7;font-weight:600;white-space:nowrap}
 th[data-sort]{cursor:pointer}
 th[data-sort]:after{content:" \2195";color:#aaa}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .scroll{overflow-x:auto}
 .st{display:inline-block;border-radius:4px;padding:0 6px;font-size:12px;font-weight:600;color:#fff;white-space:nowrap}
 .st .p{font-weight:400;opacity:.9}
 .st-favor{background:var(--favor)}.st-against{background:var(--against)}.st-mixed{background:var(--mixed)}.st-none{background:var(--none)}
 td.cell-favor{background:#e3edf7}td.cell-against{background:#f8e4e0}td.cell-mixed{background:#ece5f4}td.cell-none{background:#f1f1f1}td.cell-absent{color:#aaa}
-table.heat td.hc{text-align:center;min-width:58px;font-variant-numeric:tabular-nums}
+table.heat{width:auto;min-width:50%}
+table.heat td.hc{text-align:center;min-width:72px;padding:3px 6px;font-variant-numeric:tabular-nums;line-height:1.25}
 table.heat td.hc small{display:block;font-size:10.5px;opacity:.8}
 table.heat td.empty{background:#f6f6f6}
 mark{background:#fff1a8;padding:0 1px;border-radius:2px}
@@ -501,10 +511,12 @@ fn chart_svg(ti: usize, target: &str, actors: &[ActorRecord], shown: &[usize]) -
             s,
             "<text x=\"{xv:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
             bottom + 20.0,
-            if v == 0.0 {
-                "0".to_string()
-            } else {
-                fmt_score(v)
+            match v {
+                v if v < -0.75 => "\u{2212}1",
+                v if v < -0.25 => "\u{2212}0.5",
+                v if v < 0.25 => "0",
+                v if v < 0.75 => "+0.5",
+                _ => "+1",
             }
         );
     }
@@ -550,13 +562,13 @@ fn chart_svg(ti: usize, target: &str, actors: &[ActorRecord], shown: &[usize]) -
         );
         let _ = write!(
             s,
-            "<title>{} — {} {} [{}, {}], {} statements ({} favor, {} against, {} none)</title>",
+            "<title>{} — {} {} [{}, {}], {} ({} favor, {} against, {} none)</title>",
             esc(&a.actor),
             overall_word(a.stance),
             fmt_score(sc),
             fmt_score(lo),
             fmt_score(hi),
-            a.statements,
+            plural(a.statements, "statement"),
             a.favor,
             a.against,
             a.none
@@ -649,8 +661,8 @@ fn target_overview(s: &mut String, ti: usize, t: &TargetView) {
     let sided = |o: Overall| t.actors.iter().filter(|a| a.stance == o).count();
     let _ = write!(
         s,
-        "<p class=\"muted\">{} actors: {} FAVOR, {} AGAINST, {} MIXED, {} NONE. <a href=\"#t{ti}-table\">All actors</a> · <a href=\"#t{ti}-evidence\">evidence</a></p>",
-        t.actors.len(),
+        "<p class=\"muted summary\">{}: {} FAVOR, {} AGAINST, {} MIXED, {} NONE. <a href=\"#t{ti}-table\">All actors</a> · <a href=\"#t{ti}-evidence\">evidence</a></p>",
+        plural(t.actors.len(), "actor"),
         sided(Overall::Favor),
         sided(Overall::Against),
         sided(Overall::Mixed),
@@ -735,10 +747,10 @@ fn timeline_html(s: &mut String, ti: usize, t: &TargetView) {
                     let (bg, fg) = score_fill(tp.score);
                     let _ = write!(
                         s,
-                        "<td class=\"hc\" style=\"background:{bg};color:{fg}\" title=\"{} {}: {} statements ({} favor, {} against, {} none)\">{}<small>{}</small></td>",
+                        "<td class=\"hc\" style=\"background:{bg};color:{fg}\" title=\"{} {}: {} ({} favor, {} against, {} none)\">{}<small>{}</small></td>",
                         esc(name),
                         esc(p),
-                        tp.statements,
+                        plural(tp.statements, "statement"),
                         tp.favor,
                         tp.against,
                         tp.none,
@@ -934,12 +946,12 @@ fn target_details(
         let a = &t.actors[ai];
         let _ = write!(
             s,
-            "<div class=\"actor-ev {}\" id=\"t{ti}-a{ai}\"><h4>{} {} <span class=\"muted\">{} · {} statements</span></h4>",
+            "<div class=\"actor-ev {}\" id=\"t{ti}-a{ai}\"><h4>{} {} <span class=\"muted\">{} · {}</span></h4>",
             overall_class(a.stance),
             esc(&a.actor),
             overall_badge(a.stance),
             fmt_score(a.score),
-            a.statements
+            plural(a.statements, "statement")
         );
         if a.evidence.is_empty() {
             s.push_str("<p class=\"note\">No evidence kept.</p>");
@@ -980,8 +992,9 @@ fn documents_html(s: &mut String, input: &HtmlInput) {
         }
         let _ = write!(
             s,
-            " · {} statements, {} attributed</div>",
-            r.statements, r.attributed
+            " · {}, {} attributed</div>",
+            plural(r.statements, "statement"),
+            r.attributed
         );
         if !r.actors.is_empty() {
             s.push_str("<div class=\"meta\">Actors");
@@ -1154,9 +1167,9 @@ pub fn report_html(input: &HtmlInput) -> String {
         target_details(&mut s, ti, tv, input.documents, &anchors);
     }
     documents_html(&mut s, input);
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "<footer class=\"note\">Written by standpoint {}.</footer></main><script>{SCRIPT}</script></body></html>\n",
+        "<footer class=\"note\">Written by standpoint {}.</footer></main><script>{SCRIPT}</script></body></html>",
         env!("CARGO_PKG_VERSION")
     );
     s
