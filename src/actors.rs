@@ -318,8 +318,9 @@ pub fn resolve_corpus(docs: &[NameVariants]) -> (Vec<usize>, Vec<NameVariants>) 
             full.dedup();
             match full.len() {
                 1 => Some(full[0]),
-                0 => ix.surname_candidates(&key).into_iter().min(),
-                _ => None, // ambiguous: several people share this surname
+                // None, or ambiguous (several people share this surname): the one actor known
+                // by this surname alone, so that a name never stands for two actors.
+                _ => ix.surname_candidates(&key).into_iter().min(),
             }
         };
         let a = found.unwrap_or_else(|| ix.new_actor(d.kind));
@@ -512,6 +513,7 @@ mod tests {
             mk(&[("Anna Smith", 1)]),
             mk(&[("John Smith", 1)]),
             mk(&[("Smith", 1)]),
+            mk(&[("Smith", 1), ("Smyth", 1)]),
         ];
         let (assign, actors) = resolve_corpus(&docs);
         assert_eq!(assign[0], assign[1]);
@@ -520,5 +522,13 @@ mod tests {
         assert_ne!(assign[3], assign[4]);
         assert_ne!(assign[5], assign[3], "ambiguous surname stays on its own");
         assert_ne!(assign[5], assign[4]);
+        // Regression: each ambiguous surname-only table became an actor of its own, so two
+        // actors could both be called "Smith".
+        assert_eq!(assign[6], assign[5]);
+        let mut names: Vec<String> = actors.iter().map(|a| a.canonical()).collect();
+        names.sort();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "no name stands for two actors: {names:?}");
     }
 }

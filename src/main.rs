@@ -157,6 +157,9 @@ struct AnalyzeArgs {
     /// Statements per chunk: what is read, scored and written at a time (bounds memory).
     #[arg(long, default_value_t = 4096)]
     chunk_statements: usize,
+    /// Documents shown in full (every statement) in report.html; the others are counted there.
+    #[arg(long, default_value_t = standpoint::run::DEFAULT_HTML_DOCUMENTS)]
+    html_documents: usize,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -183,6 +186,9 @@ struct MergeArgs {
     /// Output directory.
     #[arg(long, short, default_value = "out")]
     out: PathBuf,
+    /// Documents shown in full (every statement) in report.html; the others are counted there.
+    #[arg(long, default_value_t = standpoint::run::DEFAULT_HTML_DOCUMENTS)]
+    html_documents: usize,
 }
 
 #[derive(Args)]
@@ -866,6 +872,7 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         resume: a.resume,
         checkpoint_secs: a.checkpoint_every,
         data_fingerprint: data_fingerprint(&a.corpus)?,
+        html_documents: a.html_documents,
     };
     let progress = |p: standpoint::run::Progress| match p {
         standpoint::run::Progress::Read {
@@ -980,7 +987,7 @@ fn diff(a: DiffArgs) -> Result<()> {
 fn merge(a: MergeArgs) -> Result<()> {
     let t = std::time::Instant::now();
     let dirs = standpoint::merge::find_shards(&a.shards)?;
-    let m = standpoint::merge::merge(&dirs, &a.out)?;
+    let m = standpoint::merge::merge(&dirs, &a.out, a.html_documents)?;
     print_counts(&m.counts, false);
     print_targets(&m);
     eprintln!(

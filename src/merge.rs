@@ -37,6 +37,8 @@ pub struct TargetResult {
     pub dir: PathBuf,
     pub counts: RunCounts,
     pub actors: Vec<crate::aggregate::ActorRecord>,
+    /// Stance per actor per month (documents with dates only).
+    pub timeline: Vec<crate::html::TimePoint>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -170,7 +172,11 @@ impl ShardStream {
 /// Merges complete shard directories into `out`: `statements.jsonl`, `documents.jsonl`,
 /// `actors.json` and `report.md`. The shards must be all N shards of one run (same inputs,
 /// same settings).
-pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
+pub fn merge(
+    shard_dirs: &[PathBuf],
+    out: &Path,
+    html_documents: usize,
+) -> Result<Merged, RunError> {
     if shard_dirs.is_empty() {
         return Err(bad(out, "nothing to merge"));
     }
@@ -238,16 +244,18 @@ pub fn merge(shard_dirs: &[PathBuf], out: &Path) -> Result<Merged, RunError> {
     }
     let n = first.settings.targets.len();
     let mut targets = Vec::with_capacity(n);
+    let mut views = DocViews::new(html_documents);
     for t in 0..n {
         let out_t = crate::shard::target_dir(out, t, n);
         std::fs::create_dir_all(&out_t).map_err(io(&out_t))?;
-        targets.push(merge_target(&metas, t, &out_t)?);
+        targets.push(merge_target(&metas, t, &out_t, &mut views)?);
     }
     if n > 1 {
         write_atomic(&out.join("targets.json"), &targets_json(&targets))?;
         let report = crate::report::matrix_md(&first.settings.model, &targets);
         write_atomic(&out.join("report.md"), report.as_bytes())?;
     }
+    write_reports(out, &first.settings.model, &targets, &views)?;
     let (seconds, model_seconds) = metas.iter().fold((0.0, 0.0), |(s, m), (_, x)| {
         (s + x.seconds, m + x.model_seconds)
     });
@@ -285,6 +293,7 @@ fn merge_target(
     metas: &[(ShardFiles, ShardMeta)],
     t: usize,
     out: &Path,
+    views: &mut DocViews,
 ) -> Result<TargetResult, RunError> {
     let first = &metas[0].1;
     let n = first.settings.targets.len();
@@ -340,6 +349,13 @@ fn merge_target(
     }
     let mut last: Option<u64> = None;
     let mut statements = 0usize;
+    let csv_path = out.join("statements.csv");
+    let csv_tmp = out.join("statements.csv.tmp");
+    let mut csv = crate::export::StatementsCsv::new(BufWriter::new(
+        std::fs::File::create(&csv_tmp).map_err(io(&csv_tmp))?,
+    ));
+    let mut timeline = Timeline::default();
+    let mut doc_index = 0usize;
     while let Some(std::cmp::Reverse((ordinal, i))) = heap.pop() {
         if last.is_some_and(|l| l >= ordinal) {
             return Err(bad(
@@ -352,7 +368,10 @@ fn merge_target(
             .take()
             .expect("a pending document per heap entry");
         let (doc, renames): (_, HashMap<String, String>) = resolved.doc_record(entry);
-        for _ in 0..doc.statements {
+        timeline.add(&doc);
+        let mut view = views.start(t, doc_index, &doc);
+        doc_index += 1;
+        for k in 0..doc.statements {
             let mut s = streams[i].next_statement()?;
             if s.doc_id != doc.doc_id {
                 return Err(bad(
@@ -366,6 +385,10 @@ fn merge_target(
             rename(&mut s, &renames);
             serde_json::to_writer(&mut sw, &s).expect("plain records serialise");
             sw.write_all(b"\n").map_err(io(&stmt_tmp))?;
+            csv.write(&s, None).map_err(|e| export_error(&csv_tmp, e))?;
+            if let Some(v) = view.as_mut() {
+                v.add(t, k, &s);
+            }
             statements += 1;
         }
         serde_json::to_writer(&mut dw, &doc).expect("plain records serialise");
@@ -392,7 +415,12 @@ fn merge_target(
             ),
         ));
     }
-    for (w, tmp, path) in [(sw, &stmt_tmp, &stmt_path), (dw, &docs_tmp, &docs_path)] {
+    let csv_w = csv.finish().map_err(|e| export_error(&csv_tmp, e))?;
+    for (w, tmp, path) in [
+        (sw, &stmt_tmp, &stmt_path),
+        (dw, &docs_tmp, &docs_path),
+        (csv_w, &csv_tmp, &csv_path),
+    ] {
         let f = w.into_inner().map_err(|e| io(tmp)(e.into_error()))?;
         f.sync_all().map_err(io(tmp))?;
         std::fs::rename(tmp, path).map_err(io(path))?;
@@ -440,6 +468,199 @@ fn merge_target(
         target: target.clone(),
         dir: out.to_path_buf(),
         counts,
+        timeline: timeline.points(&resolved.actors),
         actors: resolved.actors,
     })
+}
+
+fn export_error(path: &Path, e: crate::export::ExportError) -> RunError {
+    RunError::State {
+        path: path.to_path_buf(),
+        message: format!("cannot write: {e}"),
+    }
+}
+
+/// Stance per actor per month, from the documents' dates and their actors' counts.
+#[derive(Default)]
+struct Timeline {
+    /// (actor, month) → statements, favor, against, none, sum of score × statements.
+    cells: HashMap<(String, String), (usize, usize, usize, usize, f64)>,
+}
+
+impl Timeline {
+    fn add(&mut self, doc: &crate::aggregate::DocRecord) {
+        let Some(month) = doc.date.as_deref().and_then(crate::html::month_of) else {
+            return;
+        };
+        for a in &doc.actors {
+            let c = self
+                .cells
+                .entry((a.actor.clone(), month.clone()))
+                .or_insert((0, 0, 0, 0, 0.0));
+            c.0 += a.statements;
+            c.1 += a.favor;
+            c.2 += a.against;
+            c.3 += a.none;
+            c.4 += a.score * a.statements as f64;
+        }
+    }
+
+    /// The points in the actors' order, then by month.
+    fn points(self, actors: &[crate::aggregate::ActorRecord]) -> Vec<crate::html::TimePoint> {
+        let rank: HashMap<&str, usize> = actors
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.actor.as_str(), i))
+            .collect();
+        let mut points: Vec<crate::html::TimePoint> = self
+            .cells
+            .into_iter()
+            .map(|((actor, period), c)| crate::html::TimePoint {
+                actor,
+                period,
+                statements: c.0,
+                favor: c.1,
+                against: c.2,
+                none: c.3,
+                score: if c.0 == 0 {
+                    0.0
+                } else {
+                    (c.4 / c.0 as f64 * 1000.0).round() / 1000.0
+                },
+            })
+            .collect();
+        points.sort_by(|a, b| {
+            let (ra, rb) = (
+                rank.get(a.actor.as_str()).copied().unwrap_or(usize::MAX),
+                rank.get(b.actor.as_str()).copied().unwrap_or(usize::MAX),
+            );
+            ra.cmp(&rb)
+                .then(a.period.cmp(&b.period))
+                .then(a.actor.cmp(&b.actor))
+        });
+        points
+    }
+}
+
+/// The documents shown in full in `report.html`: the first `cap` in input order, with each
+/// statement's stance toward every target.
+pub struct DocViews {
+    pub cap: usize,
+    pub docs: Vec<crate::html::DocView>,
+    pub omitted: usize,
+}
+
+/// A document view being filled by one target's pass.
+struct ViewFill<'a> {
+    view: &'a mut crate::html::DocView,
+}
+
+impl ViewFill<'_> {
+    fn add(&mut self, t: usize, k: usize, s: &Statement) {
+        let stance = match (s.stance, s.scores) {
+            (Some(l), Some(sc)) => (l, sc.get(l)),
+            (Some(l), None) => (l, 0.0),
+            _ => (crate::model::Label::None, 0.0),
+        };
+        if t == 0 {
+            self.view.statements.push(crate::html::StatementView {
+                statement: s.clone(),
+                stances: vec![stance],
+            });
+        } else if let Some(v) = self.view.statements.get_mut(k) {
+            v.stances.push(stance);
+        }
+    }
+}
+
+impl DocViews {
+    pub fn new(cap: usize) -> DocViews {
+        DocViews {
+            cap,
+            docs: Vec::new(),
+            omitted: 0,
+        }
+    }
+
+    /// The view of document `index` to fill during target `t`'s pass, if it is shown.
+    fn start(
+        &mut self,
+        t: usize,
+        index: usize,
+        doc: &crate::aggregate::DocRecord,
+    ) -> Option<ViewFill<'_>> {
+        if t == 0 {
+            if self.docs.len() >= self.cap {
+                self.omitted += 1;
+                return None;
+            }
+            self.docs.push(crate::html::DocView {
+                doc: doc.clone(),
+                source: None,
+                statements: Vec::new(),
+            });
+        }
+        self.docs.get_mut(index).map(|view| ViewFill { view })
+    }
+}
+
+/// The files over all targets: `actors.csv`, the two networks (GraphML and CSV edge lists) and
+/// `report.html`.
+fn write_reports(
+    out: &Path,
+    model: &str,
+    targets: &[TargetResult],
+    views: &DocViews,
+) -> Result<(), RunError> {
+    let per_target: Vec<(&str, &[crate::aggregate::ActorRecord])> = targets
+        .iter()
+        .map(|t| (t.target.as_str(), t.actors.as_slice()))
+        .collect();
+    type Writer<'a> = Box<dyn Fn(&mut dyn Write) -> Result<(), crate::export::ExportError> + 'a>;
+    let files: Vec<(&str, Writer)> = vec![
+        (
+            "actors.csv",
+            Box::new(|w: &mut dyn Write| crate::export::write_actors_csv(w, &per_target)),
+        ),
+        (
+            "actor-target.graphml",
+            Box::new(|w: &mut dyn Write| crate::export::write_two_mode_graphml(w, &per_target)),
+        ),
+        (
+            "actor-target-edges.csv",
+            Box::new(|w: &mut dyn Write| crate::export::write_two_mode_edges_csv(w, &per_target)),
+        ),
+        (
+            "actor-actor.graphml",
+            Box::new(|w: &mut dyn Write| crate::export::write_one_mode_graphml(w, &per_target, 1)),
+        ),
+        (
+            "actor-actor-edges.csv",
+            Box::new(|w: &mut dyn Write| {
+                crate::export::write_one_mode_edges_csv(w, &per_target, 1)
+            }),
+        ),
+    ];
+    for (name, write) in files {
+        let path = out.join(name);
+        let mut bytes = Vec::new();
+        write(&mut bytes).map_err(|e| export_error(&path, e))?;
+        write_atomic(&path, &bytes)?;
+    }
+    let html = crate::html::report_html(&crate::html::HtmlInput {
+        model,
+        counts: &targets[0].counts,
+        targets: targets
+            .iter()
+            .map(|t| crate::html::TargetView {
+                target: &t.target,
+                actors: &t.actors,
+                timeline: &t.timeline,
+            })
+            .collect(),
+        documents: &views.docs,
+        documents_omitted: views.omitted,
+    });
+    write_atomic(&out.join("report.html"), html.as_bytes())?;
+    Ok(())
 }

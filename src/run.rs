@@ -72,7 +72,13 @@ pub struct AnalyzeOptions {
     pub checkpoint_secs: f64,
     /// Hash of the actor table and lexicon (for [`RunSettings::data`]).
     pub data_fingerprint: String,
+    /// Documents shown in full (with every statement) in `report.html`.
+    pub html_documents: usize,
 }
+
+/// Documents shown in full in `report.html` unless told otherwise (the rest are counted, and
+/// are in `documents.jsonl` and `statements.csv`).
+pub const DEFAULT_HTML_DOCUMENTS: usize = 200;
 
 impl AnalyzeOptions {
     /// A whole run with the defaults: stop at bad input, batches of 32 within 2,048 tokens,
@@ -94,6 +100,7 @@ impl AnalyzeOptions {
             resume: false,
             checkpoint_secs: 30.0,
             data_fingerprint: "builtin".into(),
+            html_documents: DEFAULT_HTML_DOCUMENTS,
         }
     }
 }
@@ -176,7 +183,7 @@ pub fn analyze(
     let dir = opts.out.join(shard.dir_name());
     let mut summary = run_shard(opts, shard, &dir, model, lex, actors, progress)?;
     if opts.shard.is_none() {
-        let m = crate::merge::merge(std::slice::from_ref(&dir), &opts.out)?;
+        let m = crate::merge::merge(std::slice::from_ref(&dir), &opts.out, opts.html_documents)?;
         summary.counts = m.counts.clone();
         summary.merged = Some(m);
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;

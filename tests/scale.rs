@@ -106,15 +106,35 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const OUTPUTS: [&str; 4] = [
+const OUTPUTS: [&str; 11] = [
     "statements.jsonl",
     "documents.jsonl",
     "actors.json",
     "report.md",
+    "report.html",
+    "statements.csv",
+    "actors.csv",
+    "actor-target.graphml",
+    "actor-target-edges.csv",
+    "actor-actor.graphml",
+    "actor-actor-edges.csv",
+];
+
+/// The files of each target's directory in a run with several targets.
+const TARGET_OUTPUTS: [&str; 5] = [
+    "statements.jsonl",
+    "documents.jsonl",
+    "actors.json",
+    "report.md",
+    "statements.csv",
 ];
 
 fn assert_same_outputs(a: &Path, b: &Path) {
-    for f in OUTPUTS {
+    assert_same_files(a, b, &OUTPUTS);
+}
+
+fn assert_same_files(a: &Path, b: &Path, files: &[&str]) {
+    for &f in files {
         assert!(
             read(&a.join(f)) == read(&b.join(f)),
             "{f} differs between {} and {}",
@@ -710,11 +730,26 @@ fn several_targets_in_one_run_equal_one_run_per_target() {
             .args(["--target", target])
             .output()
             .unwrap());
-        assert_same_outputs(&alone, &multi.join(format!("target-{t}")));
+        assert_same_files(&alone, &multi.join(format!("target-{t}")), &TARGET_OUTPUTS);
     }
     let listed = json(&multi.join("targets.json"));
     assert_eq!(listed[1]["target"], targets[1]);
     assert_eq!(listed[1]["dir"], "target-1");
+    for f in [
+        "report.html",
+        "actors.csv",
+        "actor-target.graphml",
+        "actor-actor-edges.csv",
+    ] {
+        assert!(multi.join(f).exists(), "{f}");
+    }
+    // The actor × target network has one target node per target.
+    let graph = String::from_utf8(read(&multi.join("actor-target.graphml"))).unwrap();
+    assert_eq!(
+        graph.matches("<data key=\"type\">target</data>").count(),
+        2,
+        "{graph}"
+    );
     let matrix = String::from_utf8(read(&multi.join("report.md"))).unwrap();
     assert!(
         matrix.contains("| Actor | NATO enlargement | Ukraine joining NATO |"),
