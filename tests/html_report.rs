@@ -785,3 +785,136 @@ fn report_html_in_a_browser() {
         kept.display()
     );
 }
+
+/// The real pipeline, end to end: the sample corpus with the default model, and a hostile
+/// corpus (`<script>`, `javascript:` links, `=HYPERLINK(...)` cells, `../` ids) with the tiny
+/// model, both through `standpoint analyze`; every output must come out inert, and report.html
+/// must render the chart and the evidence in the browser.
+#[test]
+fn pipeline_reports_render_and_hostile_text_comes_out_inert() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let hostile = dir.path().join("hostile.jsonl");
+    let docs = [
+        serde_json::json!({"id": "../../etc/passwd", "title": "<script>alert('t')</script>",
+            "url": "javascript:alert(1)", "date": "2022-01-10",
+            "text": "=HYPERLINK(\"http://evil.example\",\"click\") said the report. \"NATO must never take Ukraine <script>alert(2)</script>,\" said Sergei Lavrov. @SUM(A1) was cited too."}),
+        serde_json::json!({"id": "=cmd|'/c calc'!A0", "url": "https://example.org/a?b=1&c=<x>", "date": "2022-02-03",
+            "text": "\"Enlargement keeps Europe safe,\" said Jens Stoltenberg. +1 is what -2 said."}),
+    ];
+    std::fs::write(
+        &hostile,
+        docs.iter()
+            .map(|d| d.to_string() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_standpoint");
+    let analyze = |inputs: &Path, out: &Path, model: Option<PathBuf>| {
+        let mut c = Command::new(bin);
+        c.arg("analyze")
+            .arg(inputs)
+            .arg("--out")
+            .arg(out)
+            .arg("--quiet");
+        if let Some(m) = model {
+            c.arg("--model").arg(m);
+        }
+        let o = c.output().expect("runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let h = dir.path().join("h");
+    analyze(&hostile, &h, Some(root.join("tests/fixtures/nli/bert")));
+    // No output file is named after an id.
+    let names: Vec<String> = std::fs::read_dir(&h)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("passwd") && !n.contains("cmd")),
+        "{names:?}"
+    );
+    assert!(!dir.path().join("etc").exists());
+    // CSV: no cell a spreadsheet would read as a formula.
+    for f in [
+        "statements.csv",
+        "actors.csv",
+        "actor-target-edges.csv",
+        "actor-actor-edges.csv",
+    ] {
+        let text = std::fs::read_to_string(h.join(f)).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            for cell in line.split(',') {
+                let c = cell.trim_start_matches('"');
+                assert!(
+                    !c.starts_with(['=', '+', '@'])
+                        && !(c.starts_with('-') && c[1..].parse::<f64>().is_err()),
+                    "{f}:{}: cell {cell:?}",
+                    i + 1
+                );
+            }
+        }
+    }
+    let csv = std::fs::read_to_string(h.join("statements.csv")).unwrap();
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(csv.contains("'=cmd"), "{csv}");
+    // GraphML: corpus text only as escaped character data.
+    let graph = std::fs::read_to_string(h.join("actor-target.graphml")).unwrap();
+    assert!(!graph.contains("<script"));
+    // HTML: escaped, only http(s) links, rendered with one chart row per actor.
+    let html = std::fs::read_to_string(h.join("report.html")).unwrap();
+    assert!(!html.contains("<script>alert") && !html.contains("href=\"javascript"));
+    assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"));
+    let browser = chromium_path();
+    if !browser.exists() {
+        assert_eq!(
+            std::env::var("STANDPOINT_SKIP_BROWSER").as_deref(),
+            Ok("1"),
+            "{} not found: install it with `apt-get install -y chromium`, or set STANDPOINT_SKIP_BROWSER=1",
+            browser.display()
+        );
+        return;
+    }
+    let sample = dir.path().join("sample");
+    analyze(&root.join("corpus"), &sample, None);
+    for (out, actors) in [(&h, "h"), (&sample, "sample")] {
+        let n_actors = {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(out.join("actors.json")).unwrap()).unwrap();
+            v["actors"].as_array().unwrap().len()
+        };
+        let profile = tempfile::tempdir().expect("profile dir");
+        let url = format!("file://{}", out.join("report.html").display());
+        let dom = run(
+            chromium(profile.path()).arg("--dump-dom").arg(&url),
+            Duration::from_secs(120),
+        );
+        assert!(
+            dom.contains("data-ready=\"1\""),
+            "{actors}: the page's script ran"
+        );
+        assert_eq!(dom.matches("<script").count(), 1, "{actors}");
+        let chart = element(&dom, "svg", "chart-0");
+        let rows = tags(chart)
+            .into_iter()
+            .filter(|t| t.starts_with("<g class=\"actor-row\""))
+            .count();
+        assert_eq!(rows, n_actors.min(html_chart_cap()), "{actors}: chart rows");
+        assert!(
+            dom.contains("<mark"),
+            "{actors}: evidence with the quote marked"
+        );
+        for h in attr_values(&dom, "href") {
+            assert!(
+                h.starts_with('#') || h.starts_with("https://") || h.starts_with("http://"),
+                "{h}"
+            );
+        }
+    }
+}
+
+fn html_chart_cap() -> usize {
+    standpoint::html::CHART_ACTORS
+}
