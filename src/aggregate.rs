@@ -39,6 +39,18 @@ pub enum Overall {
     Mixed,
 }
 
+impl Overall {
+    /// The name used in the outputs (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overall::Favor => "FAVOR",
+            Overall::Against => "AGAINST",
+            Overall::None => "NONE",
+            Overall::Mixed => "MIXED",
+        }
+    }
+}
+
 /// A statement kept as evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {

@@ -210,15 +210,6 @@ pub fn diff_runs(a: &Path, b: &Path) -> Result<RunDiff, DiffError> {
     })
 }
 
-fn word(o: Overall) -> &'static str {
-    match o {
-        Overall::Favor => "FAVOR",
-        Overall::Against => "AGAINST",
-        Overall::None => "NONE",
-        Overall::Mixed => "MIXED",
-    }
-}
-
 /// The comparison as a table for a terminal (text from the runs is printed as it is, one line
 /// per actor; control characters are replaced).
 pub fn diff_text(d: &RunDiff, all: bool) -> String {
@@ -260,7 +251,7 @@ pub fn diff_text(d: &RunDiff, all: bool) -> String {
     let fmt_side = |x: &Option<Side>| match x {
         Some(x) => format!(
             "{} {:+.2} [{:+.2}, {:+.2}] n={}",
-            word(x.stance),
+            x.stance.as_str(),
             x.score,
             x.interval[0],
             x.interval[1],

@@ -176,16 +176,6 @@ fn num32(x: f32) -> String {
     }
 }
 
-/// The name of an overall stance, as in `actors.json`.
-fn overall_str(o: Overall) -> &'static str {
-    match o {
-        Overall::Favor => "FAVOR",
-        Overall::Against => "AGAINST",
-        Overall::None => "NONE",
-        Overall::Mixed => "MIXED",
-    }
-}
-
 /// Writes `actors.csv`: a header, then one row per actor and target, in the order given:
 /// target, actor, kind, stance, score, interval_low, interval_high, statements, favor, against,
 /// none, documents, aliases (joined with `"; "`). Text cells are neutralised
@@ -204,7 +194,7 @@ pub fn write_actors_csv(
                 &*target,
                 &*neutralise_csv_text(&a.actor),
                 a.kind.as_str(),
-                overall_str(a.stance),
+                a.stance.as_str(),
                 &num(a.score),
                 &num(a.interval[0]),
                 &num(a.interval[1]),
@@ -529,7 +519,7 @@ pub fn write_two_mode_graphml(
         out.push_str(&format!(
             "    <edge id=\"e{e}\" source=\"a{a}\" target=\"t{t}\">"
         ));
-        data(&mut out, "stance", overall_str(p.stance));
+        data(&mut out, "stance", p.stance.as_str());
         data_f64(&mut out, "score", p.score);
         data(&mut out, "statements", &p.statements.to_string());
         data(&mut out, "favor", &p.favor.to_string());
@@ -558,7 +548,7 @@ pub fn write_two_mode_edges_csv(
         c.write_record([
             &*neutralise_csv_text(net.actors[*a].0),
             &*neutralise_csv_text(net.targets[*t]),
-            overall_str(p.stance),
+            p.stance.as_str(),
             &num(p.score),
             &n,
             &p.favor.to_string(),

@@ -480,11 +480,13 @@ fn export_error(path: &Path, e: crate::export::ExportError) -> RunError {
     }
 }
 
+/// Statements, favor, against, none, and the sum of score × statements, of an actor in a month.
+type Cell = (usize, usize, usize, usize, f64);
+
 /// Stance per actor per month, from the documents' dates and their actors' counts.
 #[derive(Default)]
 struct Timeline {
-    /// (actor, month) → statements, favor, against, none, sum of score × statements.
-    cells: HashMap<(String, String), (usize, usize, usize, usize, f64)>,
+    cells: HashMap<(String, String), Cell>,
 }
 
 impl Timeline {

@@ -2,7 +2,7 @@
 //! per-document records are `documents.jsonl`, written by [`crate::merge`]. Files are written
 //! to a temporary name and renamed, so a reader never sees half a file.
 
-use crate::aggregate::{ActorRecord, DocRecord, Evidence, Overall};
+use crate::aggregate::{ActorRecord, DocRecord, Evidence};
 use crate::corpus::CorpusStats;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -73,15 +73,6 @@ fn md_escape(s: &str) -> String {
         .replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-fn stance_word(o: Overall) -> &'static str {
-    match o {
-        Overall::Favor => "FAVOR",
-        Overall::Against => "AGAINST",
-        Overall::None => "NONE",
-        Overall::Mixed => "MIXED",
-    }
 }
 
 /// The words the model read: the quotation when there is one, else the sentence.
@@ -156,7 +147,7 @@ pub fn write_report_md(
             "| {} | {} | {} | {:+.2} [{:+.2}, {:+.2}] | {} ({}/{}/{}) | {} |",
             md_escape(&a.actor),
             a.kind.as_str(),
-            stance_word(a.stance),
+            a.stance.as_str(),
             a.score,
             a.interval[0],
             a.interval[1],
@@ -169,12 +160,7 @@ pub fn write_report_md(
     }
     let _ = writeln!(s, "\n## Evidence by actor\n");
     for a in actors {
-        let _ = writeln!(
-            s,
-            "### {} — {}\n",
-            md_escape(&a.actor),
-            stance_word(a.stance)
-        );
+        let _ = writeln!(s, "### {} — {}\n", md_escape(&a.actor), a.stance.as_str());
         if !a.aliases.is_empty() {
             let al: Vec<String> = a.aliases.iter().map(|x| md_escape(x)).collect();
             let _ = writeln!(s, "Also named: {}.\n", al.join(", "));
@@ -205,7 +191,7 @@ pub fn write_report_md(
         let actors: Vec<String> = d
             .actors
             .iter()
-            .map(|a| format!("{} ({})", md_escape(&a.actor), stance_word(a.stance)))
+            .map(|a| format!("{} ({})", md_escape(&a.actor), a.stance.as_str()))
             .collect();
         let _ = writeln!(
             s,
@@ -274,12 +260,7 @@ pub fn matrix_md(model: &str, targets: &[crate::merge::TargetResult]) -> String 
                     .iter()
                     .find(|b| b.actor == a.actor && b.kind == a.kind)
                 {
-                    Some(b) => format!(
-                        "{} {:+.2} ({})",
-                        stance_word(b.stance),
-                        b.score,
-                        b.statements
-                    ),
+                    Some(b) => format!("{} {:+.2} ({})", b.stance.as_str(), b.score, b.statements),
                     None => "—".into(),
                 }
             })
