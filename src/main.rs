@@ -909,7 +909,7 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         )
     } else {
         format!(
-            "{}, documents.jsonl, actors.json, report.md",
+            "{}, documents.jsonl, actors.json, report.md, report.html, statements.csv, actors.csv, actor-target and actor-actor networks (.graphml, -edges.csv)",
             s.out.join("statements.jsonl").display()
         )
     };
@@ -991,7 +991,7 @@ fn merge(a: MergeArgs) -> Result<()> {
     print_counts(&m.counts, false);
     print_targets(&m);
     eprintln!(
-        "merged {} shards in {:.1}s (the shards took {:.1}s, model {:.1}s); wrote {}, documents.jsonl, actors.json, report.md",
+        "merged {} shards in {:.1}s (the shards took {:.1}s, model {:.1}s); wrote {}, documents.jsonl, actors.json, report.md, report.html, CSV exports and networks",
         m.shards,
         t.elapsed().as_secs_f64(),
         m.seconds,
