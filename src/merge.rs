@@ -383,7 +383,7 @@ fn merge_target(
                 ));
             }
             rename(&mut s, &renames);
-            serde_json::to_writer(&mut sw, &s).expect("plain records serialise");
+            serde_json::to_writer(&mut sw, &s).map_err(|e| io(&stmt_tmp)(e.into()))?;
             sw.write_all(b"\n").map_err(io(&stmt_tmp))?;
             csv.write(&s, None).map_err(|e| export_error(&csv_tmp, e))?;
             if let Some(v) = view.as_mut() {
@@ -391,7 +391,7 @@ fn merge_target(
             }
             statements += 1;
         }
-        serde_json::to_writer(&mut dw, &doc).expect("plain records serialise");
+        serde_json::to_writer(&mut dw, &doc).map_err(|e| io(&docs_tmp)(e.into()))?;
         dw.write_all(b"\n").map_err(io(&docs_tmp))?;
         if let Some(e) = streams[i].next_doc()? {
             heap.push(std::cmp::Reverse((e.ordinal, i)));

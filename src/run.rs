@@ -507,11 +507,11 @@ impl TargetStreams {
         let (sp, dp) = (self.files.statements(), self.files.documents());
         for (d, &ordinal) in docs.iter().zip(ordinals) {
             for s in &d.statements {
-                serde_json::to_writer(&mut self.statements, s).expect("plain records serialise");
+                serde_json::to_writer(&mut self.statements, s).map_err(|e| io(&sp)(e.into()))?;
                 self.statements.write_all(b"\n").map_err(io(&sp))?;
             }
             let entry = self.agg.add(d, ordinal);
-            serde_json::to_writer(&mut self.documents, &entry).expect("plain records serialise");
+            serde_json::to_writer(&mut self.documents, &entry).map_err(|e| io(&dp)(e.into()))?;
             self.documents.write_all(b"\n").map_err(io(&dp))?;
         }
         Ok(())
