@@ -337,7 +337,8 @@ fn read_line_bounded(
 }
 
 /// A fingerprint of the inputs (each file's path, size and modification time), to tell
-/// whether a run being resumed or merged read the same files. `None` when standard input is
+/// whether a run being resumed reads the same files (shards being merged compare the content
+/// they read instead: [`CorpusStats::content_hash`]). `None` when standard input is
 /// among them.
 pub fn input_fingerprint(inputs: &[PathBuf]) -> Result<Option<String>, CorpusError> {
     let mut stats = CorpusStats::default();
@@ -722,6 +723,39 @@ mod tests {
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0].as_ref().unwrap().id, "b");
         assert_eq!(stats.skipped, 1);
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_consumed_and_named_and_reading_goes_on() {
+        let d = tempfile::tempdir().unwrap();
+        let long = format!("{{\"id\":\"big\",\"text\":\"{}\"}}\n", "x".repeat(200));
+        let body =
+            format!("{{\"id\":\"a\",\"text\":\"ok\"}}\n{long}{{\"id\":\"b\",\"text\":\"ok\"}}");
+        let p = write(d.path(), "c.jsonl", body.as_bytes());
+        let opts = ReadOptions {
+            skip_bad: true,
+            max_doc_bytes: 100,
+        };
+        let mut r = CorpusReader::open_with(std::slice::from_ref(&p), opts).unwrap();
+        let ids: Vec<String> = r.by_ref().map(|x| x.unwrap().id).collect();
+        assert_eq!(ids, ["a", "b"], "the line after the long one is read whole");
+        let stats = r.stats();
+        assert_eq!(stats.skipped, 1);
+        assert!(
+            stats.skipped_examples[0].contains(&format!(
+                "c.jsonl:2: document of {} bytes is over the limit of 100",
+                long.len()
+            )),
+            "{:?}",
+            stats.skipped_examples
+        );
+        // Every byte is in the content hash, the long line included.
+        let mut other = body.into_bytes();
+        other[60] = b'y';
+        let q = write(d.path(), "d.jsonl", &other);
+        let mut r2 = CorpusReader::open_with(&[q], opts).unwrap();
+        let _ = r2.by_ref().count();
+        assert_ne!(r2.stats().content_hash, stats.content_hash);
     }
 
     #[test]
