@@ -473,7 +473,10 @@ pub fn write_two_mode_graphml(
     w: &mut dyn Write,
     per_target: &[(&str, &[ActorRecord])],
 ) -> Result<(), ExportError> {
-    let net = Network::build(per_target);
+    two_mode_graphml(w, &Network::build(per_target))
+}
+
+fn two_mode_graphml(w: &mut dyn Write, net: &Network) -> Result<(), ExportError> {
     let mut w = BufWriter::new(w);
     let mut out = String::from(GRAPHML_HEAD);
     out.push_str("  <!-- standpoint two-mode network: actors x targets, one edge per actor's stance on a target. Ids are the exporter's; names are in label. -->\n");
@@ -540,7 +543,10 @@ pub fn write_two_mode_edges_csv(
     w: &mut dyn Write,
     per_target: &[(&str, &[ActorRecord])],
 ) -> Result<(), ExportError> {
-    let net = Network::build(per_target);
+    two_mode_edges_csv(w, &Network::build(per_target))
+}
+
+fn two_mode_edges_csv(w: &mut dyn Write, net: &Network) -> Result<(), ExportError> {
     let mut c = csv::Writer::from_writer(w);
     c.write_record(TWO_MODE_EDGE_COLUMNS)?;
     for (a, t, p) in &net.edges {
@@ -585,6 +591,15 @@ pub fn write_one_mode_graphml(
 ) -> Result<(), ExportError> {
     let net = Network::build(per_target);
     let one = OneMode::build(&net, min_statements);
+    one_mode_graphml(w, &net, &one, min_statements)
+}
+
+fn one_mode_graphml(
+    w: &mut dyn Write,
+    net: &Network,
+    one: &OneMode,
+    min_statements: usize,
+) -> Result<(), ExportError> {
     let mut w = BufWriter::new(w);
     let mut out = String::from(GRAPHML_HEAD);
     out.push_str(&format!("  <!-- standpoint one-mode actor agreement network (congruence): weight = targets agreed on; min_statements = {min_statements}. Ids are the exporter's; names are in label. -->\n"));
@@ -651,6 +666,10 @@ pub fn write_one_mode_edges_csv(
 ) -> Result<(), ExportError> {
     let net = Network::build(per_target);
     let one = OneMode::build(&net, min_statements);
+    one_mode_edges_csv(w, &net, &one)
+}
+
+fn one_mode_edges_csv(w: &mut dyn Write, net: &Network, one: &OneMode) -> Result<(), ExportError> {
     let mut c = csv::Writer::from_writer(w);
     c.write_record(ONE_MODE_EDGE_COLUMNS)?;
     for ((a, b), p) in &one.pairs {
@@ -668,6 +687,46 @@ pub fn write_one_mode_edges_csv(
     }
     c.flush()?;
     Ok(())
+}
+
+/// Both networks of a run, built once, for writing all four network files (the functions
+/// above each build what they write).
+pub struct Networks<'a> {
+    net: Network<'a>,
+    one: OneMode,
+    min_statements: usize,
+}
+
+impl<'a> Networks<'a> {
+    pub fn build(per_target: &[(&'a str, &'a [ActorRecord])], min_statements: usize) -> Self {
+        let net = Network::build(per_target);
+        let one = OneMode::build(&net, min_statements);
+        Networks {
+            net,
+            one,
+            min_statements,
+        }
+    }
+
+    /// [`write_two_mode_graphml`].
+    pub fn two_mode_graphml(&self, w: &mut dyn Write) -> Result<(), ExportError> {
+        two_mode_graphml(w, &self.net)
+    }
+
+    /// [`write_two_mode_edges_csv`].
+    pub fn two_mode_edges_csv(&self, w: &mut dyn Write) -> Result<(), ExportError> {
+        two_mode_edges_csv(w, &self.net)
+    }
+
+    /// [`write_one_mode_graphml`].
+    pub fn one_mode_graphml(&self, w: &mut dyn Write) -> Result<(), ExportError> {
+        one_mode_graphml(w, &self.net, &self.one, self.min_statements)
+    }
+
+    /// [`write_one_mode_edges_csv`].
+    pub fn one_mode_edges_csv(&self, w: &mut dyn Write) -> Result<(), ExportError> {
+        one_mode_edges_csv(w, &self.net, &self.one)
+    }
 }
 
 #[cfg(test)]

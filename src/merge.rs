@@ -618,6 +618,7 @@ fn write_reports(
         .iter()
         .map(|t| (t.target.as_str(), t.actors.as_slice()))
         .collect();
+    let nets = crate::export::Networks::build(&per_target, 1);
     type Writer<'a> = Box<dyn Fn(&mut dyn Write) -> Result<(), crate::export::ExportError> + 'a>;
     let files: Vec<(&str, Writer)> = vec![
         (
@@ -626,21 +627,19 @@ fn write_reports(
         ),
         (
             "actor-target.graphml",
-            Box::new(|w: &mut dyn Write| crate::export::write_two_mode_graphml(w, &per_target)),
+            Box::new(|w: &mut dyn Write| nets.two_mode_graphml(w)),
         ),
         (
             "actor-target-edges.csv",
-            Box::new(|w: &mut dyn Write| crate::export::write_two_mode_edges_csv(w, &per_target)),
+            Box::new(|w: &mut dyn Write| nets.two_mode_edges_csv(w)),
         ),
         (
             "actor-actor.graphml",
-            Box::new(|w: &mut dyn Write| crate::export::write_one_mode_graphml(w, &per_target, 1)),
+            Box::new(|w: &mut dyn Write| nets.one_mode_graphml(w)),
         ),
         (
             "actor-actor-edges.csv",
-            Box::new(|w: &mut dyn Write| {
-                crate::export::write_one_mode_edges_csv(w, &per_target, 1)
-            }),
+            Box::new(|w: &mut dyn Write| nets.one_mode_edges_csv(w)),
         ),
     ];
     for (name, write) in files {

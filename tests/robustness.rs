@@ -6,18 +6,12 @@ use standpoint::corpus::Document;
 use standpoint::lexicon::{ActorTable, Lexicon};
 use standpoint::statements::prepare;
 
-/// xorshift64*: a small deterministic generator, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn pick<'a>(&mut self, xs: &'a [&'a str]) -> &'a str {
-        xs[(self.next() % xs.len() as u64) as usize]
-    }
+mod common;
+
+use common::Rng;
+
+fn pick<'a>(rng: &mut Rng, xs: &'a [&'a str]) -> &'a str {
+    xs[(rng.next() % xs.len() as u64) as usize]
 }
 
 const PIECES: &[&str] = &[
@@ -88,13 +82,14 @@ fn random_texts_never_panic_and_offsets_hold() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for case in 0..3000 {
         let n = 1 + (rng.next() % 60) as usize;
-        let text: String = (0..n).map(|_| rng.pick(PIECES)).collect::<Vec<_>>().join(
-            if rng.next().is_multiple_of(2) {
+        let text: String = (0..n)
+            .map(|_| pick(&mut rng, PIECES))
+            .collect::<Vec<_>>()
+            .join(if rng.next().is_multiple_of(2) {
                 " "
             } else {
                 ""
-            },
-        );
+            });
         let doc = Document {
             id: format!("c{case}"),
             text: text.clone(),

@@ -3,6 +3,9 @@
 //! corpus with every class of bad input. The model is the tiny random BERT NLI fixture (fast;
 //! what is tested here is the pipeline around the model, which is the same for every model).
 
+mod common;
+
+use common::Rng;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -45,6 +48,17 @@ fn analyze(inputs: &[&Path], out: &Path) -> Command {
     c
 }
 
+/// `standpoint merge DIRS... --out OUT`.
+fn merge(dirs: &[&Path], out: &Path) -> Output {
+    bin()
+        .arg("merge")
+        .args(dirs)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn ok(o: Output) -> Output {
     assert!(
         o.status.success(),
@@ -57,20 +71,6 @@ fn ok(o: Output) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// xorshift64*, so that a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// `n` documents made from the sample article's paragraphs, each a different rotation and
@@ -247,7 +247,7 @@ fn killed_runs_resume_to_identical_outputs() {
         let share = if attempts == 1 {
             0.01
         } else {
-            0.02 + 0.3 * (rng.below(1000) as f64 / 1000.0)
+            0.02 + 0.3 * ((rng.next() % 1000) as f64 / 1000.0)
         };
         let wait = full.mul_f64(share);
         let deadline = Instant::now() + wait;
@@ -404,39 +404,27 @@ fn shards_merge_to_the_single_run() {
     }
     // Missing and repeated shards, and shards of another run, are refused.
     let merged = d.path().join("merged");
-    let o = bin()
-        .args(["merge"])
-        .arg(shards.join("shard-0-of-3"))
-        .arg(shards.join("shard-2-of-3"))
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = merge(
+        &[&shards.join("shard-0-of-3"), &shards.join("shard-2-of-3")],
+        &merged,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("shards missing: 1/3"), "{}", stderr(&o));
-    let o = bin()
-        .arg("merge")
-        .arg(&shards)
-        .arg(slurm.join("shard-2-of-3"))
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = merge(&[&shards, &slurm.join("shard-2-of-3")], &merged);
     assert!(stderr(&o).contains("given twice"), "{}", stderr(&o));
     let other = d.path().join("other");
     ok(analyze(&[&corpus], &other)
         .args(["--shard", "1/3", "--target", "Russian security guarantees"])
         .output()
         .unwrap());
-    let o = bin()
-        .arg("merge")
-        .arg(shards.join("shard-0-of-3"))
-        .arg(other.join("shard-1-of-3"))
-        .arg(shards.join("shard-2-of-3"))
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = merge(
+        &[
+            &shards.join("shard-0-of-3"),
+            &other.join("shard-1-of-3"),
+            &shards.join("shard-2-of-3"),
+        ],
+        &merged,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("not from the same run"),
@@ -451,25 +439,18 @@ fn shards_merge_to_the_single_run() {
         .args(["--shard", "1/3"])
         .output()
         .unwrap());
-    let o = bin()
-        .arg("merge")
-        .arg(shards.join("shard-0-of-3"))
-        .arg(other.join("shard-1-of-3"))
-        .arg(shards.join("shard-2-of-3"))
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
+    let o = merge(
+        &[
+            &shards.join("shard-0-of-3"),
+            &other.join("shard-1-of-3"),
+            &shards.join("shard-2-of-3"),
+        ],
+        &merged,
+    );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("read other input"), "{}", stderr(&o));
     // All three: the single run's counts exactly; scores within f32 noise.
-    let o = ok(bin()
-        .arg("merge")
-        .arg(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap());
+    let o = ok(merge(&[&shards], &merged));
     assert!(stderr(&o).contains("merged 3 shards"), "{}", stderr(&o));
     assert!(read(&single.join("documents.jsonl")) == read(&merged.join("documents.jsonl")));
     assert_same_statements(
@@ -695,13 +676,7 @@ fn default_model_outputs_are_bit_identical_across_threads_batches_and_shards() {
         run(&shards, &["--shard", &format!("{i}/4")]);
     }
     let merged = d.path().join("merged");
-    ok(bin()
-        .arg("merge")
-        .arg(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap());
+    ok(merge(&[&shards], &merged));
     assert_same_outputs(&base, &merged);
 }
 
@@ -766,13 +741,7 @@ fn several_targets_in_one_run_equal_one_run_per_target() {
             .unwrap());
     }
     let merged = d.path().join("merged");
-    ok(bin()
-        .arg("merge")
-        .arg(&shards)
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap());
+    ok(merge(&[&shards], &merged));
     for t in 0..2 {
         let (a, b) = (
             multi.join(format!("target-{t}")),
