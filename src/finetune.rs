@@ -91,6 +91,13 @@ pub struct FinetuneOptions {
     /// Fit the NONE bias and temperature on the first development set only (else on the first
     /// and the others with equal halves of the weight).
     pub calibrate_on_first: bool,
+    /// Development sets (indices into `dev`) whose mean macro-F1 picks the epoch.
+    pub select: Vec<usize>,
+    /// Rows drawn per epoch by balanced sampling: every source gets an equal share, drawn
+    /// without replacement from a per-source shuffled order that continues across epochs (so
+    /// the whole of a large source is used over the epochs, and a small one is repeated).
+    /// `None`: every row once per epoch, balanced by loss weights.
+    pub rows_per_epoch: Option<usize>,
     /// The command line, recorded in the metadata.
     pub command: String,
 }
@@ -119,6 +126,8 @@ impl Default for FinetuneOptions {
             none_pairs: 0.1,
             save_f16: true,
             calibrate_on_first: false,
+            select: vec![0],
+            rows_per_epoch: None,
             command: "standpoint train".into(),
         }
     }
@@ -569,6 +578,28 @@ fn tokenize(
 
 /// Per-row loss weights: every source (when `sources`) and every label within a source (when
 /// `classes`) carry the same total weight; mean weight 1.
+/// `n` rows, an equal share from each source (the first `n % sources` get one more), each
+/// source read in its shuffled order from where the last epoch stopped, reshuffled on wrapping.
+fn draw_balanced(cursors: &mut [(Vec<usize>, usize)], n: usize, rng: &mut Rng) -> Vec<usize> {
+    let k = cursors.len().max(1);
+    let mut out = Vec::with_capacity(n);
+    for (s, (order, pos)) in cursors.iter_mut().enumerate() {
+        if order.is_empty() {
+            continue;
+        }
+        let share = n / k + usize::from(s < n % k);
+        for _ in 0..share {
+            if *pos == order.len() {
+                rng.shuffle(order);
+                *pos = 0;
+            }
+            out.push(order[*pos]);
+            *pos += 1;
+        }
+    }
+    out
+}
+
 fn row_weights(rows: &[Row], idx: &[usize], classes: bool, sources: bool) -> Vec<f32> {
     let mut per_source: HashMap<usize, usize> = HashMap::new();
     let mut per_class: HashMap<(usize, u32), usize> = HashMap::new();
@@ -633,6 +664,9 @@ fn scale_grads(acc: &mut GradStore, vars: &[Var], s: f64) -> candle_core::Result
     Ok(())
 }
 
+/// The most macro-F1 the fitted NONE bias may cost any one development set (0.01 = a point).
+pub const BIAS_MAX_LOSS: f32 = 0.01;
+
 /// A fitted calibration and what it does on each development set.
 #[derive(Debug, Clone, Serialize)]
 pub struct CalibrationFit {
@@ -644,9 +678,9 @@ pub struct CalibrationFit {
 
 /// Fits the NONE bias and the temperature to raw logits (Label order) of labelled sets. The bias
 /// (a grid from −4 to 4 in steps of 0.1) maximises macro-F1 on the first set when `first_only`,
-/// else half of it plus half the mean over the other sets (a bias that suits the main target
-/// but wrecks unseen ones is not wanted); then the temperature minimises the NLL with the same
-/// weighting.
+/// else half of it plus half the mean over the other sets, among the biases that cost no set
+/// more than [`BIAS_MAX_LOSS`] against no bias (a bias that suits the main target but wrecks
+/// unseen ones is not wanted); then the temperature minimises the NLL with the same weighting.
 pub fn fit_calibration(
     names: &[String],
     logits: &[Vec<Vec<f32>>],
@@ -665,12 +699,20 @@ pub fn fit_calibration(
             / (n - 1) as f32;
         (first + rest) / 2.0
     };
+    // A bias may not cost any set more than a point of macro-F1 against no bias: a bias that
+    // lifts the main target by trading another target away is not taken.
+    let base: Vec<f32> = (0..n)
+        .map(|k| scores_of(&logits[k], &gold[k], 0.0).macro_f1)
+        .collect();
+    let harmless = |b: f32| -> bool {
+        (0..n).all(|k| scores_of(&logits[k], &gold[k], b).macro_f1 >= base[k] - BIAS_MAX_LOSS)
+    };
     let mut none_bias = 0f32;
     let mut best = criterion(0.0);
     for k in -40..=40 {
         let b = k as f32 * 0.1;
         let c = criterion(b);
-        if c > best + 1e-6 {
+        if c > best + 1e-6 && harmless(b) {
             best = c;
             none_bias = b;
         }
@@ -781,6 +823,16 @@ pub fn finetune(
         return Err(TrainError::Options(
             "--epochs, --batch-size and --accumulate must be at least 1".into(),
         ));
+    }
+    if opts.select.is_empty() || opts.select.iter().any(|&k| k >= opts.dev.len()) {
+        return Err(TrainError::Options(format!(
+            "--select names development sets by position (0 to {}); got {:?}",
+            opts.dev.len().saturating_sub(1),
+            opts.select
+        )));
+    }
+    if opts.rows_per_epoch == Some(0) {
+        return Err(TrainError::Options("--rows-per-epoch must be at least 1".into()));
     }
     if !(0.0..1.0).contains(&opts.dropout) {
         return Err(TrainError::Options("--dropout must be in [0, 1)".into()));
@@ -972,7 +1024,16 @@ pub fn finetune(
     for (i, r) in train_rows.iter().enumerate() {
         by_source.entry(r.source).or_default().push(i);
     }
-    let per_epoch = train_rows.len();
+    let per_epoch = opts.rows_per_epoch.unwrap_or(train_rows.len());
+    // Balanced sampling: a shuffled order per source and a cursor that carries over epochs.
+    let mut cursors: Vec<(Vec<usize>, usize)> = by_source
+        .values()
+        .map(|rows| {
+            let mut order = rows.clone();
+            rng.shuffle(&mut order);
+            (order, 0)
+        })
+        .collect();
     let micro_per_epoch = per_epoch.div_ceil(opts.batch_size);
     let steps_per_epoch = micro_per_epoch.div_ceil(opts.accumulate);
     let total_steps = (steps_per_epoch * opts.epochs).max(1);
@@ -991,7 +1052,10 @@ pub fn finetune(
     let mut train_tokens_all = 0usize;
     for epoch in 1..=opts.epochs {
         let e0 = Instant::now();
-        let mut idx: Vec<usize> = by_source.values().flatten().copied().collect();
+        let mut idx: Vec<usize> = match opts.rows_per_epoch {
+            None => by_source.values().flatten().copied().collect(),
+            Some(n) => draw_balanced(&mut cursors, n, &mut rng),
+        };
         rng.shuffle(&mut idx);
         // Length bucketing: sort windows of 50 batches by length, then shuffle the batches.
         let window = opts.batch_size * 50;
@@ -1001,11 +1065,12 @@ pub fn finetune(
             batches.extend(w.chunks(opts.batch_size).map(|c| c.to_vec()));
         }
         rng.shuffle(&mut batches);
+        // Sampling already gives every source its equal share.
         let weights_all = row_weights(
             &train_rows,
             &idx,
             opts.balance_classes,
-            opts.balance_sources,
+            opts.balance_sources && opts.rows_per_epoch.is_none(),
         );
         let wmap: HashMap<usize, f32> = idx.iter().copied().zip(weights_all).collect();
         let (mut loss_sum, mut loss_n, mut tokens) = (0f64, 0usize, 0usize);
@@ -1059,8 +1124,8 @@ pub fn finetune(
             let logits = set_logits(&top, set.rows.len(), &set.cache, &dev, 64)?;
             let y: Vec<u32> = set.rows.iter().map(|r| r.label).collect();
             let s = scores_of(&logits, &y, 0.0);
-            if k == 0 {
-                select = s.macro_f1;
+            if opts.select.contains(&k) {
+                select += s.macro_f1 / opts.select.len() as f32;
             }
             dev_scores.insert(set.name.clone(), s);
         }
@@ -1137,7 +1202,11 @@ pub fn finetune(
         },
         "epochs": epochs,
         "best_epoch": best_epoch,
-        "selection": format!("macro-F1 on {}", dev_sets[0].name),
+        "selection": format!(
+            "mean macro-F1 on {}",
+            opts.select.iter().map(|&k| dev_sets[k].name.as_str()).collect::<Vec<_>>().join(" + ")
+        ),
+        "rows_per_epoch": opts.rows_per_epoch,
         "calibrated_on": if opts.calibrate_on_first { dev_sets[0].name.clone() } else { dev_sets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" + ") },
         "dev": dev_final,
         "dev_calibration": dev_calibration,
@@ -1233,6 +1302,7 @@ fn write_model(
         calibration,
         delta_sha256: sha256_hex(&bytes),
         training,
+        quality: None,
     };
     let meta_path = dir.join(META_FILE);
     let text = serde_json::to_string_pretty(&meta).expect("metadata serialises");
@@ -1381,6 +1451,52 @@ mod tests {
             loss1.to_scalar::<f32>().unwrap(),
         );
         assert!(l1 < l0 * 0.5, "loss {l0} -> {l1}");
+    }
+
+    #[test]
+    fn a_bias_that_costs_another_set_is_not_taken() {
+        // Set a: NONE rows whose NONE logit is 0.5 too low (a bias of +0.5 makes it perfect).
+        // Set b: FAVOR rows that win over NONE by 0.3 only (any bias over 0.3 flips them all).
+        let (mut la, mut ga, mut lb, mut gb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..10 {
+            la.push(vec![0.5, 0.0, 0.0]);
+            ga.push(2);
+            la.push(vec![2.0, 0.0, 0.0]);
+            ga.push(0);
+            lb.push(vec![0.3, 0.0, 0.0]);
+            gb.push(0);
+            lb.push(vec![0.0, 0.0, 1.0]);
+            gb.push(2);
+        }
+        let names = ["a".to_string(), "b".to_string()];
+        let alone = fit_calibration(&names[..1], &[la.clone()], &[ga.clone()], true);
+        assert!(alone.calibration.none_bias >= 0.5 - 1e-5);
+        let both = fit_calibration(&names, &[la, lb], &[ga, gb], false);
+        let b = both.calibration.none_bias;
+        assert!(b < 0.3, "bias {b} trades set b away");
+        assert!(both.scores["b"].macro_f1 >= 1.0 - BIAS_MAX_LOSS - 1e-6);
+    }
+
+    #[test]
+    fn balanced_draws_give_sources_equal_shares_and_walk_the_whole_pool() {
+        // Source 0 has 100 rows, source 1 has 3: 20 rows an epoch, 10 from each.
+        let mut cursors = vec![((0..100).collect::<Vec<usize>>(), 0), (vec![100, 101, 102], 0)];
+        let mut rng = Rng(5);
+        for c in cursors.iter_mut() {
+            rng.shuffle(&mut c.0);
+        }
+        let mut seen_large = std::collections::HashSet::new();
+        for _ in 0..10 {
+            let d = draw_balanced(&mut cursors, 20, &mut rng);
+            assert_eq!(d.len(), 20);
+            assert_eq!(d.iter().filter(|&&i| i >= 100).count(), 10);
+            seen_large.extend(d.into_iter().filter(|&i| i < 100));
+        }
+        // Ten epochs of ten rows cover the large source exactly once: no row twice, none left.
+        assert_eq!(seen_large.len(), 100);
+        // An odd count: the first source gets the extra row.
+        let d = draw_balanced(&mut cursors, 5, &mut rng);
+        assert_eq!(d.iter().filter(|&&i| i < 100).count(), 3);
     }
 
     #[test]

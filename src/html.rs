@@ -43,6 +43,8 @@ pub struct TimePoint {
 #[derive(Debug, Clone, Copy)]
 pub struct TargetView<'a> {
     pub target: &'a str,
+    /// How far to trust the labels on this target ([`crate::model::trust_line`]).
+    pub trust: &'a str,
     pub actors: &'a [ActorRecord],
     pub timeline: &'a [TimePoint],
 }
@@ -347,6 +349,7 @@ h3{font-size:17px;margin:24px 0 6px}
 h4{font-size:15px;margin:18px 0 4px}
 a{color:#1558b0}
 .muted,.note{color:var(--muted)}
+.trust{margin:.4em 0;max-width:60em}
 .note{font-size:13px;margin:4px 0 10px}
 .targets{font-size:17px;margin:2px 0 10px}
 .targets q{font-weight:600}
@@ -1121,6 +1124,15 @@ pub fn report_html(input: &HtmlInput) -> String {
         },
         esc(input.model)
     );
+    let mut trust: Vec<&str> = Vec::new();
+    for t in &input.targets {
+        if !trust.contains(&t.trust) {
+            trust.push(t.trust);
+        }
+    }
+    for line in trust {
+        let _ = write!(s, "<div class=\"trust\">{}</div>", esc(line));
+    }
     s.push_str("<div class=\"cards\">");
     let mut card = |v: usize, what: &str, class: &str| {
         let _ = write!(
@@ -1308,11 +1320,13 @@ mod tests {
             targets: vec![
                 TargetView {
                     target: EVIL_ATTR,
+                    trust: EVIL_SCRIPT,
                     actors: &actors,
                     timeline: &timeline,
                 },
                 TargetView {
                     target: &target2,
+                    trust: "t",
                     actors: &actors,
                     timeline: &[],
                 },
@@ -1450,6 +1464,7 @@ mod tests {
             counts: &counts,
             targets: vec![TargetView {
                 target: "x",
+                trust: "t",
                 actors: &[],
                 timeline: &[],
             }],
@@ -1512,6 +1527,7 @@ mod tests {
             counts: &counts,
             targets: vec![TargetView {
                 target: "x",
+                trust: "t",
                 actors: &actors,
                 timeline: &[],
             }],

@@ -328,6 +328,15 @@ struct TrainArgs {
     /// half on the mean of the others).
     #[arg(long)]
     calibrate_on_first: bool,
+    /// Development sets, by position in --dev (0 = the first), whose mean macro-F1 picks the
+    /// epoch, e.g. `--select 0,1` for the main target and an unseen-topic set.
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    select: Vec<usize>,
+    /// Rows per epoch, drawn with an equal share per training file from the whole of each file
+    /// (a large file is walked through over the epochs, a small one repeated). Default: every
+    /// row once per epoch, files balanced by loss weights.
+    #[arg(long)]
+    rows_per_epoch: Option<usize>,
     /// Precision of the saved delta.
     #[arg(long, value_parser = ["f16", "f32"], default_value = "f16")]
     dtype: String,
@@ -1158,6 +1167,8 @@ fn train(a: TrainArgs) -> Result<()> {
         none_pairs: a.none_pairs,
         save_f16: a.dtype == "f16",
         calibrate_on_first: a.calibrate_on_first,
+        select: a.select.clone(),
+        rows_per_epoch: a.rows_per_epoch,
         command: format!("standpoint {}", args.join(" ")),
     };
     let pb = bar(false);

@@ -33,6 +33,8 @@ pub struct Merged {
 #[derive(Debug, Clone)]
 pub struct TargetResult {
     pub target: String,
+    /// How far to trust the labels on this target ([`crate::model::trust_line`]).
+    pub trust: String,
     /// Where its files are: the output directory, or `target-T` in it.
     pub dir: PathBuf,
     pub counts: RunCounts,
@@ -433,9 +435,15 @@ fn merge_target(
     };
     let s = &first.settings;
     let target = &s.targets[t];
+    // Shards written before the trust line existed carry none: say that nothing was measured.
+    let trust = s
+        .trust
+        .get(t)
+        .cloned()
+        .unwrap_or_else(|| crate::model::trust_line(None, target));
     write_atomic(
         &out.join("actors.json"),
-        actors_json(target, &s.model, &counts, &resolved.actors).as_bytes(),
+        actors_json(target, &s.model, &trust, &counts, &resolved.actors).as_bytes(),
     )?;
     let report = out.join("report.md");
     let report_tmp = out.join("report.md.tmp");
@@ -453,6 +461,7 @@ fn merge_target(
             &mut w,
             target,
             &s.model,
+            &trust,
             &counts,
             &resolved.actors,
             &mut docs,
@@ -466,6 +475,7 @@ fn merge_target(
     std::fs::rename(&report_tmp, &report).map_err(io(&report))?;
     Ok(TargetResult {
         target: target.clone(),
+        trust,
         dir: out.to_path_buf(),
         counts,
         timeline: timeline.points(&resolved.actors),
@@ -655,6 +665,7 @@ fn write_reports(
             .iter()
             .map(|t| crate::html::TargetView {
                 target: &t.target,
+                trust: &t.trust,
                 actors: &t.actors,
                 timeline: &t.timeline,
             })

@@ -48,6 +48,8 @@ pub struct RunCounts {
 pub struct ActorsFile<'a> {
     pub target: &'a str,
     pub model: &'a str,
+    /// How far to trust the labels: the model's measured score on this kind of target.
+    pub trust: &'a str,
     pub counts: &'a RunCounts,
     pub actors: &'a [ActorRecord],
 }
@@ -55,12 +57,14 @@ pub struct ActorsFile<'a> {
 pub fn actors_json(
     target: &str,
     model: &str,
+    trust: &str,
     counts: &RunCounts,
     actors: &[ActorRecord],
 ) -> String {
     let f = ActorsFile {
         target,
         model,
+        trust,
         counts,
         actors,
     };
@@ -114,6 +118,7 @@ pub fn write_report_md(
     w: &mut dyn Write,
     target: &str,
     model: &str,
+    trust: &str,
     counts: &RunCounts,
     actors: &[ActorRecord],
     documents: &mut dyn Iterator<Item = std::io::Result<DocRecord>>,
@@ -122,6 +127,7 @@ pub fn write_report_md(
     let t = &counts.totals;
     let _ = writeln!(s, "# Stance toward \"{}\"\n", md_escape(target));
     let _ = writeln!(s, "Model: `{}`  ", model);
+    let _ = writeln!(s, "{}  ", md_escape(trust));
     let _ = writeln!(
         s,
         "Corpus: documents {} ({} skipped as bad input); statements {}: {} attributed to {} actors, {} without a speaker.  ",
@@ -224,6 +230,16 @@ pub fn matrix_md(model: &str, targets: &[crate::merge::TargetResult]) -> String 
             c.totals.documents, c.input.skipped, c.totals.statements
         );
     }
+    let mut trust: Vec<&str> = Vec::new();
+    for t in targets {
+        if !trust.contains(&t.trust.as_str()) {
+            trust.push(&t.trust);
+        }
+    }
+    for line in trust {
+        let _ = writeln!(s, "{}  ", md_escape(line));
+    }
+    let _ = writeln!(s);
     let _ = writeln!(s, "| Target | Report | FAVOR | AGAINST | NONE | Actors |");
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for t in targets {

@@ -212,6 +212,11 @@ fn settings(
         max_batch_tokens: opts.batching.max_batch_tokens,
         data: opts.data_fingerprint.clone(),
         inputs: input_fingerprint(&opts.inputs)?,
+        trust: opts
+            .targets
+            .iter()
+            .map(|t| crate::model::trust_line(model.quality().as_ref(), t))
+            .collect(),
     })
 }
 

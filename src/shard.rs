@@ -150,6 +150,9 @@ pub struct RunSettings {
     pub data: String,
     /// Hash of the input files' names, sizes and modification times (`None` for stdin).
     pub inputs: Option<String>,
+    /// Per target, the line that says how far to trust the model's labels on it.
+    #[serde(default)]
+    pub trust: Vec<String>,
 }
 
 impl RunSettings {

@@ -539,11 +539,13 @@ fn page(b: &Built) -> String {
         targets: vec![
             TargetView {
                 target: T1,
+                trust: "How far to trust the labels: measured.",
                 actors: &b.actors[0],
                 timeline: &b.timeline[0],
             },
             TargetView {
                 target: T2,
+                trust: "How far to trust the labels: measured.",
                 actors: &b.actors[1],
                 timeline: &b.timeline[1],
             },

@@ -107,6 +107,9 @@ pub struct CrossMeta {
     /// What produced the model: command, data files, scores. Informational.
     #[serde(default)]
     pub training: serde_json::Value,
+    /// Measured scores on sets never trained or tuned on; shown in reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<super::Quality>,
 }
 
 impl CrossMeta {
@@ -594,6 +597,10 @@ impl StanceModel for CrossEncoder {
             backend.as_str(),
             precision.as_str()
         )
+    }
+
+    fn quality(&self) -> Option<super::Quality> {
+        self.meta.quality.clone()
     }
 
     fn pads(&self) -> bool {

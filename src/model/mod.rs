@@ -119,9 +119,65 @@ pub enum ModelError {
 
 /// A stance model: scores a batch of pairs. The caller decides the batching (sorted by length)
 /// and the threads; an implementation tokenizes, pads to the longest pair of the batch and runs.
+/// One measured figure of a model: a labelled set it was never trained or tuned on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QualityFigure {
+    /// What the set is, in words (e.g. "blind test: real news statements from sites never trained on").
+    pub set: String,
+    pub rows: usize,
+    pub macro_f1: f32,
+    pub accuracy: f32,
+}
+
+/// How far a model's labels can be trusted, as measured when it was made: on the target it was
+/// trained for, and on targets it never saw. Recorded in the model's description and shown in
+/// every report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// The target the model was trained for.
+    pub target: String,
+    pub on_target: QualityFigure,
+    pub unseen_targets: QualityFigure,
+}
+
+fn same_target(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    norm(a) == norm(b)
+}
+
+/// The one line that says how far to trust the labels for `target`: the model's measured score
+/// on its own target when `target` is it, else on unseen targets, else that nothing was measured.
+pub fn trust_line(quality: Option<&Quality>, target: &str) -> String {
+    let fig = |f: &QualityFigure| {
+        format!(
+            "macro-F1 {:.2}, accuracy {:.0}% on {} statements ({})",
+            f.macro_f1,
+            f.accuracy * 100.0,
+            f.rows,
+            f.set
+        )
+    };
+    match quality {
+        None => "How far to trust the labels: this model has no measured scores; check a sample of its labels by hand before relying on them.".to_string(),
+        Some(q) if same_target(&q.target, target) => format!(
+            "How far to trust the labels: on the target it was trained for, this model measured {}.",
+            fig(&q.on_target)
+        ),
+        Some(q) => format!(
+            "How far to trust the labels: this model was trained for \"{}\", not this target; on targets it never saw it measured {}.",
+            q.target,
+            fig(&q.unseen_targets)
+        ),
+    }
+}
+
 pub trait StanceModel: Send + Sync {
     /// A human-readable identity of the model (repo id and revision, or path, plus head hash).
     fn name(&self) -> String;
+    /// The model's measured scores, when its description records them.
+    fn quality(&self) -> Option<Quality> {
+        None
+    }
     /// Number of tokens the model will see for this pair (used to sort batches by length).
     fn token_len(&self, pair: Pair<'_>) -> Result<usize, ModelError>;
     /// Probabilities for each pair, in input order.
@@ -178,4 +234,37 @@ pub fn softmax(xs: &[f32]) -> Vec<f32> {
     let e: Vec<f32> = xs.iter().map(|x| (x - m).exp()).collect();
     let s: f32 = e.iter().sum();
     e.into_iter().map(|x| x / s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quality() -> Quality {
+        let fig = |set: &str, rows, macro_f1, accuracy| QualityFigure {
+            set: set.into(),
+            rows,
+            macro_f1,
+            accuracy,
+        };
+        Quality {
+            target: "NATO enlargement".into(),
+            on_target: fig("blind test", 812, 0.71, 0.78),
+            unseen_targets: fig("VAST dev", 2062, 0.55, 0.57),
+        }
+    }
+
+    #[test]
+    fn trust_line_gives_the_figure_that_applies_to_the_target() {
+        let q = quality();
+        let own = trust_line(Some(&q), "  nato   Enlargement ");
+        assert!(own.contains("0.71") && own.contains("812") && own.contains("blind test"), "{own}");
+        assert!(!own.contains("0.55"), "{own}");
+        let other = trust_line(Some(&q), "Ukraine joining the EU");
+        assert!(other.contains("0.55") && other.contains("2062") && other.contains("VAST dev"), "{other}");
+        assert!(other.contains("not this target"), "{other}");
+        assert!(!other.contains("0.71"), "{other}");
+        let none = trust_line(None, "NATO enlargement");
+        assert!(none.contains("no measured scores"), "{none}");
+    }
 }
