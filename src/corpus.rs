@@ -53,29 +53,29 @@ pub enum CorpusError {
     },
     #[error("{path}: no such file or directory")]
     NotFound { path: PathBuf },
-    #[error("{origin}: malformed JSON: {message} (each line must be one JSON object; use --skip-bad to skip bad lines)")]
+    #[error("{origin}: malformed JSON: {message} (each line must be one JSON object)")]
     Json { origin: Origin, message: String },
-    #[error("{origin}: missing or non-string field \"{field}\" (each document needs \"id\" and \"text\" strings; use --skip-bad to skip it)")]
+    #[error("{origin}: missing or wrong-typed field \"{field}\" (each document needs an \"id\", a string or an integer, and a \"text\" string)")]
     MissingField { origin: Origin, field: &'static str },
-    #[error("{origin}: empty document id (ids must be non-empty; use --skip-bad to skip it)")]
+    #[error("{origin}: empty document id (ids must be non-empty)")]
     EmptyId { origin: Origin },
-    #[error("{origin}: duplicate document id \"{id}\" (first seen at {first}); ids must be unique across all inputs; use --skip-bad to skip the repeat")]
+    #[error("{origin}: duplicate document id \"{id}\" (first seen at {first}); ids must be unique across all inputs")]
     DuplicateId {
         origin: Origin,
         id: String,
         first: String,
     },
-    #[error("{origin}: invalid UTF-8 at byte {byte}; convert the file to UTF-8 (e.g. iconv -t UTF-8) or use --skip-bad")]
+    #[error("{origin}: invalid UTF-8 at byte {byte}; convert the file to UTF-8 (e.g. iconv -t UTF-8)")]
     Utf8 { origin: Origin, byte: usize },
     #[error("{path}: unsupported input type; give .txt files, .jsonl files, directories, or - for JSONL on stdin")]
     Unsupported { path: PathBuf },
-    #[error("{origin}: document of {bytes} bytes is over the limit of {limit} (--max-doc-bytes); split it, raise the limit, or use --skip-bad")]
+    #[error("{origin}: document of {bytes} bytes is over the limit of {limit} (--max-doc-bytes); split it or raise the limit")]
     TooLarge {
         origin: Origin,
         bytes: u64,
         limit: usize,
     },
-    #[error("{path}: cannot read{at}: {source} (check its permissions, or use --skip-bad to skip unreadable files)", at = match line { Some(l) => format!(" after line {l}"), None => String::new() })]
+    #[error("{path}: cannot read{at}: {source} (check its permissions)", at = match line { Some(l) => format!(" after line {l}"), None => String::new() })]
     Unreadable {
         path: PathBuf,
         line: Option<usize>,
@@ -85,8 +85,9 @@ pub enum CorpusError {
 }
 
 impl CorpusError {
-    /// Whether `--skip-bad` may skip this error and continue (missing or unsupported inputs
-    /// named on the command line, and failures to list a directory, stop the run).
+    /// Whether `--skip-bad` may skip this error and continue (bad lines and documents, and
+    /// files that cannot be read, named or found in a directory; unsupported inputs named on the
+    /// command line and failures to list a directory stop the run).
     pub fn skippable(&self) -> bool {
         matches!(
             self,
@@ -97,6 +98,16 @@ impl CorpusError {
                 | CorpusError::Utf8 { .. }
                 | CorpusError::TooLarge { .. }
                 | CorpusError::Unreadable { .. }
+                | CorpusError::NotFound { .. }
+        )
+    }
+
+    /// Whether the error is a whole file that could not be read (counted as `files_unreadable`
+    /// when skipped), rather than a bad line or document (`skipped`).
+    pub fn is_file(&self) -> bool {
+        matches!(
+            self,
+            CorpusError::Unreadable { .. } | CorpusError::NotFound { .. }
         )
     }
 }
@@ -123,6 +134,22 @@ pub struct CorpusStats {
     pub skipped_examples: Vec<String>,
 }
 
+impl CorpusStats {
+    /// Counts an input skipped under `--skip-bad` (a file, or a line or document), logs it, and
+    /// keeps the first few messages.
+    fn record_skip(&mut self, e: &CorpusError) {
+        tracing::warn!("skipped: {e}");
+        if e.is_file() {
+            self.files_unreadable += 1;
+        } else {
+            self.skipped += 1;
+        }
+        if self.skipped_examples.len() < 20 {
+            self.skipped_examples.push(e.to_string());
+        }
+    }
+}
+
 /// One input source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
@@ -132,25 +159,38 @@ enum Source {
 }
 
 /// Expands the command-line inputs (files, directories, `-`) into sources, in a stable order.
-fn expand_inputs(inputs: &[PathBuf], stats: &mut CorpusStats) -> Result<Vec<Source>, CorpusError> {
+fn expand_inputs(
+    inputs: &[PathBuf],
+    stats: &mut CorpusStats,
+    skip_bad: bool,
+) -> Result<Vec<Source>, CorpusError> {
     let mut out = Vec::new();
     for input in inputs {
         if input.as_os_str() == "-" {
             out.push(Source::Stdin);
             continue;
         }
-        let meta = std::fs::metadata(input).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                CorpusError::NotFound {
-                    path: input.clone(),
+        let meta = match std::fs::metadata(input) {
+            Ok(m) => m,
+            Err(e) => {
+                let err = if e.kind() == std::io::ErrorKind::NotFound {
+                    CorpusError::NotFound {
+                        path: input.clone(),
+                    }
+                } else {
+                    CorpusError::Unreadable {
+                        path: input.clone(),
+                        line: None,
+                        source: e,
+                    }
+                };
+                if !skip_bad {
+                    return Err(err);
                 }
-            } else {
-                CorpusError::Io {
-                    path: input.clone(),
-                    source: e,
-                }
+                stats.record_skip(&err);
+                continue;
             }
-        })?;
+        };
         if meta.is_dir() {
             let mut entries = Vec::new();
             walk_dir(input, &mut entries)?;
@@ -342,7 +382,8 @@ fn read_line_bounded(
 /// among them.
 pub fn input_fingerprint(inputs: &[PathBuf]) -> Result<Option<String>, CorpusError> {
     let mut stats = CorpusStats::default();
-    let sources = expand_inputs(inputs, &mut stats)?;
+    // Missing inputs are left out here; the reader reports them (or skips them with --skip-bad).
+    let sources = expand_inputs(inputs, &mut stats, true)?;
     let mut h = crate::shard::FNV_START;
     for s in sources {
         let p = match s {
@@ -380,7 +421,7 @@ impl CorpusReader {
 
     pub fn open_with(inputs: &[PathBuf], opts: ReadOptions) -> Result<CorpusReader, CorpusError> {
         let mut stats = CorpusStats::default();
-        let sources = expand_inputs(inputs, &mut stats)?;
+        let sources = expand_inputs(inputs, &mut stats, opts.skip_bad)?;
         Ok(CorpusReader {
             sources: sources.into_iter(),
             current: None,
@@ -592,17 +633,7 @@ impl Iterator for CorpusReader {
                     self.stats.documents += 1;
                     return Some(Ok(doc));
                 }
-                Err(e) if self.opts.skip_bad && e.skippable() => {
-                    tracing::warn!("skipped: {e}");
-                    if matches!(e, CorpusError::Unreadable { .. }) {
-                        self.stats.files_unreadable += 1;
-                    } else {
-                        self.stats.skipped += 1;
-                    }
-                    if self.stats.skipped_examples.len() < 20 {
-                        self.stats.skipped_examples.push(e.to_string());
-                    }
-                }
+                Err(e) if self.opts.skip_bad && e.skippable() => self.stats.record_skip(&e),
                 Err(e) => {
                     self.failed = true;
                     return Some(Err(e));
@@ -761,10 +792,23 @@ mod tests {
     #[test]
     fn missing_and_unsupported_inputs() {
         let d = tempfile::tempdir().unwrap();
-        let e = CorpusReader::open(&[d.path().join("nope.jsonl")], true)
+        let e = CorpusReader::open(&[d.path().join("nope.jsonl")], false)
             .err()
             .unwrap();
         assert!(matches!(e, CorpusError::NotFound { .. }));
+        // With --skip-bad a missing file is skipped and counted as unreadable, and the good
+        // file beside it is read (regression: it used to stop the run).
+        let good = write(d.path(), "good.jsonl", b"{\"id\":\"a\",\"text\":\"Hello.\"}\n");
+        let (docs, stats) = read_all(&[good, d.path().join("nope.jsonl")], true);
+        assert_eq!(docs.len(), 1);
+        assert!(docs[0].is_ok());
+        assert_eq!((stats.documents, stats.files_unreadable, stats.skipped), (1, 1, 0));
+        assert!(stats.skipped_examples[0].contains("nope.jsonl"), "{:?}", stats.skipped_examples);
+        assert!(
+            !stats.skipped_examples[0].contains("--skip-bad"),
+            "a skipped input's message suggests the flag already given: {:?}",
+            stats.skipped_examples
+        );
         let p = write(d.path(), "x.csv", b"a,b");
         let e = CorpusReader::open(&[p], true).err().unwrap();
         assert!(matches!(e, CorpusError::Unsupported { .. }));

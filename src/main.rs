@@ -10,11 +10,29 @@ use standpoint::model::cross::Backend;
 use standpoint::model::load::{load, ModelSpec};
 use standpoint::model::native::Precision;
 use standpoint::model::{DeviceKind, Pair, StanceModel};
+use std::num::NonZeroUsize;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Who stands where on a target in a news corpus: statements, speakers, stance, per-actor reports.
+/// Writes to standard output and returns the error (a closed pipe) instead of panicking as
+/// `print!` does; `main` ends quietly with success on a broken pipe.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)
+    }};
+}
+
 #[derive(Parser)]
 #[command(name = "standpoint", version, about)]
 struct Cli {
@@ -84,19 +102,19 @@ struct ModelArgs {
     #[arg(long, value_enum, default_value = "f32", env = "STANDPOINT_PRECISION")]
     precision: Precision,
     /// Statements per batch (sorted by length, padded to the batch's longest).
-    #[arg(long, default_value_t = 32, env = "STANDPOINT_BATCH_SIZE")]
-    batch_size: usize,
+    #[arg(long, default_value_t = NonZeroUsize::new(32).unwrap(), env = "STANDPOINT_BATCH_SIZE")]
+    batch_size: NonZeroUsize,
     /// Most padded tokens per batch (statements × longest): long statements go in smaller
     /// batches, which bounds memory; 0 for no limit.
     #[arg(long, default_value_t = 2048, env = "STANDPOINT_MAX_BATCH_TOKENS")]
     max_batch_tokens: usize,
     /// CPU threads in all (default: all cores).
     #[arg(long, env = "STANDPOINT_THREADS")]
-    threads: Option<usize>,
+    threads: Option<NonZeroUsize>,
     /// Batches run at once; each gets threads/workers threads (default: one single-threaded
     /// worker per thread on CPU, which is fastest for small models; 1 on a GPU).
     #[arg(long, env = "STANDPOINT_WORKERS")]
-    workers: Option<usize>,
+    workers: Option<NonZeroUsize>,
 }
 
 impl ModelArgs {
@@ -116,16 +134,16 @@ impl ModelArgs {
     fn threads(&self) -> Threads {
         let cores = all_cores();
         let workers = if self.device == DeviceKind::Cpu {
-            self.workers
+            self.workers.map(NonZeroUsize::get)
         } else {
             Some(1)
         };
-        Threads::for_cpu(self.threads.unwrap_or(cores), workers)
+        Threads::for_cpu(self.threads.map_or(cores, NonZeroUsize::get), workers)
     }
 
     fn batching(&self) -> Batching {
         Batching {
-            batch_size: self.batch_size.max(1),
+            batch_size: self.batch_size.get(),
             max_batch_tokens: self.max_batch_tokens,
             parallel_batches: self.threads().workers > 1,
         }
@@ -155,8 +173,8 @@ struct AnalyzeArgs {
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     checkpoint_every: f64,
     /// Statements per chunk: what is read, scored and written at a time (bounds memory).
-    #[arg(long, default_value_t = 4096)]
-    chunk_statements: usize,
+    #[arg(long, default_value_t = NonZeroUsize::new(4096).unwrap())]
+    chunk_statements: NonZeroUsize,
     /// Documents shown in full (every statement) in report.html; the others are counted there.
     #[arg(long, default_value_t = standpoint::run::DEFAULT_HTML_DOCUMENTS)]
     html_documents: usize,
@@ -196,6 +214,10 @@ struct ClassifyArgs {
     /// Target for lines without their own "target".
     #[arg(long, default_value = "NATO enlargement")]
     target: String,
+    /// Skip bad lines (malformed JSON, missing or wrong-typed fields), label the others, and
+    /// name the skipped lines on stderr.
+    #[arg(long)]
+    skip_bad: bool,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -259,7 +281,7 @@ struct TrainHeadArgs {
     class_balanced: bool,
     /// CPU threads (default: all cores).
     #[arg(long)]
-    threads: Option<usize>,
+    threads: Option<NonZeroUsize>,
     /// Hub revision of the encoder.
     #[arg(long)]
     revision: Option<String>,
@@ -342,7 +364,7 @@ struct TrainArgs {
     dtype: String,
     /// CPU threads (default: all cores).
     #[arg(long)]
-    threads: Option<usize>,
+    threads: Option<NonZeroUsize>,
     #[arg(long)]
     offline: bool,
 }
@@ -362,7 +384,7 @@ struct CalibrateArgs {
     offline: bool,
     /// CPU threads (default: all cores).
     #[arg(long)]
-    threads: Option<usize>,
+    threads: Option<NonZeroUsize>,
 }
 
 #[derive(Args)]
@@ -571,7 +593,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         let m =
             standpoint::bench::measure(model.as_ref(), &pairs, batching, a.warmup, a.reps.max(1))?;
         let r = standpoint::bench::CellResult::new(cell, model.name(), &m);
-        println!("{}", serde_json::to_string(&r)?);
+        outln!("{}", serde_json::to_string(&r)?)?;
         return Ok(());
     }
     // Parent: the statements once, then one child process per cell.
@@ -675,17 +697,17 @@ fn bench(a: BenchArgs) -> Result<()> {
             "flops": "2 x multiply-adds of the encoder's dense layers and attention over the real tokens; embeddings, normalisation, activations and the classifier not counted",
             "results": results,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         if let Some(r) = results.first() {
-            println!("model: {}", r.model);
-            println!(
+            outln!("model: {}", r.model)?;
+            outln!(
                 "{} statements ({} tokens), target {:?}; {} warm-up + {} timed passes; medians; ratio to the first row",
                 r.statements, r.tokens, a.target, a.warmup, a.reps
-            );
+            )?;
         }
-        print!("{}", standpoint::bench::table(&results));
-        println!("GFLOP/s: 2 x multiply-adds of dense layers and attention over real tokens; padded/s: tokens computed on, padding included (native packs real tokens)");
+        out!("{}", standpoint::bench::table(&results))?;
+        outln!("GFLOP/s: 2 x multiply-adds of dense layers and attention over real tokens; padded/s: tokens computed on, padding included (native packs real tokens)")?;
     }
     Ok(())
 }
@@ -710,15 +732,15 @@ fn main() -> ExitCode {
         Command::Classify(a) => Some(a.model.threads()),
         Command::Eval(a) => Some(a.model.threads()),
         Command::Calibrate(a) => Some(Threads::for_cpu(
-            a.threads.unwrap_or_else(all_cores),
+            a.threads.map_or_else(all_cores, NonZeroUsize::get),
             Some(1),
         )),
         // Training runs one batch at a time: every thread goes to its matrix products.
         Command::Train(a) => Some(Threads::for_cpu(
-            a.threads.unwrap_or_else(all_cores),
+            a.threads.map_or_else(all_cores, NonZeroUsize::get),
             Some(1),
         )),
-        Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.unwrap_or_else(all_cores), None)),
+        Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.map_or_else(all_cores, NonZeroUsize::get), None)),
         Command::Statements(_) | Command::Merge(_) | Command::Diff(_) => None,
         Command::Bench(a) => match bench_cell(a) {
             Ok(Some(c)) => Some(Threads {
@@ -744,6 +766,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let r = match cli.command {
         Command::Analyze(a) => analyze(a),
@@ -782,6 +805,20 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The error with the flag that would skip it, when it can be skipped and the flag was not
+/// given (the library's messages say what is wrong; which flag to use is the CLI's business).
+fn skip_hint(e: &standpoint::corpus::CorpusError, skip_bad: bool) -> Option<anyhow::Error> {
+    if skip_bad || !e.skippable() {
+        return None;
+    }
+    let what = if e.is_file() {
+        "unreadable and missing files"
+    } else {
+        "bad lines and documents"
+    };
+    Some(anyhow::anyhow!("{e}; use --skip-bad to skip {what} and count them"))
 }
 
 /// The targets, checked: none empty, none twice.
@@ -860,9 +897,6 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
     if let (None, Some(s)) = (&a.shard, shard) {
         eprintln!("shard {s} (from the environment)");
     }
-    if a.chunk_statements == 0 {
-        bail!("--chunk-statements must be at least 1");
-    }
     if a.checkpoint_every.is_nan() || a.checkpoint_every < 0.0 {
         bail!("--checkpoint-every must be a number of seconds, 0 or more");
     }
@@ -876,7 +910,7 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         skip_bad: a.corpus.skip_bad,
         max_doc_bytes: a.corpus.max_doc_bytes,
         batching: a.model.batching(),
-        chunk_statements: a.chunk_statements,
+        chunk_statements: a.chunk_statements.get(),
         shard,
         resume: a.resume,
         checkpoint_secs: a.checkpoint_every,
@@ -893,7 +927,12 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         }
         standpoint::run::Progress::Scored(n) => pb.inc(n as u64),
     };
-    let s = standpoint::run::analyze(&opts, model.as_ref(), &lex, &act, &progress)?;
+    let s = standpoint::run::analyze(&opts, model.as_ref(), &lex, &act, &progress).map_err(|e| {
+        match &e {
+            standpoint::run::RunError::Corpus(c) => skip_hint(c, opts.skip_bad).unwrap_or(e.into()),
+            _ => e.into(),
+        }
+    })?;
     pb.finish_and_clear();
     if s.already_complete {
         eprintln!("{}: already complete; nothing to resume", s.out.display());
@@ -1012,11 +1051,34 @@ fn merge(a: MergeArgs) -> Result<()> {
 
 fn classify(a: ClassifyArgs) -> Result<()> {
     let model = load_model(&a.model)?;
-    #[derive(serde::Deserialize)]
     struct In {
         id: serde_json::Value,
         text: String,
         target: Option<String>,
+    }
+    /// One input line, checked as `analyze` checks documents: a JSON object with an "id" (a
+    /// string or an integer), a "text" string and an optional "target" string.
+    fn parse(line: &str) -> std::result::Result<In, String> {
+        const SHAPE: &str = "each line must be one JSON object {\"id\", \"text\", \"target\"?}";
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e} ({SHAPE})"))?;
+        let serde_json::Value::Object(mut o) = v else {
+            return Err(format!("not a JSON object ({SHAPE})"));
+        };
+        let id = match o.remove("id") {
+            Some(id @ (serde_json::Value::String(_) | serde_json::Value::Number(_))) => id,
+            _ => return Err(format!("missing or wrong-typed field \"id\" (a string or an integer; {SHAPE})")),
+        };
+        let text = match o.remove("text") {
+            Some(serde_json::Value::String(t)) => t,
+            _ => return Err(format!("missing or wrong-typed field \"text\" (a string; {SHAPE})")),
+        };
+        let target = match o.remove("target") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(t)) => Some(t),
+            Some(_) => return Err(format!("wrong-typed field \"target\" (a string; {SHAPE})")),
+        };
+        Ok(In { id, text, target })
     }
     /// Lines scored at a time: input streams through in chunks of this size, in order.
     const CHUNK: usize = 4096;
@@ -1039,24 +1101,43 @@ fn classify(a: ClassifyArgs) -> Result<()> {
         rows.clear();
         Ok(())
     };
+    let (mut labelled, mut skipped) = (0usize, Vec::new());
     for (i, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line.with_context(|| format!("<stdin>:{}", i + 1))?;
+        let line = line.with_context(|| format!("<stdin>:{}: cannot read", i + 1))?;
         if line.trim().is_empty() {
             continue;
         }
-        let r: In = serde_json::from_str(&line).with_context(|| {
-            format!(
-                "<stdin>:{}: expected {{\"id\",\"text\",\"target\"?}}",
-                i + 1
-            )
-        })?;
-        rows.push(r);
+        match parse(&line) {
+            Ok(r) => rows.push(r),
+            Err(m) if a.skip_bad => {
+                eprintln!("<stdin>:{}: skipped: {m}", i + 1);
+                skipped.push(i + 1);
+                continue;
+            }
+            Err(m) => bail!("<stdin>:{}: {m}; use --skip-bad to skip bad lines and label the rest", i + 1),
+        }
         if rows.len() == CHUNK {
+            labelled += rows.len();
             flush(&mut rows, &mut out)?;
         }
     }
+    labelled += rows.len();
     flush(&mut rows, &mut out)?;
     out.flush()?;
+    if a.skip_bad {
+        eprintln!(
+            "classify: {labelled} lines labelled, {} bad lines skipped{}",
+            skipped.len(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (lines {})",
+                    skipped.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+                )
+            }
+        );
+    }
     Ok(())
 }
 
@@ -1087,17 +1168,17 @@ fn eval(a: EvalArgs) -> Result<()> {
         let r =
             standpoint::eval::evaluate(&path.display().to_string(), &model.name(), &ex, &scores);
         if !a.json {
-            print!("{}", standpoint::eval::render(&r, a.min_per_target));
-            println!(
+            out!("{}", standpoint::eval::render(&r, a.min_per_target))?;
+            outln!(
                 "time: {:.1}s ({:.1} examples/s)\n",
                 secs,
                 ex.len() as f64 / secs
-            );
+            )?;
         }
         reports.push(r);
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        outln!("{}", serde_json::to_string_pretty(&reports)?)?;
     }
     Ok(())
 }
@@ -1313,7 +1394,7 @@ fn train_head(a: TrainHeadArgs) -> Result<()> {
     )
     .context("the default encoder (run models/fetch-encoder.sh without hub access)")?;
     let encoder = Encoder::load(&files[0], &files[1], &files[2], &candle_core::Device::Cpu)?;
-    let threads = a.threads.unwrap_or_else(all_cores);
+    let threads = a.threads.map_or_else(all_cores, NonZeroUsize::get);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let opts = HeadTrainOptions {
         train: a.data.clone(),
@@ -1378,7 +1459,11 @@ fn statements(a: StatementsArgs) -> Result<()> {
     )?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for doc in reader {
-        let ds = standpoint::statements::prepare(doc?, &a.corpus.target[0], &lex, &act);
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => return Err(skip_hint(&e, a.corpus.skip_bad).unwrap_or(e.into())),
+        };
+        let ds = standpoint::statements::prepare(doc, &a.corpus.target[0], &lex, &act);
         for s in &ds.statements {
             serde_json::to_writer(&mut out, s)?;
             out.write_all(b"\n")?;

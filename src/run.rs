@@ -42,6 +42,14 @@ pub enum RunError {
     /// A shard directory or checkpoint that cannot be used as it is.
     #[error("{path}: {message}")]
     State { path: PathBuf, message: String },
+    /// The inputs hold no document at all (every shard of them would be empty).
+    #[error("no documents in {inputs} ({files} files read, {skipped} bad lines or documents skipped, {unreadable} unreadable files); give .txt files or .jsonl files with one {{\"id\",\"text\"}} object per line")]
+    NoDocuments {
+        inputs: String,
+        files: usize,
+        skipped: usize,
+        unreadable: usize,
+    },
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -469,6 +477,20 @@ fn run_shard(
         totals.push(partial.totals);
     }
     let input = reader.stats();
+    // Every shard reads the whole input, so an empty shard of a non-empty corpus passes here.
+    if input.documents == 0 {
+        return Err(RunError::NoDocuments {
+            inputs: opts
+                .inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            files: input.files,
+            skipped: input.skipped,
+            unreadable: input.files_unreadable,
+        });
+    }
     let meta = ShardMeta {
         settings,
         input: input.clone(),
