@@ -160,6 +160,17 @@ fn analyze_the_sample_corpus() {
         assert_eq!(stance(n), "NONE", "{n}");
     }
     assert!(report.contains("Stance toward \"NATO enlargement\""));
+    // How far to trust the labels: the default model's measured score on its own target, the
+    // same line in actors.json, report.md and report.html.
+    let trust = actors["trust"].as_str().unwrap();
+    assert!(
+        trust.starts_with("How far to trust the labels: on the target it was trained for")
+            && trust.contains("macro-F1"),
+        "{trust}"
+    );
+    assert!(report.contains(trust), "{report}");
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(html.contains("How far to trust the labels: on the target it was trained for"));
     // The run summary accounts for what went in and out.
     let err = stderr(&o);
     assert!(
@@ -213,6 +224,24 @@ fn bad_input_stops_with_file_and_line_or_is_skipped_and_counted() {
         stderr(&o).contains("missing.jsonl: no such file"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn another_target_is_told_the_unseen_target_score() {
+    let d = tempfile::tempdir().unwrap();
+    let o = run_with_stdin(
+        bin()
+            .args(["analyze", "-", "--quiet", "--target", "Ukraine joining the EU", "--out"])
+            .arg(d.path()),
+        b"{\"id\":\"x\",\"text\":\"\\u201cUkraine must not join the EU,\\u201d said Ivan Petrov.\"}\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let actors = read_json(&d.path().join("actors.json"));
+    let trust = actors["trust"].as_str().unwrap();
+    assert!(
+        trust.contains("not this target") && trust.contains("on targets it never saw"),
+        "{trust}"
     );
 }
 
