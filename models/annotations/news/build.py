@@ -128,6 +128,20 @@ def main(argv):
             before = len(out[split])
             out[split] = [r for r in out[split] if r["id"] not in listed]
             counts["decontamination"] += before - len(out[split])
+        # A neighbouring sentence that shares a shingle with held-out text is blanked (the
+        # statement itself is clean; the context is shown to annotators, never trained on).
+        for split, rs in out.items():
+            p = os.path.join(tmp, f"{split}.jsonl")
+            with open(p, "w", encoding="utf-8") as f:
+                for r in rs:
+                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            for field in ("context_before", "context_after"):
+                res = subprocess.run([sys.executable, decon, p, "--field", field], capture_output=True, text=True)
+                ids = {m.group(1) for m in re.finditer(r"id='([^']+)'", res.stdout)}
+                for r in rs:
+                    if r["id"] in ids:
+                        r[field] = ""
+                        counts["context blanked"] += 1
 
     fields = ["id", "text", "target", "label", "split", "label_a", "label_b", "adjudicated", "note_a", "note_b",
               "adjudication", "context_before", "context_after", "speaker", "speaker_side", "doc_id", "url", "date",
