@@ -34,12 +34,17 @@ impl Threads {
     }
 
     /// Applies the arrangement to this process: `RAYON_NUM_THREADS` (read by candle for each
-    /// matrix product) and the global rayon pool. Call once, first thing in `main`, before any
-    /// other thread exists; returns an error string if the global pool was already built.
-    pub fn configure(self) -> Result<(), String> {
-        // SAFETY-relevant: setting the environment is only sound while the process is single
-        // threaded; the CLI calls this before starting anything else.
-        std::env::set_var("RAYON_NUM_THREADS", self.threads_per_worker.to_string());
+    /// matrix product) and the global rayon pool. Returns an error string if the global pool was
+    /// already built.
+    ///
+    /// # Safety
+    ///
+    /// It sets an environment variable, which is only sound while no other thread can read or
+    /// write the environment: call it first thing in `main`, before any other thread exists.
+    pub unsafe fn configure(self) -> Result<(), String> {
+        // SAFETY: the caller guarantees that this process has no other thread yet (this
+        // function's contract), so nothing reads the environment while it changes.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", self.threads_per_worker.to_string()) };
         rayon::ThreadPoolBuilder::new()
             .num_threads(self.workers * self.threads_per_worker)
             .thread_name(|i| format!("standpoint-{i}"))

@@ -4,6 +4,9 @@
 //! [`corpus`] → [`segment`] → [`attribute`] (speakers) → [`actors`] (merging names) →
 //! [`model`] (stance through candle, batched by [`infer`]) → [`aggregate`] → [`merge`] →
 //! [`report`]. [`run`] drives them, in shards ([`shard`]) that can be checkpointed and resumed.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::missing_safety_doc, clippy::undocumented_unsafe_blocks)]
+
 pub mod actors;
 pub mod aggregate;
 pub mod attribute;

@@ -755,7 +755,9 @@ fn main() -> ExitCode {
         },
     };
     if let Some(t) = threads {
-        if let Err(e) = t.configure() {
+        // SAFETY: nothing before this point in `main` starts a thread (argument parsing and
+        // reading the bench grid are single-threaded), so the environment can be changed.
+        if let Err(e) = unsafe { t.configure() } {
             eprintln!("error: cannot set up threads: {e}");
             return ExitCode::from(2);
         }

@@ -539,7 +539,12 @@ pub mod kernels {
         *L.get_or_init(|| {
             #[cfg(target_arch = "x86_64")]
             {
-                if std::is_x86_feature_detected!("avx512f") {
+                // Exactly the features the AVX-512 kernels are compiled with (`v4` below).
+                if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma")
+                {
                     return Level::Avx512;
                 }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -588,6 +593,10 @@ pub mod kernels {
     dispatch!(gelu_v3, gelu_generic, (x: &mut [f32]));
 
     /// [`exp`] on 16 lanes (arguments ≤ 88; below −87 it gives e^−87 ≈ 1.6e-38).
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     #[inline]
@@ -606,26 +615,33 @@ pub mod kernels {
     }
 
     /// Softmax of each row of `n` values, `n` a multiple of 16, with AVX-512 intrinsics.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; `n` is a multiple of 16.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn softmax_avx512(x: &mut [f32], n: usize) {
-        use std::arch::x86_64::*;
-        for r in x.chunks_exact_mut(n) {
-            let p = r.as_mut_ptr();
-            let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
-            for i in (0..n).step_by(16) {
-                m = _mm512_max_ps(m, _mm512_loadu_ps(p.add(i)));
-            }
-            let m = _mm512_set1_ps(_mm512_reduce_max_ps(m));
-            let mut s = _mm512_setzero_ps();
-            for i in (0..n).step_by(16) {
-                let e = exp512(_mm512_sub_ps(_mm512_loadu_ps(p.add(i)), m));
-                s = _mm512_add_ps(s, e);
-                _mm512_storeu_ps(p.add(i), e);
-            }
-            let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(s));
-            for i in (0..n).step_by(16) {
-                _mm512_storeu_ps(p.add(i), _mm512_mul_ps(_mm512_loadu_ps(p.add(i)), inv));
+        // SAFETY: AVX-512F (this function's contract); each row has `n` values, `n` a multiple of 16, so every 16-lane load and store at `p + i`, i < n, stays inside the row.
+        unsafe {
+            use std::arch::x86_64::*;
+            for r in x.chunks_exact_mut(n) {
+                let p = r.as_mut_ptr();
+                let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
+                for i in (0..n).step_by(16) {
+                    m = _mm512_max_ps(m, _mm512_loadu_ps(p.add(i)));
+                }
+                let m = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+                let mut s = _mm512_setzero_ps();
+                for i in (0..n).step_by(16) {
+                    let e = exp512(_mm512_sub_ps(_mm512_loadu_ps(p.add(i)), m));
+                    s = _mm512_add_ps(s, e);
+                    _mm512_storeu_ps(p.add(i), e);
+                }
+                let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(s));
+                for i in (0..n).step_by(16) {
+                    _mm512_storeu_ps(p.add(i), _mm512_mul_ps(_mm512_loadu_ps(p.add(i)), inv));
+                }
             }
         }
     }
@@ -633,37 +649,44 @@ pub mod kernels {
     /// [`gelu`] written with AVX-512 intrinsics: the same formulas as [`erf`] and [`exp`], with
     /// fused multiply-adds, the reciprocal from `vrcp14ps` and one Newton step, and 2^k by
     /// `vscalefps`. The last `len % 16` values take the portable path.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn gelu_avx512(x: &mut [f32]) {
-        use std::arch::x86_64::*;
-        let c = |v: f32| _mm512_set1_ps(v);
-        let n = x.len() / 16 * 16;
-        let sign = _mm512_set1_epi32(i32::MIN);
-        for i in (0..n).step_by(16) {
-            let p = x.as_mut_ptr().add(i);
-            let u = _mm512_loadu_ps(p);
-            let z = _mm512_mul_ps(u, c(std::f32::consts::FRAC_1_SQRT_2));
-            let a = _mm512_abs_ps(z);
-            let d = _mm512_fmadd_ps(c(P), a, c(1.0));
-            let r = _mm512_rcp14_ps(d);
-            let t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, c(2.0)));
-            let mut poly = c(A[4]);
-            for &k in A[..4].iter().rev() {
-                poly = _mm512_fmadd_ps(poly, t, c(k));
+        // SAFETY: AVX-512F (this function's contract); i + 16 ≤ n ≤ x.len(), so each 16-lane load and store stays inside `x`.
+        unsafe {
+            use std::arch::x86_64::*;
+            let c = |v: f32| _mm512_set1_ps(v);
+            let n = x.len() / 16 * 16;
+            let sign = _mm512_set1_epi32(i32::MIN);
+            for i in (0..n).step_by(16) {
+                let p = x.as_mut_ptr().add(i);
+                let u = _mm512_loadu_ps(p);
+                let z = _mm512_mul_ps(u, c(std::f32::consts::FRAC_1_SQRT_2));
+                let a = _mm512_abs_ps(z);
+                let d = _mm512_fmadd_ps(c(P), a, c(1.0));
+                let r = _mm512_rcp14_ps(d);
+                let t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, c(2.0)));
+                let mut poly = c(A[4]);
+                for &k in A[..4].iter().rev() {
+                    poly = _mm512_fmadd_ps(poly, t, c(k));
+                }
+                poly = _mm512_mul_ps(poly, t);
+                // e^(−a²)
+                let ex = exp512(_mm512_mul_ps(_mm512_sub_ps(c(0.0), a), a));
+                let erf_abs = _mm512_fnmadd_ps(poly, ex, c(1.0));
+                let erf = _mm512_castsi512_ps(_mm512_or_si512(
+                    _mm512_castps_si512(erf_abs),
+                    _mm512_and_si512(_mm512_castps_si512(z), sign),
+                ));
+                let y = _mm512_mul_ps(_mm512_mul_ps(u, c(0.5)), _mm512_add_ps(c(1.0), erf));
+                _mm512_storeu_ps(p, y);
             }
-            poly = _mm512_mul_ps(poly, t);
-            // e^(−a²)
-            let ex = exp512(_mm512_mul_ps(_mm512_sub_ps(c(0.0), a), a));
-            let erf_abs = _mm512_fnmadd_ps(poly, ex, c(1.0));
-            let erf = _mm512_castsi512_ps(_mm512_or_si512(
-                _mm512_castps_si512(erf_abs),
-                _mm512_and_si512(_mm512_castps_si512(z), sign),
-            ));
-            let y = _mm512_mul_ps(_mm512_mul_ps(u, c(0.5)), _mm512_add_ps(c(1.0), erf));
-            _mm512_storeu_ps(p, y);
+            gelu_generic(&mut x[n..]);
         }
-        gelu_generic(&mut x[n..]);
     }
     /// Softmax of each row of `n` values, in place.
     pub fn softmax_rows(x: &mut [f32], n: usize) {
@@ -676,6 +699,51 @@ pub mod kernels {
     }
 
     dispatch!(softmax_v3, softmax_generic, (x: &mut [f32], n: usize));
+
+    /// Whether this CPU has every feature the AVX-512 kernels are compiled with.
+    #[cfg(all(test, target_arch = "x86_64"))]
+    fn has_avx512() -> bool {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+    }
+
+    /// For the tests: GELU by each implementation (the hand-written AVX-512 one and the portable
+    /// one), `None` where this CPU cannot run it.
+    #[cfg(test)]
+    pub(crate) fn gelu_each(x: &[f32]) -> Vec<(&'static str, Option<Vec<f32>>)> {
+        let mut generic = x.to_vec();
+        gelu_generic(&mut generic);
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = has_avx512().then(|| {
+            let mut y = x.to_vec();
+            // SAFETY: AVX-512F (with VL, AVX2, FMA) was detected just above.
+            unsafe { gelu_avx512(&mut y) };
+            y
+        });
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = None;
+        vec![("portable", Some(generic)), ("avx512", avx512)]
+    }
+
+    /// For the tests: softmax rows by each implementation, `None` where this CPU cannot run it
+    /// (the AVX-512 one needs `n` a multiple of 16).
+    #[cfg(test)]
+    pub(crate) fn softmax_each(x: &[f32], n: usize) -> Vec<(&'static str, Option<Vec<f32>>)> {
+        let mut generic = x.to_vec();
+        softmax_generic(&mut generic, n);
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = (has_avx512() && n.is_multiple_of(16)).then(|| {
+            let mut y = x.to_vec();
+            // SAFETY: AVX-512F was detected just above and n is a multiple of 16.
+            unsafe { softmax_avx512(&mut y, n) };
+            y
+        });
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = None;
+        vec![("portable", Some(generic)), ("avx512", avx512)]
+    }
     dispatch!(
         layer_norm_rows,
         layer_norm_generic,
@@ -836,6 +904,53 @@ mod tests {
 
     /// The dispatched GELU (AVX-512 on CPUs that have it, with a portable tail) against
     /// 0.5·x·(1 + erf(x/√2)) in f64.
+    /// Says, in the test output even when the test passes, that a path could not run here.
+    fn skipped(what: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
+    }
+
+    #[test]
+    fn every_gelu_and_softmax_implementation_agrees_where_the_cpu_runs_it() {
+        let xs: Vec<f32> = (-2000..=2000).map(|i| i as f32 / 250.0).collect();
+        for (name, y) in kernels::gelu_each(&xs) {
+            let Some(y) = y else {
+                skipped(&format!("native::gelu {name}: not on this CPU"));
+                continue;
+            };
+            for (x, y) in xs.iter().zip(&y) {
+                let x64 = *x as f64;
+                // (the series is exact to double precision for |x| ≤ 5; beyond, GELU is x⁺ to
+                // within 3e-7 · |x|)
+                let want = if x64.abs() > 5.0 {
+                    x64.max(0.0)
+                } else {
+                    0.5 * x64 * (1.0 + erf_series(x64 / std::f64::consts::SQRT_2))
+                };
+                assert!(
+                    (*y as f64 - want).abs() < 2e-6 * (1.0 + x64.abs()),
+                    "{name}: gelu({x}) = {y}, want {want}"
+                );
+            }
+        }
+        let rows: Vec<f32> = (0..96).map(|i| ((i * 7919) % 23) as f32 * 0.37 - 4.0).collect();
+        for (name, p) in kernels::softmax_each(&rows, 48) {
+            let Some(p) = p else {
+                skipped(&format!("native::softmax {name}: not on this CPU"));
+                continue;
+            };
+            for (r, row) in rows.chunks(48).enumerate() {
+                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+                for (i, v) in row.iter().enumerate() {
+                    let got = p[r * 48 + i] as f64;
+                    let want = (*v as f64 - m).exp() / z;
+                    assert!((got - want).abs() < 1e-6, "{name} [{r},{i}]: {got} vs {want}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn gelu_matches_the_definition() {
         let xs: Vec<f32> = (-4000..=4000).map(|i| i as f32 / 500.0).collect();
