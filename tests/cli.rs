@@ -151,12 +151,9 @@ fn analyze_the_sample_corpus() {
     };
     assert_eq!(stance("Sergei Lavrov"), "AGAINST");
     assert_eq!(stance("Russia"), "AGAINST");
-    for n in [
-        "Wendy Sherman",
-        "Edward Lucas",
-        "Radoslav Sikorsky",
-        "United States",
-    ] {
+    // "It is also not worth insisting on restrictions on a member state joining the alliance."
+    assert_eq!(stance("Jens Stoltenberg"), "FAVOR");
+    for n in ["Wendy Sherman", "Edward Lucas", "Radoslav Sikorsky"] {
         assert_eq!(stance(n), "NONE", "{n}");
     }
     assert!(report.contains("Stance toward \"NATO enlargement\""));
