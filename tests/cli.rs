@@ -1,7 +1,9 @@
 //! The command line as a user runs it: the real binary, the real default model (encoder from
 //! the hub cache, put there by models/fetch-encoder.sh), real files.
 
-use std::io::Write;
+mod common;
+
+use common::run_with_stdin;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -17,17 +19,6 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("runs")
 }
 
-/// Runs the command with `input` on its stdin and collects its output.
-fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut c = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(input).unwrap();
-    c.wait_with_output().unwrap()
-}
 
 fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()

@@ -2,7 +2,10 @@
 //! defect found by trying the command line as a new user would, with its regression test. The
 //! real binary, the real default model.
 
-use std::io::{Read, Write};
+mod common;
+
+use common::run_with_stdin;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -20,16 +23,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
-    let mut c = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(input).unwrap();
-    c.wait_with_output().unwrap()
-}
 
 const GOOD: &str = "{\"id\":\"a\",\"text\":\"\\u201cNATO must stop expanding,\\u201d said Ivan Petrov.\"}\n";
 
@@ -117,11 +110,11 @@ fn skip_bad_skips_and_counts_missing_files_and_does_not_suggest_itself() {
 #[test]
 fn classify_names_bad_lines_and_labels_the_rest_with_skip_bad() {
     let input = b"{\"id\":\"a\",\"text\":\"NATO must never expand again.\"}\n{id: 2}\n{\"id\":{\"x\":1},\"text\":\"t\"}\n{\"id\":7,\"text\":\"The door stays open.\"}\n";
-    let o = with_stdin(bin().arg("classify"), input);
+    let o = run_with_stdin(bin().arg("classify"), input);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("<stdin>:2: malformed JSON") && err.contains("--skip-bad"), "{err}");
-    let o = with_stdin(bin().args(["classify", "--skip-bad"]), input);
+    let o = run_with_stdin(bin().args(["classify", "--skip-bad"]), input);
     assert!(o.status.success(), "{}", stderr(&o));
     let ids: Vec<serde_json::Value> = String::from_utf8(o.stdout.clone())
         .unwrap()
