@@ -565,8 +565,9 @@ pub mod kernels {
                     #[target_feature(enable = "avx2,fma")]
                     unsafe fn v3($($arg: $ty),*) { $generic($($arg),*) }
                     match level() {
-                        // SAFETY: the features were detected on this CPU.
+                        // SAFETY: `level` found every feature `v4` is compiled with.
                         Level::Avx512 => return unsafe { v4($($arg),*) },
+                        // SAFETY: `level` found AVX2 and FMA, what `v3` is compiled with.
                         Level::Avx2 => return unsafe { v3($($arg),*) },
                         Level::Base => {}
                     }
