@@ -65,7 +65,9 @@ pub enum CorpusError {
         id: String,
         first: String,
     },
-    #[error("{origin}: invalid UTF-8 at byte {byte}; convert the file to UTF-8 (e.g. iconv -t UTF-8)")]
+    #[error(
+        "{origin}: invalid UTF-8 at byte {byte}; convert the file to UTF-8 (e.g. iconv -t UTF-8)"
+    )]
     Utf8 { origin: Origin, byte: usize },
     #[error("{path}: unsupported input type; give .txt files, .jsonl files, directories, or - for JSONL on stdin")]
     Unsupported { path: PathBuf },
@@ -798,12 +800,23 @@ mod tests {
         assert!(matches!(e, CorpusError::NotFound { .. }));
         // With --skip-bad a missing file is skipped and counted as unreadable, and the good
         // file beside it is read (regression: it used to stop the run).
-        let good = write(d.path(), "good.jsonl", b"{\"id\":\"a\",\"text\":\"Hello.\"}\n");
+        let good = write(
+            d.path(),
+            "good.jsonl",
+            b"{\"id\":\"a\",\"text\":\"Hello.\"}\n",
+        );
         let (docs, stats) = read_all(&[good, d.path().join("nope.jsonl")], true);
         assert_eq!(docs.len(), 1);
         assert!(docs[0].is_ok());
-        assert_eq!((stats.documents, stats.files_unreadable, stats.skipped), (1, 1, 0));
-        assert!(stats.skipped_examples[0].contains("nope.jsonl"), "{:?}", stats.skipped_examples);
+        assert_eq!(
+            (stats.documents, stats.files_unreadable, stats.skipped),
+            (1, 1, 0)
+        );
+        assert!(
+            stats.skipped_examples[0].contains("nope.jsonl"),
+            "{:?}",
+            stats.skipped_examples
+        );
         assert!(
             !stats.skipped_examples[0].contains("--skip-bad"),
             "a skipped input's message suggests the flag already given: {:?}",

@@ -832,7 +832,9 @@ pub fn finetune(
         )));
     }
     if opts.rows_per_epoch == Some(0) {
-        return Err(TrainError::Options("--rows-per-epoch must be at least 1".into()));
+        return Err(TrainError::Options(
+            "--rows-per-epoch must be at least 1".into(),
+        ));
     }
     if !(0.0..1.0).contains(&opts.dropout) {
         return Err(TrainError::Options("--dropout must be in [0, 1)".into()));
@@ -1480,7 +1482,10 @@ mod tests {
     #[test]
     fn balanced_draws_give_sources_equal_shares_and_walk_the_whole_pool() {
         // Source 0 has 100 rows, source 1 has 3: 20 rows an epoch, 10 from each.
-        let mut cursors = vec![((0..100).collect::<Vec<usize>>(), 0), (vec![100, 101, 102], 0)];
+        let mut cursors = vec![
+            ((0..100).collect::<Vec<usize>>(), 0),
+            (vec![100, 101, 102], 0),
+        ];
         let mut rng = Rng(5);
         for c in cursors.iter_mut() {
             rng.shuffle(&mut c.0);

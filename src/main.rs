@@ -10,8 +10,8 @@ use standpoint::model::cross::Backend;
 use standpoint::model::load::{load, ModelSpec};
 use standpoint::model::native::Precision;
 use standpoint::model::{DeviceKind, Pair, StanceModel};
-use std::num::NonZeroUsize;
 use std::io::{BufRead, IsTerminal, Write};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -740,7 +740,10 @@ fn main() -> ExitCode {
             a.threads.map_or_else(all_cores, NonZeroUsize::get),
             Some(1),
         )),
-        Command::TrainHead(a) => Some(Threads::for_cpu(a.threads.map_or_else(all_cores, NonZeroUsize::get), None)),
+        Command::TrainHead(a) => Some(Threads::for_cpu(
+            a.threads.map_or_else(all_cores, NonZeroUsize::get),
+            None,
+        )),
         Command::Statements(_) | Command::Merge(_) | Command::Diff(_) => None,
         Command::Bench(a) => match bench_cell(a) {
             Ok(Some(c)) => Some(Threads {
@@ -820,7 +823,9 @@ fn skip_hint(e: &standpoint::corpus::CorpusError, skip_bad: bool) -> Option<anyh
     } else {
         "bad lines and documents"
     };
-    Some(anyhow::anyhow!("{e}; use --skip-bad to skip {what} and count them"))
+    Some(anyhow::anyhow!(
+        "{e}; use --skip-bad to skip {what} and count them"
+    ))
 }
 
 /// The targets, checked: none empty, none twice.
@@ -929,12 +934,12 @@ fn analyze(a: AnalyzeArgs) -> Result<()> {
         }
         standpoint::run::Progress::Scored(n) => pb.inc(n as u64),
     };
-    let s = standpoint::run::analyze(&opts, model.as_ref(), &lex, &act, &progress).map_err(|e| {
-        match &e {
+    let s = standpoint::run::analyze(&opts, model.as_ref(), &lex, &act, &progress).map_err(
+        |e| match &e {
             standpoint::run::RunError::Corpus(c) => skip_hint(c, opts.skip_bad).unwrap_or(e.into()),
             _ => e.into(),
-        }
-    })?;
+        },
+    )?;
     pb.finish_and_clear();
     if s.already_complete {
         eprintln!("{}: already complete; nothing to resume", s.out.display());
@@ -1069,11 +1074,19 @@ fn classify(a: ClassifyArgs) -> Result<()> {
         };
         let id = match o.remove("id") {
             Some(id @ (serde_json::Value::String(_) | serde_json::Value::Number(_))) => id,
-            _ => return Err(format!("missing or wrong-typed field \"id\" (a string or an integer; {SHAPE})")),
+            _ => {
+                return Err(format!(
+                    "missing or wrong-typed field \"id\" (a string or an integer; {SHAPE})"
+                ))
+            }
         };
         let text = match o.remove("text") {
             Some(serde_json::Value::String(t)) => t,
-            _ => return Err(format!("missing or wrong-typed field \"text\" (a string; {SHAPE})")),
+            _ => {
+                return Err(format!(
+                    "missing or wrong-typed field \"text\" (a string; {SHAPE})"
+                ))
+            }
         };
         let target = match o.remove("target") {
             None | Some(serde_json::Value::Null) => None,
@@ -1116,7 +1129,10 @@ fn classify(a: ClassifyArgs) -> Result<()> {
                 skipped.push(i + 1);
                 continue;
             }
-            Err(m) => bail!("<stdin>:{}: {m}; use --skip-bad to skip bad lines and label the rest", i + 1),
+            Err(m) => bail!(
+                "<stdin>:{}: {m}; use --skip-bad to skip bad lines and label the rest",
+                i + 1
+            ),
         }
         if rows.len() == CHUNK {
             labelled += rows.len();
@@ -1135,7 +1151,11 @@ fn classify(a: ClassifyArgs) -> Result<()> {
             } else {
                 format!(
                     " (lines {})",
-                    skipped.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+                    skipped
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             }
         );

@@ -19,7 +19,6 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("runs")
 }
 
-
 fn read_json(p: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }

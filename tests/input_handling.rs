@@ -23,8 +23,8 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-
-const GOOD: &str = "{\"id\":\"a\",\"text\":\"\\u201cNATO must stop expanding,\\u201d said Ivan Petrov.\"}\n";
+const GOOD: &str =
+    "{\"id\":\"a\",\"text\":\"\\u201cNATO must stop expanding,\\u201d said Ivan Petrov.\"}\n";
 
 #[test]
 fn an_input_without_any_document_is_an_error_but_an_empty_shard_is_not() {
@@ -113,7 +113,10 @@ fn classify_names_bad_lines_and_labels_the_rest_with_skip_bad() {
     let o = run_with_stdin(bin().arg("classify"), input);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("<stdin>:2: malformed JSON") && err.contains("--skip-bad"), "{err}");
+    assert!(
+        err.contains("<stdin>:2: malformed JSON") && err.contains("--skip-bad"),
+        "{err}"
+    );
     let o = run_with_stdin(bin().args(["classify", "--skip-bad"]), input);
     assert!(o.status.success(), "{}", stderr(&o));
     let ids: Vec<serde_json::Value> = String::from_utf8(o.stdout.clone())
@@ -123,8 +126,14 @@ fn classify_names_bad_lines_and_labels_the_rest_with_skip_bad() {
         .collect();
     assert_eq!(ids, vec![serde_json::json!("a"), serde_json::json!(7)]);
     let err = stderr(&o);
-    assert!(err.contains("<stdin>:3: skipped: missing or wrong-typed field \"id\""), "{err}");
-    assert!(err.contains("2 lines labelled, 2 bad lines skipped (lines 2, 3)"), "{err}");
+    assert!(
+        err.contains("<stdin>:3: skipped: missing or wrong-typed field \"id\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 lines labelled, 2 bad lines skipped (lines 2, 3)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -153,6 +162,10 @@ fn numeric_options_that_must_be_positive_refuse_zero() {
     ] {
         let o = bin().args(args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert!(stderr(&o).contains("invalid value '0'"), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("invalid value '0'"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
 }

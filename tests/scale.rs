@@ -576,7 +576,10 @@ fn every_class_of_bad_input_is_named_or_skipped_and_the_good_documents_come_out_
     let classes: Vec<(Vec<u8>, &str)> = vec![
         (bad[1].1.clone(), ":1: malformed JSON"),
         (bad[2].1.clone(), ":1: malformed JSON: invalid type"),
-        (bad[3].1.clone(), ":1: missing or wrong-typed field \"text\""),
+        (
+            bad[3].1.clone(),
+            ":1: missing or wrong-typed field \"text\"",
+        ),
         (bad[4].1.clone(), ":1: invalid UTF-8 at byte"),
         (lines[lines.len() - 2].clone(), ":1: document of 52428"),
     ];

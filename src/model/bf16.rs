@@ -309,7 +309,11 @@ mod amx {
         // SAFETY: arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA) takes two integers, touches no
         // memory of ours, and only grants this process the right to use the tile state.
         let ret = unsafe {
-            libc::syscall(libc::SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)
+            libc::syscall(
+                libc::SYS_arch_prctl,
+                ARCH_REQ_XCOMP_PERM,
+                XFEATURE_XTILEDATA,
+            )
         };
         ret == 0
     }
@@ -453,9 +457,11 @@ unsafe fn tile<const R: usize, const N: usize>(
                 *v = _mm512_loadu_si512(b.add((j * kp + p) * 16) as *const __m512i);
             }
             for (r, row) in acc.iter_mut().enumerate() {
-                let av: __m512bh = std::mem::transmute(_mm512_set1_epi32(*a.add(r * kp + p) as i32));
+                let av: __m512bh =
+                    std::mem::transmute(_mm512_set1_epi32(*a.add(r * kp + p) as i32));
                 for (j, acc) in row.iter_mut().enumerate() {
-                    *acc = _mm512_dpbf16_ps(*acc, av, std::mem::transmute::<__m512i, __m512bh>(bv[j]));
+                    *acc =
+                        _mm512_dpbf16_ps(*acc, av, std::mem::transmute::<__m512i, __m512bh>(bv[j]));
                 }
             }
         }
@@ -513,7 +519,13 @@ mod tests {
         // n = 24 is not a multiple of 16: the portable path (bf16 weights widened to f32) on
         // every CPU; n = 32 runs on AMX where it exists; the others on AVX512-BF16 where it
         // exists, else on the portable path too.
-        for &(m, k, n) in &[(1, 2, 16), (13, 7, 48), (70, 33, 32), (9, 64, 80), (11, 19, 24)] {
+        for &(m, k, n) in &[
+            (1, 2, 16),
+            (13, 7, 48),
+            (70, 33, 32),
+            (9, 64, 80),
+            (11, 19, 24),
+        ] {
             let w: Vec<f32> = (0..k * n)
                 .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
                 .collect();

@@ -141,7 +141,12 @@ pub struct Quality {
 }
 
 fn same_target(a: &str, b: &str) -> bool {
-    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
     norm(a) == norm(b)
 }
 
@@ -258,10 +263,16 @@ mod tests {
     fn trust_line_gives_the_figure_that_applies_to_the_target() {
         let q = quality();
         let own = trust_line(Some(&q), "  nato   Enlargement ");
-        assert!(own.contains("0.71") && own.contains("812") && own.contains("blind test"), "{own}");
+        assert!(
+            own.contains("0.71") && own.contains("812") && own.contains("blind test"),
+            "{own}"
+        );
         assert!(!own.contains("0.55"), "{own}");
         let other = trust_line(Some(&q), "Ukraine joining the EU");
-        assert!(other.contains("0.55") && other.contains("2062") && other.contains("VAST dev"), "{other}");
+        assert!(
+            other.contains("0.55") && other.contains("2062") && other.contains("VAST dev"),
+            "{other}"
+        );
         assert!(other.contains("not this target"), "{other}");
         assert!(!other.contains("0.71"), "{other}");
         let none = trust_line(None, "NATO enlargement");

@@ -938,7 +938,9 @@ mod tests {
                 );
             }
         }
-        let rows: Vec<f32> = (0..96).map(|i| ((i * 7919) % 23) as f32 * 0.37 - 4.0).collect();
+        let rows: Vec<f32> = (0..96)
+            .map(|i| ((i * 7919) % 23) as f32 * 0.37 - 4.0)
+            .collect();
         for (name, p) in kernels::softmax_each(&rows, 48) {
             let Some(p) = p else {
                 skipped(&format!("native::softmax {name}: not on this CPU"));
@@ -950,7 +952,10 @@ mod tests {
                 for (i, v) in row.iter().enumerate() {
                     let got = p[r * 48 + i] as f64;
                     let want = (*v as f64 - m).exp() / z;
-                    assert!((got - want).abs() < 1e-6, "{name} [{r},{i}]: {got} vs {want}");
+                    assert!(
+                        (got - want).abs() < 1e-6,
+                        "{name} [{r},{i}]: {got} vs {want}"
+                    );
                 }
             }
         }
