@@ -1124,13 +1124,7 @@ pub fn report_html(input: &HtmlInput) -> String {
         },
         esc(input.model)
     );
-    let mut trust: Vec<&str> = Vec::new();
-    for t in &input.targets {
-        if !trust.contains(&t.trust) {
-            trust.push(t.trust);
-        }
-    }
-    for line in trust {
+    for line in crate::model::distinct_lines(input.targets.iter().map(|t| t.trust)) {
         let _ = write!(s, "<div class=\"trust\">{}</div>", esc(line));
     }
     s.push_str("<div class=\"cards\">");

@@ -230,13 +230,7 @@ pub fn matrix_md(model: &str, targets: &[crate::merge::TargetResult]) -> String 
             c.totals.documents, c.input.skipped, c.totals.statements
         );
     }
-    let mut trust: Vec<&str> = Vec::new();
-    for t in targets {
-        if !trust.contains(&t.trust.as_str()) {
-            trust.push(&t.trust);
-        }
-    }
-    for line in trust {
+    for line in crate::model::distinct_lines(targets.iter().map(|t| t.trust.as_str())) {
         let _ = writeln!(s, "{}  ", md_escape(line));
     }
     let _ = writeln!(s);

@@ -477,12 +477,7 @@ unsafe fn tile<const R: usize, const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Says, in the test output even when the test passes, that a path could not run here.
-    fn skipped(what: &str) {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
-    }
+    use crate::model::report_skipped as skipped;
 
     #[test]
     fn bf16_rounding() {

@@ -176,6 +176,26 @@ pub fn trust_line(quality: Option<&Quality>, target: &str) -> String {
     }
 }
 
+/// The distinct trust lines of several targets, in first-seen order (targets the model was not
+/// trained for share one line).
+pub fn distinct_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for l in lines {
+        if !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// Says, in the test output even when the test passes (libtest hides `print!`), that a kernel
+/// path could not run on this CPU.
+#[cfg(test)]
+pub(crate) fn report_skipped(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
+}
+
 pub trait StanceModel: Send + Sync {
     /// A human-readable identity of the model (repo id and revision, or path, plus head hash).
     fn name(&self) -> String;

@@ -701,15 +701,6 @@ pub mod kernels {
 
     dispatch!(softmax_v3, softmax_generic, (x: &mut [f32], n: usize));
 
-    /// Whether this CPU has every feature the AVX-512 kernels are compiled with.
-    #[cfg(all(test, target_arch = "x86_64"))]
-    fn has_avx512() -> bool {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-    }
-
     /// For the tests: GELU by each implementation (the hand-written AVX-512 one and the portable
     /// one), `None` where this CPU cannot run it.
     #[cfg(test)]
@@ -717,9 +708,9 @@ pub mod kernels {
         let mut generic = x.to_vec();
         gelu_generic(&mut generic);
         #[cfg(target_arch = "x86_64")]
-        let avx512 = has_avx512().then(|| {
+        let avx512 = (level() == Level::Avx512).then(|| {
             let mut y = x.to_vec();
-            // SAFETY: AVX-512F (with VL, AVX2, FMA) was detected just above.
+            // SAFETY: `level` found AVX-512F (with VL, AVX2, FMA) on this CPU.
             unsafe { gelu_avx512(&mut y) };
             y
         });
@@ -735,9 +726,9 @@ pub mod kernels {
         let mut generic = x.to_vec();
         softmax_generic(&mut generic, n);
         #[cfg(target_arch = "x86_64")]
-        let avx512 = (has_avx512() && n.is_multiple_of(16)).then(|| {
+        let avx512 = (level() == Level::Avx512 && n.is_multiple_of(16)).then(|| {
             let mut y = x.to_vec();
-            // SAFETY: AVX-512F was detected just above and n is a multiple of 16.
+            // SAFETY: `level` found AVX-512F on this CPU, and n is a multiple of 16.
             unsafe { softmax_avx512(&mut y, n) };
             y
         });
@@ -903,14 +894,10 @@ mod tests {
         assert_eq!(kernels::erf(-10.0), -1.0);
     }
 
-    /// The dispatched GELU (AVX-512 on CPUs that have it, with a portable tail) against
-    /// 0.5·x·(1 + erf(x/√2)) in f64.
-    /// Says, in the test output even when the test passes, that a path could not run here.
-    fn skipped(what: &str) {
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
-    }
+    use crate::model::report_skipped as skipped;
 
+    /// GELU by each implementation the CPU runs, and the dispatched one (AVX-512 with a
+    /// portable tail where it exists), against 0.5·x·(1 + erf(x/√2)) in f64; softmax likewise.
     #[test]
     fn every_gelu_and_softmax_implementation_agrees_where_the_cpu_runs_it() {
         let xs: Vec<f32> = (-4000..=4000).map(|i| i as f32 / 500.0).collect();
