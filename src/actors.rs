@@ -134,6 +134,28 @@ pub fn same_person(a: &str, b: &str) -> bool {
     similar_surname(&pa.surname, &pb.surname) && compatible_given(&pa.given, &pb.given)
 }
 
+/// The full name a surname alone stands for, among the people a document names in full (`named`:
+/// byte offset and name, in order; speakers or not): the latest one before `at` whose surname
+/// fits, or else the only one after it. "Claire Dubois spoke about … “…,” Dubois added." gives
+/// "Claire Dubois". `None` when no full name fits, or several do and none comes before.
+pub fn complete_surname<'a>(
+    surname: &str,
+    at: usize,
+    named: &'a [(usize, String)],
+) -> Option<&'a str> {
+    let fits = |n: &&(usize, String)| {
+        n.1.split_whitespace()
+            .next_back()
+            .is_some_and(|last| similar_surname(last, surname))
+    };
+    if let Some((_, name)) = named.iter().filter(|n| n.0 < at).rfind(fits) {
+        return Some(name);
+    }
+    let mut after = named.iter().filter(|n| n.0 >= at).filter(fits);
+    let first = after.next()?;
+    after.all(|n| n.1 == first.1).then_some(first.1.as_str())
+}
+
 /// The names an actor was mentioned by, with counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NameVariants {

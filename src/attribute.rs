@@ -89,6 +89,31 @@ impl Token<'_> {
     }
 }
 
+/// Days and months: never part of a name ("Clinton Tuesday said").
+const DATE_WORDS: [&str; 21] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "today",
+    "yesterday",
+];
+
 /// Words that end a speaker's noun phrase after a quotation ("said Robby Mook in a statement",
 /// "said a Mexican official who …", "Jeffrey Lewis of the Center wrote").
 const PHRASE_END: [&str; 27] = [
@@ -188,6 +213,33 @@ struct Finder<'a> {
 }
 
 impl<'a> Finder<'a> {
+    fn new(
+        text: &'a str,
+        lex: &'a Lexicon,
+        actors: &'a ActorTable,
+        sent_toks: &[Vec<Token<'a>>],
+    ) -> Self {
+        let mid_caps = sent_toks
+            .iter()
+            .flatten()
+            .filter(|t| !t.initial && t.is_cap())
+            .map(|t| t.text)
+            .collect();
+        let lower_seen = sent_toks
+            .iter()
+            .flatten()
+            .filter(|t| t.text.chars().next().is_some_and(char::is_lowercase))
+            .map(|t| t.text)
+            .collect();
+        Finder {
+            text,
+            lex,
+            actors,
+            mid_caps,
+            lower_seen,
+        }
+    }
+
     fn is_acronym(t: &Token) -> bool {
         let letters: Vec<char> = t.text.chars().filter(|c| c.is_alphabetic()).collect();
         letters.len() >= 2 && letters.iter().all(|c| c.is_uppercase())
@@ -276,8 +328,21 @@ impl<'a> Finder<'a> {
         {
             return None;
         }
-        if (i..=j).any(|k| self.lex.stopwords.contains(&toks[k].lower) && !self.initial_at(toks, k))
-        {
+        // A common word inside the run ends the name, except a capitalised one after a name
+        // that is no date ("Steven Law", "Judicial Watch", "Al From").
+        let surname_word = |k: usize| {
+            k > i
+                && toks[k].is_cap()
+                && !toks[k].initial
+                && toks[k].lower.chars().count() >= 3
+                && !DATE_WORDS.contains(&toks[k].lower.as_str())
+                && !self.lex.stopwords.contains(&toks[k - 1].lower)
+        };
+        if (i..=j).any(|k| {
+            self.lex.stopwords.contains(&toks[k].lower)
+                && !self.initial_at(toks, k)
+                && !surname_word(k)
+        }) {
             return None;
         }
         // A lone organisation word ("the Office said", "the Ministry") names nobody in particular,
@@ -569,9 +634,15 @@ impl Finder<'_> {
         }
         if g.trim() == "," {
             // "Wendy Sherman, emphasized" or "X, head of …, said": the nearest name followed by a
-            // comma, within a short apposition.
-            let lo = s.saturating_sub(14);
+            // comma, within a short apposition. A name that ends the apposition itself ("James
+            // Zogby, a superdelegate and the president of the Arab American Institute, said")
+            // gives way to the name the apposition describes, before it.
+            let lo = s.saturating_sub(24);
+            let mut nearest: Option<Entity> = None;
             for c in (lo..=s).rev() {
+                if toks[c].quoted {
+                    break;
+                }
                 if c + 1 < toks.len()
                     && gap(self.text, toks, c).trim() == ","
                     && !toks[c].possessive
@@ -580,15 +651,39 @@ impl Finder<'_> {
                         .entity_ending_at(toks, c)
                         .filter(|e| !self.after_preposition(toks, e))
                     {
-                        return Some(Found::Named(e, Attribution::Indirect));
+                        match &nearest {
+                            // A nearer name that opens the apposition of this one.
+                            Some(_) if c < s && self.opens_apposition(&toks[c + 1]) => {
+                                return Some(Found::Named(e, Attribution::Indirect));
+                            }
+                            Some(n) => return Some(Found::Named(n.clone(), Attribution::Indirect)),
+                            None if c == s => nearest = Some(e),
+                            None if s - c <= 14 => {
+                                return Some(Found::Named(e, Attribution::Indirect))
+                            }
+                            None => return None,
+                        }
                     }
                 }
-                if toks[c].quoted {
-                    break;
-                }
+            }
+            if let Some(n) = nearest {
+                return Some(Found::Named(n, Attribution::Indirect));
             }
         }
         None
+    }
+
+    /// Does token `t` open an apposition that describes the name before it ("a superdelegate",
+    /// "the head of", "who leads", "now a partner", "58", "director of")?
+    fn opens_apposition(&self, t: &Token) -> bool {
+        const OPENERS: [&str; 14] = [
+            "a", "an", "the", "who", "whose", "now", "then", "formerly", "himself", "herself",
+            "his", "her", "its", "their",
+        ];
+        !t.quoted
+            && (OPENERS.contains(&t.lower.as_str())
+                || t.text.chars().all(|c| c.is_ascii_digit())
+                || (!t.is_cap() && self.lex.titles.contains(&t.lower)))
     }
 
     /// Right before the cue at `k` (over auxiliaries) stands a common noun or a pronoun that
@@ -769,6 +864,16 @@ impl Finder<'_> {
         // crowd") is the author's.
         if toks.is_empty() || CONJUNCTIONS.contains(&toks[0].lower.as_str()) {
             return None;
+        }
+        // "“…,” according to Judicial Watch."
+        if toks.len() > 2 && toks[0].lower == "according" && toks[1].lower == "to" {
+            let from = 2 + usize::from(toks[2].lower == "the");
+            let end = self.phrase_end(toks, from);
+            return match self.phrase_speaker(toks, from, end) {
+                Some(Found::Named(e, _)) => Some(Found::Named(e, Attribution::DirectQuote)),
+                Some(Found::Pronoun(s, _)) => Some(Found::Pronoun(s, Attribution::DirectQuote)),
+                _ => Some(Found::Unnamed),
+            };
         }
         let object_taking = |t: &Token| matches!(t.lower.as_str(), "told" | "tells");
         if let Some(len) = self.quote_cue_at(toks, 0) {
@@ -1090,7 +1195,9 @@ impl Finder<'_> {
                             Attribution::Pronoun,
                         ));
                     }
-                    if let Some(e) = self.entity_starting_at(toks, k + 2) {
+                    // ("according to the Daily Caller")
+                    let from = k + 2 + usize::from(toks[k + 2].lower == "the");
+                    if let Some(e) = self.entity_starting_at(toks, from) {
                         return Some(Found::Named(e, Attribution::AccordingTo));
                     }
                 }
@@ -1168,6 +1275,55 @@ fn same_found(a: &Option<Found>, b: &Option<Found>) -> bool {
     }
 }
 
+/// A person named in full (two words or more) anywhere outside quotation marks, speaker or
+/// not: the names that a later surname alone may stand for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullName {
+    pub span: Span,
+    pub name: String,
+}
+
+/// Every person named in full outside quotation marks, in order (headings included).
+pub fn full_names(
+    text: &str,
+    seg: &Segmented,
+    lex: &Lexicon,
+    actors: &ActorTable,
+) -> Vec<FullName> {
+    let quote_spans: Vec<Span> = seg.quotes.iter().map(|q| q.content).collect();
+    let sent_toks: Vec<Vec<Token>> = seg
+        .sentences
+        .iter()
+        .map(|s| tokenize(text, s.span, &quote_spans, true))
+        .collect();
+    let f = Finder::new(text, lex, actors, &sent_toks);
+    let mut out = Vec::new();
+    for toks in &sent_toks {
+        let mut i = 0;
+        while i < toks.len() {
+            let starts_run = i == 0 || !f.adjacent(toks, i - 1) || !f.name_like(&toks[i - 1]);
+            if !toks[i].quoted && starts_run {
+                if let Some(e) = f.entity_starting_at(toks, i) {
+                    let end = toks
+                        .iter()
+                        .rposition(|t| t.end <= e.mention.end)
+                        .unwrap_or(i);
+                    if e.kind == ActorKind::Person && e.name.split_whitespace().count() >= 2 {
+                        out.push(FullName {
+                            span: e.mention,
+                            name: e.name,
+                        });
+                    }
+                    i = end.max(i) + 1;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Attributes every sentence of a segmented document.
 pub fn attribute(
     text: &str,
@@ -1181,25 +1337,7 @@ pub fn attribute(
         .iter()
         .map(|s| tokenize(text, s.span, &quote_spans, true))
         .collect();
-    let mid_caps = sent_toks
-        .iter()
-        .flatten()
-        .filter(|t| !t.initial && t.is_cap())
-        .map(|t| t.text)
-        .collect();
-    let lower_seen = sent_toks
-        .iter()
-        .flatten()
-        .filter(|t| t.text.chars().next().is_some_and(char::is_lowercase))
-        .map(|t| t.text)
-        .collect();
-    let f = Finder {
-        text,
-        lex,
-        actors,
-        mid_caps,
-        lower_seen,
-    };
+    let f = Finder::new(text, lex, actors, &sent_toks);
 
     // Plain-text attribution of each sentence, before quotes are considered.
     let own: Vec<Option<Found>> = seg
@@ -1470,8 +1608,15 @@ pub fn attribute(
                 // written by …")
                 let before = before.filter(|_| q.close.is_none() || closes_sentence(q));
                 if let Some(pq) = before.filter(|&pq| pq < qi) {
-                    if let Some(Found::Named(e, _)) = &quote_found[pq] {
-                        found = Some(Found::Named(e.clone(), Attribution::DirectQuote));
+                    match &quote_found[pq] {
+                        Some(Found::Named(e, _)) => {
+                            found = Some(Found::Named(e.clone(), Attribution::DirectQuote));
+                        }
+                        // ("“…,” she told the summit. “…”": the person "she" is.)
+                        Some(Found::Pronoun(span, _)) => {
+                            found = Some(Found::Pronoun(*span, Attribution::DirectQuote));
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -1529,7 +1674,10 @@ pub fn attribute(
 
     // Resolve in reading order: pronouns to the latest person speaker, continuations.
     let mut out = Vec::with_capacity(seg.sentences.len());
-    let mut last_person: Option<(String, ActorKind)> = None;
+    // (name, kind, sentence): the latest person speaker, and the latest person named as a
+    // subject in a sentence without a speaker ("Antony Blinken met his counterpart. He said …").
+    let mut last_person: Option<(String, ActorKind, usize)> = None;
+    let mut last_subject: Option<(String, ActorKind, usize)> = None;
     // (speaker, paragraph, how many continuations so far)
     let mut cont: Option<(Speaker, usize, usize)> = None;
     for (si, s) in seg.sentences.iter().enumerate() {
@@ -1567,7 +1715,14 @@ pub fn attribute(
                 .as_ref()
                 .filter(|e| e.mention.end <= span.start)
                 .map(|e| (e.name.clone(), e.kind))
-                .or_else(|| last_person.clone())
+                .or_else(|| {
+                    let recent = match (&last_person, &last_subject) {
+                        (Some(p), Some(q)) if q.2 > p.2 => Some(q),
+                        (Some(p), _) => Some(p),
+                        (None, q) => q.as_ref(),
+                    };
+                    recent.map(|(name, kind, _)| (name.clone(), *kind))
+                })
                 .map(|(name, kind)| {
                     (
                         Speaker {
@@ -1591,7 +1746,7 @@ pub fn attribute(
         let result = match speaker {
             Some((sp, how)) => {
                 if sp.kind == ActorKind::Person {
-                    last_person = Some((sp.name.clone(), sp.kind));
+                    last_person = Some((sp.name.clone(), sp.kind, si));
                 }
                 cont = match how {
                     Attribution::Indirect | Attribution::AccordingTo | Attribution::Pronoun => {
@@ -1641,6 +1796,16 @@ pub fn attribute(
                 }
             }
         };
+        if result.speaker.is_none() {
+            if let Some(e) = &first_person[si] {
+                if sent_toks[si]
+                    .first()
+                    .is_some_and(|t| t.start == e.mention.start)
+                {
+                    last_subject = Some((e.name.clone(), e.kind, si));
+                }
+            }
+        }
         out.push(result);
     }
     out
@@ -2140,5 +2305,73 @@ mod tests {
         assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
         let t = "When Reyes suggested that the plant would close, Halvorson fired back forcefully: “If they close it, they are going to lose in court.”";
         assert_eq!(who(t)[0], some("Halvorson", Attribution::DirectQuote));
+    }
+
+    // Issue 15: the classes of attribution error found on news the rules never saw.
+
+    #[test]
+    fn speech_and_stance_verbs_without_a_clause_credit_their_subject() {
+        let t = "Ursula von der Leyen disagreed. Claire Dubois spoke about the alliance. \
+                 Viktor Orban repeated his opposition.";
+        assert_eq!(
+            who(t),
+            [
+                some("Ursula von der Leyen", Attribution::Indirect),
+                some("Claire Dubois", Attribution::Indirect),
+                some("Viktor Orban", Attribution::Indirect),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_name_inside_a_long_apposition_gives_way_to_the_name_it_describes() {
+        let t = "James Zogby, a superdelegate from the District and the president of the \
+                 Arab American Institute, said: “I just don't think it's possible.”";
+        assert_eq!(who(t), [some("James Zogby", Attribution::DirectQuote)]);
+        // A list of names is no apposition: the nearest still speaks.
+        let t = "After the talks with Biden, Scholz, said the plan was dead.";
+        assert_eq!(who(t), [some("Scholz", Attribution::Indirect)]);
+    }
+
+    #[test]
+    fn a_pronoun_takes_the_latest_person_named_as_a_subject() {
+        let t = "“We will respond,” said Sergei Lavrov. ¶Antony Blinken met his counterpart on \
+                 Friday. He said the talks were useful.";
+        let t = t.replace('¶', "\n\n");
+        let got = who(&t);
+        assert_eq!(got[0], some("Sergei Lavrov", Attribution::DirectQuote));
+        assert_eq!(got[1], (None, Attribution::None));
+        assert_eq!(got[2], some("Antony Blinken", Attribution::Pronoun));
+    }
+
+    #[test]
+    fn a_quotation_after_a_pronoun_speakers_quote_keeps_that_speaker() {
+        let t = "Ursula von der Leyen disagreed. “We will not accept this,” she told the summit. \
+                 “Enlargement is a choice for members.”";
+        assert_eq!(
+            who(t),
+            [
+                some("Ursula von der Leyen", Attribution::Indirect),
+                some("Ursula von der Leyen", Attribution::DirectQuote),
+                some("Ursula von der Leyen", Attribution::DirectQuote),
+            ]
+        );
+    }
+
+    #[test]
+    fn according_to_after_a_quotation_and_before_one() {
+        let t = "“The records were never complete,” according to Judicial Watch.";
+        assert_eq!(who(t), [some("Judicial Watch", Attribution::DirectQuote)]);
+        let t = "According to the Daily Caller, “Labott also coordinated with Reines.”";
+        assert_eq!(who(t), [some("Daily Caller", Attribution::DirectQuote)]);
+    }
+
+    #[test]
+    fn a_surname_that_is_also_a_common_word_stays_a_name() {
+        let t = "“We have a plan,” said Steven Law, a former aide who leads the group.";
+        assert_eq!(who(t), [some("Steven Law", Attribution::DirectQuote)]);
+        // A day after a name is not part of it.
+        let t = "Clinton Tuesday said the plan was dead.";
+        assert_ne!(who(t)[0].0.as_deref(), Some("Clinton Tuesday"));
     }
 }

@@ -60,6 +60,9 @@ pub struct Segmented {
     pub paragraphs: Vec<Span>,
     pub sentences: Vec<Sentence>,
     pub quotes: Vec<Quote>,
+    /// A dateline that opens the document's first paragraph ("BERLIN – ", "MOSCOW (VOA) — ",
+    /// "Kyiv, 10 January 2022 – "): the place and date of the report, not part of any sentence.
+    pub dateline: Option<Span>,
     /// Pieces with no letters or digits (a lone dash, a row of asterisks): counted, not kept.
     pub fragments_without_words: usize,
 }
@@ -75,7 +78,8 @@ fn is_quote_mark(c: char) -> bool {
 
 /// Segments a document.
 pub fn segment(text: &str) -> Segmented {
-    let paragraphs = paragraphs(text);
+    let mut paragraphs = paragraphs(text);
+    let dateline = strip_dateline(text, &mut paragraphs);
     let quotes = quotes(text, &paragraphs);
     let close_marks: Vec<usize> = quotes.iter().filter_map(|q| q.close).collect();
     let mut sentences = Vec::new();
@@ -103,8 +107,50 @@ pub fn segment(text: &str) -> Segmented {
         paragraphs,
         sentences,
         quotes,
+        dateline,
         fragments_without_words: fragments,
     }
+}
+
+/// A dateline at the start of a paragraph: a place in capitals ("WASHINGTON", "NEW YORK", "ST.
+/// PETERSBURG, Russia", "KYIV, Jan. 10"), or a place and a date ("Kyiv, 10 January 2022"),
+/// optionally followed by a credit in brackets ("(VOA)", "(Reuters)"), then a dash.
+static DATELINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(concat!(
+        r"^(?:",
+        // an upper-case place of one to four words (the first of at least three letters),
+        r"\p{Lu}{3,}[\p{Lu}.'’-]*(?:\s+\p{Lu}[\p{Lu}.'’-]*){0,3}(?:,\s*[^,–—()\n]{2,30}?)?",
+        r"|",
+        // or a place and a date
+        r"\p{Lu}\p{Ll}+(?:\s+\p{Lu}\p{Ll}+)?,\s*(?:\d{1,2}\s+\p{Lu}\p{Ll}+\.?|\p{Lu}\p{Ll}+\.?\s+\d{1,2})(?:,?\s+\d{4})?",
+        r")",
+        r"(?:\s*\([^()\n]{1,40}\))?",
+        r"\s*(?:—|–|--|-)\s+",
+    ))
+    .expect("the dateline pattern is valid")
+});
+
+/// Takes a dateline off the first paragraph that is not a heading, and returns where it was.
+fn strip_dateline(text: &str, paragraphs: &mut [Span]) -> Option<Span> {
+    let pi = (0..paragraphs.len())
+        .find(|&pi| !is_heading(text, paragraphs[pi], paragraphs.get(pi + 1).copied()))?;
+    let p = &mut paragraphs[pi];
+    let m = DATELINE.find(p.slice(text))?;
+    let rest = &text[p.start + m.end()..p.end];
+    // What follows is a sentence that opens with a capital or a quotation mark.
+    if !rest
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || is_quote_mark(c))
+    {
+        return None;
+    }
+    let dateline = Span {
+        start: p.start,
+        end: p.start + m.end(),
+    };
+    p.start = dateline.end;
+    Some(dateline)
 }
 
 /// The first quotation overlapping the sentence, and the union of the quoted parts in it.
@@ -556,5 +602,39 @@ mod tests {
         let seg = segment(t);
         assert_eq!(seg.sentences.len(), 1);
         assert_eq!(seg.fragments_without_words, 2);
+    }
+
+    #[test]
+    fn a_dateline_is_taken_off_the_first_sentence() {
+        for (t, place) in [
+            ("BERLIN – Olaf Scholz spoke. He left.", "BERLIN – "),
+            ("MOSCOW (VOA) — Lavrov warned the West.", "MOSCOW (VOA) — "),
+            ("KYIV, Ukraine - Zelensky spoke.", "KYIV, Ukraine - "),
+            (
+                "WASHINGTON, Jan. 10 -- Blinken met Lavrov.",
+                "WASHINGTON, Jan. 10 -- ",
+            ),
+            (
+                "Kyiv, 10 January 2022 – Zelensky spoke.",
+                "Kyiv, 10 January 2022 – ",
+            ),
+        ] {
+            let seg = segment(t);
+            let d = seg.dateline.expect(t);
+            assert_eq!(d.slice(t), place);
+            assert_eq!(seg.sentences[0].span.start, d.end, "{t}");
+        }
+        // Not a dateline: a dash inside a sentence, a lower-case word after the dash, a later
+        // paragraph, a short capitalised word.
+        for t in [
+            "The start was on Monday, January 10th US – Russia talks in Geneva.",
+            "NATO – and only NATO – decides.",
+            "Talks ended.\n\nBERLIN – Scholz spoke.",
+            "EU – Russia talks resumed.",
+        ] {
+            let seg = segment(t);
+            assert_eq!(seg.dateline, None, "{t}");
+            assert_eq!(seg.sentences[0].span.start, 0, "{t}");
+        }
     }
 }

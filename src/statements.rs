@@ -2,8 +2,8 @@
 //! resolution, combined into the statement records that the stance model scores and that
 //! `statements.jsonl` holds.
 
-use crate::actors::{resolve_document, NameUse, NameVariants};
-use crate::attribute::{attribute, Attribution};
+use crate::actors::{complete_surname, resolve_document, NameUse, NameVariants};
+use crate::attribute::{attribute, full_names, Attribution};
 use crate::corpus::Document;
 use crate::lexicon::{ActorKind, ActorTable, Lexicon};
 use crate::model::{Label, Scores};
@@ -64,13 +64,28 @@ pub struct DocStatements {
 pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) -> DocStatements {
     let seg = segment(&doc.text);
     let att = attribute(&doc.text, &seg, lex, actors);
+    // A speaker named by surname alone takes the full name the document gives that person
+    // elsewhere, whether or not that mention is attributed ("Claire Dubois spoke about …").
+    let named: Vec<(usize, String)> = full_names(&doc.text, &seg, lex, actors)
+        .into_iter()
+        .map(|n| (n.span.start, n.name))
+        .collect();
+    let names: Vec<&str> = att
+        .iter()
+        .filter_map(|a| a.speaker.as_ref())
+        .map(|s| {
+            let single = s.kind == ActorKind::Person && !s.name.contains(char::is_whitespace);
+            single
+                .then(|| complete_surname(&s.name, s.span.start, &named))
+                .flatten()
+                .unwrap_or(&s.name)
+        })
+        .collect();
     let uses: Vec<NameUse> = att
         .iter()
         .filter_map(|a| a.speaker.as_ref())
-        .map(|s| NameUse {
-            name: &s.name,
-            kind: s.kind,
-        })
+        .zip(&names)
+        .map(|(s, name)| NameUse { name, kind: s.kind })
         .collect();
     let (assign, clusters) = resolve_document(&uses);
     let canon: Vec<String> = clusters.iter().map(|c| c.canonical()).collect();
@@ -160,5 +175,48 @@ mod tests {
         assert_eq!(ds.statements[1].model_text(text), "We should talk,");
         assert_eq!(ds.statements[2].statement_id, "d1:2");
         assert_eq!(ds.actors.len(), 1);
+    }
+
+    #[test]
+    fn a_surname_speaker_takes_the_full_name_of_an_unattributed_mention() {
+        let text =
+            "Jens Stoltenberg met Joe Biden on Tuesday. “The door remains open,” Stoltenberg \
+                    told reporters. Later, Biden said the talks were useful.";
+        let doc = Document {
+            id: "d2".into(),
+            text: text.into(),
+            title: None,
+            date: None,
+            source: None,
+            url: None,
+        };
+        let ds = prepare(
+            doc,
+            "NATO enlargement",
+            &Lexicon::builtin(),
+            &ActorTable::builtin(),
+        );
+        let speakers: Vec<Option<&str>> =
+            ds.statements.iter().map(|s| s.speaker.as_deref()).collect();
+        assert_eq!(
+            speakers,
+            [None, Some("Jens Stoltenberg"), Some("Joe Biden")]
+        );
+        // The mention is still the words of the text.
+        assert_eq!(ds.statements[1].mention.as_deref(), Some("Stoltenberg"));
+    }
+
+    #[test]
+    fn complete_surname_prefers_the_latest_earlier_full_name() {
+        let named = vec![
+            (0, "Joe Biden".to_string()),
+            (50, "Hunter Biden".to_string()),
+            (200, "Jill Biden".to_string()),
+        ];
+        assert_eq!(complete_surname("Biden", 100, &named), Some("Hunter Biden"));
+        assert_eq!(complete_surname("Biden", 10, &named), Some("Joe Biden"));
+        // Two different full names after it, none before: no guess.
+        assert_eq!(complete_surname("Biden", 0, &named[1..]), None);
+        assert_eq!(complete_surname("Lavrov", 100, &named), None);
     }
 }
