@@ -613,6 +613,9 @@ impl Finder<'_> {
             g = " ";
         }
         if g.trim().is_empty() {
+            if let Some((span, _)) = self.role_ending_before(toks, s + 1) {
+                return Some(Found::Pronoun(span, Attribution::Indirect));
+            }
             if self.pronoun_at(toks, s) {
                 return Some(Found::Pronoun(
                     Span {
@@ -669,6 +672,121 @@ impl Finder<'_> {
             if let Some(n) = nearest {
                 return Some(Found::Named(n, Attribution::Indirect));
             }
+        }
+        None
+    }
+
+    /// A definite role that stands for a person named earlier: `toks[from..end]` is "the"
+    /// followed by titles only, with "of" and a name inside ("the President", "the Head of
+    /// State", "the minister", "the President of Ukraine"). Returns the role's head word: its
+    /// last title before any "of" ("president", "head", "minister"); "head of state" is a
+    /// president.
+    fn role_head(&self, toks: &[Token], from: usize, end: usize) -> Option<String> {
+        if end < from + 2 || toks[from].lower != "the" || toks[from].quoted {
+            return None;
+        }
+        let words = &toks[from + 1..end];
+        let of = words
+            .iter()
+            .position(|t| t.lower == "of")
+            .unwrap_or(words.len());
+        if of == 0 || words.iter().any(|t| t.quoted) || words[..of].iter().any(|t| t.possessive) {
+            return None;
+        }
+        let titles_only = words[..of]
+            .iter()
+            .all(|t| self.lex.titles.contains(&t.lower));
+        // After "of": a title or a name ("of State", "of Ukraine", "of the Russian Federation").
+        let rest_ok = words[of..].iter().skip(1).all(|t| {
+            matches!(t.lower.as_str(), "the" | "of")
+                || t.is_cap()
+                || self.lex.titles.contains(&t.lower)
+        });
+        if !titles_only || !rest_ok {
+            return None;
+        }
+        let head = words[of - 1].lower.clone();
+        let rest: Vec<&str> = words[of..].iter().map(|t| t.lower.as_str()).collect();
+        if head == "head" && rest == ["of", "state"] {
+            return Some("president".into());
+        }
+        Some(head)
+    }
+
+    /// The role phrase that ends right before token `k` ("The Head of State thanked", "the
+    /// President said"): its span and head word.
+    fn role_ending_before(&self, toks: &[Token], k: usize) -> Option<(Span, String)> {
+        let lo = k.saturating_sub(10);
+        (lo..k).find_map(|from| {
+            if toks[from].lower != "the" || (from..k - 1).any(|c| !self.adjacent(toks, c)) {
+                return None;
+            }
+            let head = self.role_head(toks, from, k)?;
+            Some((
+                Span {
+                    start: toks[from].start,
+                    end: toks[k - 1].end,
+                },
+                head,
+            ))
+        })
+    }
+
+    /// The role head of a person's mention: the last title before any "of" in the words that
+    /// lead up to the name ("President Volodymyr Zelenskyy": president; "Head of the
+    /// President's Office Andriy Yermak": head; "Russian Foreign Minister Sergei Lavrov":
+    /// minister).
+    fn role_of_mention(&self, toks: &[Token], name_start: usize) -> Option<String> {
+        let i = toks.iter().position(|t| t.start >= name_start)?;
+        let mut from = i;
+        while from > 0
+            && i - from < 8
+            && (self.adjacent(toks, from - 1) || self.after_possessive(toks, from - 1))
+            && !toks[from - 1].quoted
+            && (self.lex.titles.contains(&toks[from - 1].lower)
+                || matches!(toks[from - 1].lower.as_str(), "of" | "the")
+                || toks[from - 1].is_cap())
+        {
+            from -= 1;
+        }
+        let words = &toks[from..i];
+        let of = words
+            .iter()
+            .position(|t| t.lower == "of")
+            .unwrap_or(words.len());
+        words[..of]
+            .iter()
+            .rev()
+            .find(|t| self.lex.titles.contains(&t.lower))
+            .map(|t| t.lower.clone())
+    }
+
+    /// A person's name after the roles that lead up to it, from token `from` ("Head of the
+    /// President's Office Andriy Yermak", "Acting First Deputy Head of the Ukrainian Delegation
+    /// to the TCG Andriy Kostin"): the first name reached over titles, "the", "of", "to" and
+    /// capitalised words, within one unbroken phrase.
+    fn name_after_roles(&self, toks: &[Token], from: usize) -> Option<(Entity, usize)> {
+        let n = toks.len();
+        let mut c = from;
+        while c < n.min(from + 14) {
+            // (past the first word, a full name: "the Ukrainian Delegation" is no one)
+            if let Some(e) = self.entity_starting_at(toks, c).filter(|e| {
+                e.kind == ActorKind::Person && (c == from || e.name.contains(char::is_whitespace))
+            }) {
+                let last = toks.iter().rposition(|t| t.end <= e.mention.end)?;
+                return Some((e, last + 1));
+            }
+            let t = &toks[c];
+            let role_word = matches!(t.lower.as_str(), "the" | "of" | "to" | "for")
+                || self.lex.titles.contains(&t.lower)
+                || t.is_cap();
+            if t.quoted || !role_word || c + 1 == n {
+                return None;
+            }
+            if !self.adjacent(toks, c) && !self.after_possessive(toks, c) {
+                return None;
+            }
+            c += 1;
         }
         None
     }
@@ -838,6 +956,16 @@ impl Finder<'_> {
                 return Some(Found::Named(e, Attribution::DirectQuote));
             }
         }
+        // "said the President", "the Head of State said": the person who holds that role.
+        if self.role_head(toks, from, end).is_some() {
+            return Some(Found::Pronoun(
+                Span {
+                    start: toks[from].start,
+                    end: head.end,
+                },
+                Attribution::DirectQuote,
+            ));
+        }
         Some(Found::Unnamed)
     }
 
@@ -883,6 +1011,12 @@ impl Finder<'_> {
             let from = len;
             let end = self.phrase_end(toks, from);
             let found = self.phrase_speaker(toks, from, end)?;
+            // "said Deputy Head of the Office of the President Kyrylo Tymoshenko"
+            if matches!(found, Found::Unnamed) && toks.get(end).is_some_and(|t| t.lower == "of") {
+                if let Some((e, _)) = self.name_after_roles(toks, from) {
+                    return Some(Found::Named(e, Attribution::DirectQuote));
+                }
+            }
             if matches!(found, Found::Unnamed) && end < toks.len() {
                 // "added his campaign manager, Jeff Weaver."
                 if gap(self.text, toks, end - 1).trim() == "," {
@@ -896,9 +1030,15 @@ impl Finder<'_> {
             }
             return Some(found);
         }
-        let end = self.phrase_end(toks, 0);
+        let mut end = self.phrase_end(toks, 0);
         if end == 0 {
             return None;
+        }
+        // "Acting First Deputy Head of the Ukrainian Delegation to the TCG Andriy Kostin said"
+        if toks.get(end).is_some_and(|t| t.lower == "of") {
+            if let Some((_, after)) = self.name_after_roles(toks, 0) {
+                end = end.max(after);
+            }
         }
         let opens = |c: usize| {
             let g = gap(self.text, toks, c);
@@ -1195,6 +1335,19 @@ impl Finder<'_> {
                             Attribution::Pronoun,
                         ));
                     }
+                    // "According to the Head of State, …"
+                    let end = (k + 2..n)
+                        .find(|&c| c + 1 == n || !self.adjacent(toks, c))
+                        .map_or(n, |c| c + 1);
+                    if self.role_head(toks, k + 2, end).is_some() {
+                        return Some(Found::Pronoun(
+                            Span {
+                                start: toks[k + 2].start,
+                                end: toks[end - 1].end,
+                            },
+                            Attribution::Pronoun,
+                        ));
+                    }
                     // ("according to the Daily Caller")
                     let from = k + 2 + usize::from(toks[k + 2].lower == "the");
                     if let Some(e) = self.entity_starting_at(toks, from) {
@@ -1226,6 +1379,30 @@ impl Finder<'_> {
                     toks[k - 1].lower.as_str(),
                     "was" | "were" | "been" | "being" | "be"
                 );
+            // "This was stated by President Volodymyr Zelenskyy", "… was emphasized by the
+            // Head of State": the agent of a passive cue speaks.
+            if passive && toks.get(k + len).is_some_and(|t| t.lower == "by") {
+                let from = k + len + 1;
+                if from < n {
+                    let end = (from..n)
+                        .find(|&c| c + 1 == n || !self.adjacent(toks, c))
+                        .map_or(n, |c| c + 1);
+                    if self.role_head(toks, from, end).is_some() {
+                        return Some(Found::Pronoun(
+                            Span {
+                                start: toks[from].start,
+                                end: toks[end - 1].end,
+                            },
+                            Attribution::Indirect,
+                        ));
+                    }
+                    // Over the agent's roles to its name ("by Head of the President's Office
+                    // Andriy Yermak").
+                    if let Some((e, _)) = self.name_after_roles(toks, from) {
+                        return Some(Found::Named(e, Attribution::Indirect));
+                    }
+                }
+            }
             if self.lex.participles.contains(&toks[k].lower) {
                 let after_comma = k > 0 && gap(self.text, toks, k - 1).contains(',');
                 if after_comma {
@@ -1672,6 +1849,47 @@ pub fn attribute(
         })
         .collect();
 
+    // Everyone named as a person, with the role the text gives them ("President Volodymyr
+    // Zelenskyy"): for "the President said".
+    let mut role_people: Vec<(usize, String, String)> = Vec::new();
+    for toks in &sent_toks {
+        let mut i = 0;
+        while i < toks.len() {
+            let starts_run = i == 0 || !f.adjacent(toks, i - 1) || !f.name_like(&toks[i - 1]);
+            let e = (starts_run && !toks[i].quoted)
+                .then(|| f.entity_starting_at(toks, i))
+                .flatten();
+            match e {
+                Some(e) => {
+                    if e.kind == ActorKind::Person {
+                        if let Some(role) = f.role_of_mention(toks, e.mention.start) {
+                            role_people.push((e.mention.start, e.name.clone(), role));
+                        }
+                    }
+                    i = toks
+                        .iter()
+                        .rposition(|t| t.end <= e.mention.end)
+                        .unwrap_or(i)
+                        .max(i)
+                        + 1;
+                }
+                None => i += 1,
+            }
+        }
+    }
+    let role_holder = |span: Span| -> Option<(String, ActorKind)> {
+        let toks = tokenize(text, span, &quote_spans, false);
+        let head = f.role_head(&toks, 0, toks.len())?;
+        role_people
+            .iter()
+            .rev()
+            .find(|(at, _, role)| *at < span.start && *role == head)
+            .map(|(_, name, _)| (name.clone(), ActorKind::Person))
+    };
+    // Nobody introduced with that role: the person the text is about, when the text names no
+    // one with any role ("Vladimir Putin sent a message … “…,” the President stressed.").
+    let roleless = role_people.is_empty();
+
     // Resolve in reading order: pronouns to the latest person speaker, continuations.
     let mut out = Vec::with_capacity(seg.sentences.len());
     // (name, kind, sentence): the latest person speaker, and the latest person named as a
@@ -1711,6 +1929,36 @@ pub fn attribute(
                 },
                 how,
             )),
+            Some(Found::Pronoun(span, how))
+                if !lex.pronouns.contains(&span.slice(text).to_lowercase()) =>
+            {
+                // A role ("the Head of State"): the latest person introduced with it.
+                let fallback = || {
+                    let recent = match (&last_person, &last_subject) {
+                        (Some(p), Some(q)) if q.2 > p.2 => Some(q),
+                        (Some(p), _) => Some(p),
+                        (None, q) => q.as_ref(),
+                    };
+                    recent
+                        .filter(|_| roleless)
+                        .map(|(name, kind, _)| (name.clone(), *kind))
+                };
+                role_holder(span).or_else(fallback).map(|(name, kind)| {
+                    (
+                        Speaker {
+                            mention: span.slice(text).to_string(),
+                            span,
+                            name,
+                            kind,
+                        },
+                        if how == Attribution::DirectQuote {
+                            how
+                        } else {
+                            Attribution::Pronoun
+                        },
+                    )
+                })
+            }
             Some(Found::Pronoun(span, how)) => first_person[si]
                 .as_ref()
                 .filter(|e| e.mention.end <= span.start)
@@ -1796,14 +2044,37 @@ pub fn attribute(
                 }
             }
         };
+        // "Ukraine needs weapons. This was stated by President Volodymyr Zelenskyy.": the
+        // sentence before, without a speaker of its own, is what "this" reports.
+        if let (Some(sp), Some(prev)) = (&result.speaker, si.checked_sub(1)) {
+            let lower: Vec<String> = sent_text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(3)
+                .map(|w| w.to_lowercase())
+                .collect();
+            let this_was = lower.len() == 3
+                && matches!(lower[0].as_str(), "this" | "that" | "it")
+                && matches!(lower[1].as_str(), "was" | "is" | "has" | "were");
+            let by_agent = sent_text.contains(" by ");
+            let prev_sentence = &seg.sentences[prev];
+            if this_was
+                && by_agent
+                && !prev_sentence.heading
+                && s.paragraph - prev_sentence.paragraph <= 1
+                && out
+                    .get(prev)
+                    .is_some_and(|a: &Attributed| a.speaker.is_none())
+            {
+                out[prev] = Attributed {
+                    speaker: Some(sp.clone()),
+                    attribution: Attribution::Indirect,
+                };
+            }
+        }
         if result.speaker.is_none() {
             if let Some(e) = &first_person[si] {
-                if sent_toks[si]
-                    .first()
-                    .is_some_and(|t| t.start == e.mention.start)
-                {
-                    last_subject = Some((e.name.clone(), e.kind, si));
-                }
+                last_subject = Some((e.name.clone(), e.kind, si));
             }
         }
         out.push(result);
@@ -2373,5 +2644,60 @@ mod tests {
         // A day after a name is not part of it.
         let t = "Clinton Tuesday said the plan was dead.";
         assert_ne!(who(t)[0].0.as_deref(), Some("Clinton Tuesday"));
+    }
+
+    #[test]
+    fn a_role_stands_for_the_person_introduced_with_it() {
+        let t = "President Volodymyr Zelenskyy visited Kharkiv with Head of the President's \
+                 Office Andriy Yermak. “We will rebuild,” the Head of State said. The Head of the \
+                 Office of the President noted that talks went on. “It was hard,” said the Head \
+                 of the President's Office.";
+        assert_eq!(
+            who(t)[1..],
+            [
+                some("Volodymyr Zelenskyy", Attribution::DirectQuote),
+                some("Andriy Yermak", Attribution::Pronoun),
+                some("Andriy Yermak", Attribution::DirectQuote),
+            ]
+        );
+        // With no one named in any role, the person the text is about.
+        let t = "Vladimir Putin sent a message to the family. “He did much for our countries,” \
+                 the President stressed.";
+        assert_eq!(who(t)[1], some("Vladimir Putin", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn the_agent_of_a_passive_cue_speaks_for_the_sentence_before_too() {
+        let t = "Ukraine needs weapons faster. This was stated by President Volodymyr Zelenskyy \
+                 in an interview. According to him, artillery comes first.";
+        assert_eq!(
+            who(t),
+            [
+                some("Volodymyr Zelenskyy", Attribution::Indirect),
+                some("Volodymyr Zelenskyy", Attribution::Indirect),
+                some("Volodymyr Zelenskyy", Attribution::Pronoun),
+            ]
+        );
+        // A sentence that ends right after the agent's roles does not panic.
+        for t in [
+            "This was emphasized by the Head",
+            "This was stated by Head of",
+        ] {
+            let _ = who(t);
+        }
+    }
+
+    #[test]
+    fn a_name_after_a_role_of_an_organisation_speaks() {
+        let t =
+            "“There is a real chance,” Acting First Deputy Head of the Ukrainian Delegation to \
+                 the TCG Andriy Kostin said.";
+        assert_eq!(who(t), [some("Andriy Kostin", Attribution::DirectQuote)]);
+        let t = "“We have a strategy for Odesa,” said Deputy Head of the Office of the President \
+                 Kyrylo Tymoshenko.";
+        assert_eq!(
+            who(t),
+            [some("Kyrylo Tymoshenko", Attribution::DirectQuote)]
+        );
     }
 }
