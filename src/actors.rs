@@ -83,8 +83,19 @@ struct PersonName {
     surname: String,
 }
 
+/// A generational suffix after a surname: "Jr", "Sr.", "III".
+fn is_suffix(word: &str) -> bool {
+    matches!(
+        word.trim_end_matches('.').to_lowercase().as_str(),
+        "jr" | "sr" | "ii" | "iii" | "iv"
+    )
+}
+
 fn split_name(name: &str) -> PersonName {
-    let parts: Vec<&str> = name.split_whitespace().collect();
+    let mut parts: Vec<&str> = name.split_whitespace().collect();
+    while parts.len() > 1 && parts.last().is_some_and(|w| is_suffix(w)) {
+        parts.pop();
+    }
     let (given, surname) = parts.split_at(parts.len().saturating_sub(1));
     PersonName {
         given: given.iter().map(|s| s.to_string()).collect(),
@@ -143,9 +154,11 @@ pub fn complete_surname<'a>(
     at: usize,
     named: &'a [(usize, String)],
 ) -> Option<&'a str> {
+    // (the surname is the last word that is not a generational suffix: "Lloyd J. Austin III")
     let fits = |n: &&(usize, String)| {
         n.1.split_whitespace()
-            .next_back()
+            .rev()
+            .find(|w| !is_suffix(w))
             .is_some_and(|last| similar_surname(last, surname))
     };
     if let Some((_, name)) = named.iter().filter(|n| n.0 < at).rfind(fits) {

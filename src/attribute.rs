@@ -89,6 +89,33 @@ impl Token<'_> {
     }
 }
 
+/// The full word of an abbreviated title ("Sgt. Maj. Michael Grinston" is "the sergeant major"),
+/// for matching a role to the person introduced with it.
+fn full_title(word: &str) -> &str {
+    match word {
+        "gen" => "general",
+        "adm" => "admiral",
+        "maj" => "major",
+        "sgt" => "sergeant",
+        "lt" => "lieutenant",
+        "col" => "colonel",
+        "capt" => "captain",
+        "cmdr" | "cdr" => "commander",
+        "brig" => "brigadier",
+        "cpl" => "corporal",
+        "pvt" => "private",
+        "sen" => "senator",
+        "rep" => "representative",
+        "gov" => "governor",
+        "supt" => "superintendent",
+        "insp" => "inspector",
+        "det" => "detective",
+        "prof" => "professor",
+        "dr" => "doctor",
+        other => other,
+    }
+}
+
 /// Days and months: never part of a name ("Clinton Tuesday said").
 const DATE_WORDS: [&str; 21] = [
     "monday",
@@ -705,7 +732,7 @@ impl Finder<'_> {
         if !titles_only || !rest_ok {
             return None;
         }
-        let head = words[of - 1].lower.clone();
+        let head = full_title(&words[of - 1].lower).to_string();
         let rest: Vec<&str> = words[of..].iter().map(|t| t.lower.as_str()).collect();
         if head == "head" && rest == ["of", "state"] {
             return Some("president".into());
@@ -758,7 +785,7 @@ impl Finder<'_> {
             .iter()
             .rev()
             .find(|t| self.lex.titles.contains(&t.lower))
-            .map(|t| t.lower.clone())
+            .map(|t| full_title(&t.lower).to_string())
     }
 
     /// A person's name after the roles that lead up to it, from token `from` ("Head of the
@@ -992,6 +1019,25 @@ impl Finder<'_> {
         // crowd") is the author's.
         if toks.is_empty() || CONJUNCTIONS.contains(&toks[0].lower.as_str()) {
             return None;
+        }
+        // "“…,” read a statement from Prime Minister Erna Solberg."
+        if matches!(
+            toks[0].lower.as_str(),
+            "read" | "reads" | "reported" | "says" | "said"
+        ) {
+            for k in 1..toks.len().min(5) {
+                if self.lex.statement_nouns.contains(&toks[k].lower)
+                    && toks
+                        .get(k + 1)
+                        .is_some_and(|t| matches!(t.lower.as_str(), "from" | "by" | "of"))
+                {
+                    let from = k + 2;
+                    let from = from + usize::from(toks.get(from).is_some_and(|t| t.lower == "the"));
+                    if let Some(e) = self.entity_starting_at(toks, from) {
+                        return Some(Found::Named(e, Attribution::DirectQuote));
+                    }
+                }
+            }
         }
         // "“…,” according to Judicial Watch."
         if toks.len() > 2 && toks[0].lower == "according" && toks[1].lower == "to" {
@@ -2699,5 +2745,23 @@ mod tests {
             who(t),
             [some("Kyrylo Tymoshenko", Attribution::DirectQuote)]
         );
+    }
+
+    #[test]
+    fn military_ranks_and_statements_read_after_a_quote() {
+        let t =
+            "Army Sgt. Maj. Michael Grinston told troops that readiness came first. “You are the \
+                 best,” the sergeant major said.";
+        assert_eq!(
+            who(t),
+            [
+                some("Michael Grinston", Attribution::Indirect),
+                some("Michael Grinston", Attribution::DirectQuote),
+            ]
+        );
+        let t = "“This is a dark day,” read a statement from Prime Minister Erna Solberg.";
+        assert_eq!(who(t), [some("Erna Solberg", Attribution::DirectQuote)]);
+        let t = "Chief Inspector Anna Berg spoke to reporters on Sunday.";
+        assert_eq!(who(t), [some("Anna Berg", Attribution::Indirect)]);
     }
 }

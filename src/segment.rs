@@ -327,6 +327,8 @@ const NEVER_END: &[&str] = &[
     "rep", "gov", "pres", "amb", "rev", "hon", "st", "jr", "sr", "no", "nos", "vs", "v", "e.g",
     "i.e", "cf", "al", "approx", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept",
     "oct", "nov", "dec", "mt", "ft", "fig", "art", "vol", "ch", "pp", "ca", "est", "dept", "univ",
+    // military and police ranks ("Army Sgt. Maj. Michael Grinston", "Brig. Gen.", "Det. Supt.")
+    "maj", "brig", "cpl", "pvt", "spc", "pfc", "cdr", "supt", "insp", "det",
 ];
 /// Abbreviations that may end a sentence: they end one only before a common sentence opener.
 const MAY_END: &[&str] = &[

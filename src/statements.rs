@@ -218,5 +218,11 @@ mod tests {
         // Two different full names after it, none before: no guess.
         assert_eq!(complete_surname("Biden", 0, &named[1..]), None);
         assert_eq!(complete_surname("Lavrov", 100, &named), None);
+        // A generational suffix is not the surname.
+        let named = vec![(0, "Lloyd J. Austin III".to_string())];
+        assert_eq!(
+            complete_surname("Austin", 10, &named),
+            Some("Lloyd J. Austin III")
+        );
     }
 }

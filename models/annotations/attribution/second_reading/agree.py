@@ -1,3 +1,6 @@
+"""Agreement between the first reading (../sources/<src>/quotes.jsonl) and the second
+(<src>_passb.tsv): same speaker leniently (same head word; "A and B" in any order).
+usage: python3 agree.py wikinews press usgov (from this folder)"""
 import json, csv, sys, re
 def head(n):
     w=[x for x in re.split(r"[^\w'’.-]+", n.lower()) if x]
@@ -12,12 +15,12 @@ def same(a,b):
     return ha==hb or ha in b1.split() or hb in a1.split()
 tot=agree=kagree=0; dis=[]
 for src in sys.argv[1:]:
-    A=[json.loads(l) for l in open(f"{src}/quotes.jsonl") if l.strip()]
-    B=list(csv.DictReader(open(f"passb/{src}_passb.tsv"),delimiter='\t'))
+    A=[json.loads(l) for l in open(f"../sources/{src}/quotes.jsonl") if l.strip()]
+    B=list(csv.DictReader(open(f"{src}_passb.tsv"),delimiter='\t'))
     assert len(A)==len(B), (src,len(A),len(B))
     for a,b in zip(A,B):
         assert f"{a['doc_id']}-{a['n']}"==b['item']
         tot+=1; s=same(a['speaker'],b['speaker']); agree+=s; kagree+= a['speaker_kind']==b['speaker_kind']
         if not s: dis.append(b['item'])
 print(f"items {tot}; speaker agreement {agree}/{tot} = {agree/tot:.3f}; kind agreement {kagree/tot:.3f}; disagreements: {len(dis)}")
-open('passb/disagreements.txt','w').write('\n'.join(dis)+'\n')
+print('disagreements:', ' '.join(dis))
