@@ -195,8 +195,9 @@ impl PackedBf16 {
         a
     }
 
-    /// At most [`MC`] rows on AMX tiles: 32 × 32 blocks of the result, each four 16 × 16 tiles
-    /// accumulated over the depth in steps of 32 bf16 values.
+    /// At most [`MC`] rows on AMX tiles: 32-row stripes of the result (one `asm!` block each, see
+    /// [`amx::stripe_32xn`]), each 32 × 32 block four 16 × 16 tiles accumulated over the depth in
+    /// steps of 32 bf16 values.
     ///
     /// # Safety
     ///
@@ -204,25 +205,20 @@ impl PackedBf16 {
     /// permission); `self.n` is a multiple of 32; `x` holds `rows` rows of `k`, `dst` `rows` of `n`.
     #[cfg(target_arch = "x86_64")]
     unsafe fn rows_amx(&self, x: &[f32], rows: usize, dst: &mut [f32]) {
-        // SAFETY: AMX is available (this function's contract), so `pairs` may run and the thread may be configured; the offsets `r * kp` (r < padded) and `jb * kp * 16` (jb < n / 16) stay inside `a` and `packed`.
+        // SAFETY: AMX is available (this function's contract), so `pairs` and the stripes may run; `a` holds `padded` rows of `kp` pairs, so the offset `r * kp` (r < padded, a multiple of 32) leaves 32 rows; `packed` holds the n / 16 blocks of kp × 16 pairs; `c` holds 32 · n floats.
         unsafe {
             let (kp, n) = (self.kp, self.n);
             let padded = rows.div_ceil(32) * 32;
             let a = self.pairs(x, rows, padded);
-            amx::configure_thread();
-            let mut c = [0f32; 4 * 256];
+            let mut c = vec![0f32; 32 * n];
             for r in (0..padded).step_by(32) {
-                for jb in (0..n / 16).step_by(2) {
-                    amx::block_32x32(
-                        a.as_ptr().add(r * kp),
-                        kp,
-                        self.packed.as_ptr().add(jb * kp * 16),
-                        &mut c,
-                    );
-                    // Tiles: c[0] rows r..r+16 × cols jb, c[1] × jb+1, c[2] rows r+16.. × jb, c[3].
-                    for (t, tile) in c.chunks_exact(256).enumerate() {
+                amx::stripe_32xn(a.as_ptr().add(r * kp), kp, self.packed.as_ptr(), n, &mut c);
+                // Per pair of column blocks q: tiles rows r..r+16 × block 2q, × block 2q+1,
+                // rows r+16.. × block 2q, × block 2q+1.
+                for (q, pair) in c.chunks_exact(1024).enumerate() {
+                    for (t, tile) in pair.chunks_exact(256).enumerate() {
                         let r0 = r + 16 * (t / 2);
-                        let c0 = (jb + t % 2) * 16;
+                        let c0 = (2 * q + t % 2) * 16;
                         for i in 0..16 {
                             if r0 + i >= rows {
                                 break;
@@ -281,12 +277,11 @@ impl PackedBf16 {
 /// Intel AMX (Advanced Matrix Extensions) through inline assembly: eight tile registers of 16 rows
 /// × 64 bytes, and `tdpbf16ps`, which multiplies a 16 × 32 bf16 tile by a 32 × 16 one (stored as
 /// 16 rows of 16 bf16 pairs, the layout [`PackedBf16`] already has) into a 16 × 16 f32 tile.
-/// Linux grants the tile state per process on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`), and
-/// each thread loads the tile configuration once.
+/// Linux grants the tile state per process on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); each
+/// block loads the tile configuration and releases the tile state itself.
 #[cfg(target_arch = "x86_64")]
 mod amx {
     use std::arch::asm;
-    use std::cell::Cell;
     use std::sync::OnceLock;
 
     /// CPUID.(7,0):EDX bits 22 (AMX-BF16) and 24 (AMX-TILE), and the kernel's permission.
@@ -323,6 +318,7 @@ mod amx {
         false
     }
 
+    /// The 64-byte tile configuration (palette 1): all eight tiles 16 rows × 64 bytes.
     #[repr(C, align(64))]
     struct TileConfig {
         palette: u8,
@@ -332,86 +328,92 @@ mod amx {
         rows: [u8; 16],
     }
 
-    thread_local! {
-        static CONFIGURED: Cell<bool> = const { Cell::new(false) };
-    }
+    static CONFIG: TileConfig = TileConfig {
+        palette: 1,
+        start_row: 0,
+        reserved: [0; 14],
+        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
+        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
+    };
 
-    /// Loads the tile configuration on this thread (all eight tiles 16 rows × 64 bytes).
+    /// A 32-row stripe of the product: rows 0–15 and 16–31 of `a` (32 rows of `kp` pairs) times
+    /// every column block of `b` (`n / 16` consecutive blocks of `kp × 16` pairs). For each pair
+    /// of column blocks `q`, `c[q·1024..]` receives four 16 × 16 tiles: rows 0–15 × block 2q,
+    /// rows 0–15 × block 2q+1, rows 16–31 × block 2q, rows 16–31 × block 2q+1.
+    ///
+    /// The whole stripe is one `asm!` block: it loads the tile configuration, runs every tile
+    /// computation and releases the tile state (`tilerelease`), so no tile register is live
+    /// outside the block (Rust's inline-assembly rules would not preserve one) and the thread
+    /// leaves no tile state behind. Configuring once per stripe rather than per 32 × 32 block
+    /// keeps the cost of `ldtilecfg` and `tilerelease` out of the inner loops.
     ///
     /// # Safety
     ///
-    /// [`available`] returned true.
-    pub unsafe fn configure_thread() {
-        // SAFETY: AMX is available (this function's contract); `cfg` is a valid 64-byte palette-1 configuration that outlives the instruction.
+    /// [`available`] returned true; `a` holds 32 rows of `kp` pairs; `b` holds `n / 16` blocks of
+    /// `kp × 16` pairs; `c` holds at least `32 · n` floats; `kp` is a positive multiple of 16 and
+    /// `n` a positive multiple of 32.
+    pub unsafe fn stripe_32xn(a: *const u32, kp: usize, b: *const u32, n: usize, c: &mut [f32]) {
+        assert!(kp > 0 && kp % 16 == 0 && n > 0 && n % 32 == 0 && c.len() >= 32 * n);
+        // SAFETY: AMX is available and the kernel granted the tile state (this function's
+        // contract). CONFIG is a valid, 64-byte aligned palette-1 configuration in static memory.
+        // Row stride of `a` is sa = kp·4 bytes; a1 = a + 16·sa is row 16. Per column pair the
+        // loop runs kp / 16 = sa / 64 ≥ 1 steps, each loading 16 rows × 64 bytes at columns
+        // p..p+16 of rows 0–15 and 16–31 of `a` (inside its 32 rows of kp pairs) and one 1 KiB
+        // slice of each of two consecutive blocks of `b` (block size kp·16·4 = 16·sa bytes), so
+        // after the steps b1 points at the next pair of blocks, and n / 32 pairs stay inside the
+        // n / 16 blocks. Each pair stores 4 KiB at c, then c advances 4 KiB: 32·n floats in all,
+        // inside `c` (asserted above). The block writes only the registers it names.
         unsafe {
-            if CONFIGURED.with(|c| c.get()) {
-                return;
-            }
-            let mut cfg = TileConfig {
-                palette: 1,
-                start_row: 0,
-                reserved: [0; 14],
-                colsb: [0; 16],
-                rows: [0; 16],
-            };
-            for t in 0..8 {
-                cfg.colsb[t] = 64;
-                cfg.rows[t] = 16;
-            }
-            asm!("ldtilecfg [{}]", in(reg) &cfg as *const TileConfig, options(nostack, readonly));
-            CONFIGURED.with(|c| c.set(true));
-        }
-    }
-
-    /// `c` = four 16 × 16 tiles: rows 0–15 and 16–31 of `a` (32 rows of `kp` pairs) times column
-    /// blocks 0 and 1 of `b` (`kp × 16` pairs each, consecutive).
-    ///
-    /// # Safety
-    ///
-    /// The thread is configured ([`configure_thread`]); `a` holds 32 rows of `kp` pairs, `b`
-    /// two blocks of `kp × 16` pairs; `kp` is a multiple of 16.
-    pub unsafe fn block_32x32(a: *const u32, kp: usize, b: *const u32, c: &mut [f32; 1024]) {
-        // SAFETY: this function's contract: the tiles are configured, and every load reads 16 rows of 64 bytes inside `a` (32 rows of kp pairs) or `b` (2 blocks); the stores write 4 × 1 KiB inside `c`.
-        unsafe {
-            let sa = kp * 4;
-            let b1 = b.add(kp * 16);
             asm!(
+                "ldtilecfg [{steps}]",
+                "3:",
                 "tilezero tmm0",
                 "tilezero tmm1",
                 "tilezero tmm2",
                 "tilezero tmm3",
-                options(nostack)
-            );
-            for p in (0..kp).step_by(16) {
-                asm!(
-                    "tileloadd tmm4, [{a0} + {sa}*1]",
-                    "tileloadd tmm5, [{a1} + {sa}*1]",
-                    "tileloadd tmm6, [{b0} + {sb}*1]",
-                    "tileloadd tmm7, [{b1} + {sb}*1]",
-                    "tdpbf16ps tmm0, tmm4, tmm6",
-                    "tdpbf16ps tmm1, tmm4, tmm7",
-                    "tdpbf16ps tmm2, tmm5, tmm6",
-                    "tdpbf16ps tmm3, tmm5, tmm7",
-                    a0 = in(reg) a.add(p),
-                    a1 = in(reg) a.add(16 * kp + p),
-                    b0 = in(reg) b.add(p * 16),
-                    b1 = in(reg) b1.add(p * 16),
-                    sa = in(reg) sa,
-                    sb = in(reg) 64usize,
-                    options(nostack, readonly)
-                );
-            }
-            let cp = c.as_mut_ptr();
-            asm!(
-                "tilestored [{c0} + {s}*1], tmm0",
-                "tilestored [{c1} + {s}*1], tmm1",
-                "tilestored [{c2} + {s}*1], tmm2",
-                "tilestored [{c3} + {s}*1], tmm3",
-                c0 = in(reg) cp,
-                c1 = in(reg) cp.add(256),
-                c2 = in(reg) cp.add(512),
-                c3 = in(reg) cp.add(768),
-                s = in(reg) 64usize,
+                "mov {a0}, {abase}",
+                "lea {a1}, [{abase} + {sa}*8]",
+                "lea {a1}, [{a1} + {sa}*8]",
+                "mov {b0}, {bptr}",
+                "lea {b1}, [{bptr} + {sa}*8]",
+                "lea {b1}, [{b1} + {sa}*8]",
+                "mov {steps}, {sa}",
+                "shr {steps}, 6",
+                "2:",
+                "tileloadd tmm4, [{a0} + {sa}*1]",
+                "tileloadd tmm5, [{a1} + {sa}*1]",
+                "tileloadd tmm6, [{b0} + {sb}*1]",
+                "tileloadd tmm7, [{b1} + {sb}*1]",
+                "tdpbf16ps tmm0, tmm4, tmm6",
+                "tdpbf16ps tmm1, tmm4, tmm7",
+                "tdpbf16ps tmm2, tmm5, tmm6",
+                "tdpbf16ps tmm3, tmm5, tmm7",
+                "add {a0}, 64",
+                "add {a1}, 64",
+                "add {b0}, 1024",
+                "add {b1}, 1024",
+                "sub {steps}, 1",
+                "jnz 2b",
+                "tilestored [{c} + {sb}*1], tmm0",
+                "tilestored [{c} + {sb}*1 + 1024], tmm1",
+                "tilestored [{c} + {sb}*1 + 2048], tmm2",
+                "tilestored [{c} + {sb}*1 + 3072], tmm3",
+                "add {c}, 4096",
+                "mov {bptr}, {b1}",
+                "sub {pairs}, 1",
+                "jnz 3b",
+                "tilerelease",
+                steps = inout(reg) &CONFIG as *const TileConfig => _,
+                abase = in(reg) a,
+                a0 = out(reg) _,
+                a1 = out(reg) _,
+                b0 = out(reg) _,
+                b1 = out(reg) _,
+                bptr = inout(reg) b => _,
+                c = inout(reg) c.as_mut_ptr() => _,
+                pairs = inout(reg) n / 32 => _,
+                sa = in(reg) kp * 4,
+                sb = in(reg) 64usize,
                 options(nostack)
             );
         }
@@ -520,6 +522,8 @@ mod tests {
             (70, 33, 32),
             (9, 64, 80),
             (11, 19, 24),
+            // the encoder's shape: 12 steps of the AMX loop
+            (40, 384, 64),
         ] {
             let w: Vec<f32> = (0..k * n)
                 .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
