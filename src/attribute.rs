@@ -639,6 +639,24 @@ impl Finder<'_> {
             s = c;
             g = " ";
         }
+        // "… spoke to Terence Fan, an expert from Singapore Management University, who said":
+        // the person the relative clause hangs on.
+        if toks[s].lower == "who" && s > 0 && gap(self.text, toks, s - 1).trim() == "," {
+            for c in (s.saturating_sub(24)..s).rev() {
+                if toks[c].quoted {
+                    break;
+                }
+                if gap(self.text, toks, c).trim() == "," && !toks[c].possessive {
+                    if let Some(e) = self
+                        .entity_ending_at(toks, c)
+                        .filter(|e| e.kind == ActorKind::Person)
+                    {
+                        return Some(Found::Named(e, Attribution::Indirect));
+                    }
+                }
+            }
+            return None;
+        }
         if g.trim().is_empty() {
             if let Some((span, _)) = self.role_ending_before(toks, s + 1) {
                 return Some(Found::Pronoun(span, Attribution::Indirect));
@@ -683,7 +701,7 @@ impl Finder<'_> {
                     {
                         match &nearest {
                             // A nearer name that opens the apposition of this one.
-                            Some(_) if c < s && self.opens_apposition(&toks[c + 1]) => {
+                            Some(_) if c < s && self.opens_apposition(toks, c + 1) => {
                                 return Some(Found::Named(e, Attribution::Indirect));
                             }
                             Some(n) => return Some(Found::Named(n.clone(), Attribution::Indirect)),
@@ -720,9 +738,20 @@ impl Finder<'_> {
         if of == 0 || words.iter().any(|t| t.quoted) || words[..of].iter().any(|t| t.possessive) {
             return None;
         }
+        // Titles, with nationality or organisation words and ordinals before the last ("the
+        // Chinese Premier", "the government spokesman", "the 37th commandant").
         let titles_only = words[..of]
-            .iter()
-            .all(|t| self.lex.titles.contains(&t.lower));
+            .last()
+            .is_some_and(|t| self.lex.titles.contains(&t.lower))
+            && words[..of].iter().all(|t| {
+                self.lex.titles.contains(&t.lower)
+                    || self.lex.demonyms.contains(&t.lower)
+                    || self.lex.organisation_words.contains(&t.lower)
+                    || (t.text.starts_with(|c: char| c.is_ascii_digit())
+                        && ["st", "nd", "rd", "th"]
+                            .iter()
+                            .any(|x| t.lower.ends_with(x)))
+            });
         // After "of": a title or a name ("of State", "of Ukraine", "of the Russian Federation").
         let rest_ok = words[of..].iter().skip(1).all(|t| {
             matches!(t.lower.as_str(), "the" | "of")
@@ -759,15 +788,29 @@ impl Finder<'_> {
         })
     }
 
-    /// The role head of a person's mention: the last title before any "of" in the words that
-    /// lead up to the name ("President Volodymyr Zelenskyy": president; "Head of the
+    /// The roles of a person's mention: the last title before any "of" in the words that lead
+    /// up to the name, any rank among them, and a title in an apposition after the name ("President Volodymyr Zelenskyy": president; "Head of the
     /// President's Office Andriy Yermak": head; "Russian Foreign Minister Sergei Lavrov":
     /// minister).
-    fn role_of_mention(&self, toks: &[Token], name_start: usize) -> Option<String> {
-        let i = toks.iter().position(|t| t.start >= name_start)?;
+    fn role_of_mention(&self, toks: &[Token], name_start: usize) -> Vec<String> {
+        const RANKS: [&str; 9] = [
+            "general",
+            "admiral",
+            "sergeant",
+            "colonel",
+            "captain",
+            "lieutenant",
+            "major",
+            "commander",
+            "brigadier",
+        ];
+        let mut roles: Vec<String> = Vec::new();
+        let Some(i) = toks.iter().position(|t| t.start >= name_start) else {
+            return roles;
+        };
         let mut from = i;
         while from > 0
-            && i - from < 8
+            && i - from < 10
             && (self.adjacent(toks, from - 1) || self.after_possessive(toks, from - 1))
             && !toks[from - 1].quoted
             && (self.lex.titles.contains(&toks[from - 1].lower)
@@ -781,11 +824,54 @@ impl Finder<'_> {
             .iter()
             .position(|t| t.lower == "of")
             .unwrap_or(words.len());
-        words[..of]
+        if let Some(t) = words[..of]
             .iter()
             .rev()
             .find(|t| self.lex.titles.contains(&t.lower))
-            .map(|t| full_title(&t.lower).to_string())
+        {
+            roles.push(full_title(&t.lower).to_string());
+        }
+        // A rank holds wherever it stands ("Chairman of the Joint Chiefs of Staff Navy Adm.
+        // Mike Mullen" is also the admiral).
+        for t in words {
+            let w = full_title(&t.lower);
+            if RANKS.contains(&w) && !roles.iter().any(|r| r == w) {
+                roles.push(w.to_string());
+            }
+        }
+        // An apposition after the name: "Martin E. Dempsey, chairman of the Joint Chiefs", ",
+        // the Chinese premier".
+        let end = (i..toks.len())
+            .find(|&k| {
+                k + 1 == toks.len() || !self.adjacent(toks, k) || !self.name_like(&toks[k + 1])
+            })
+            .map_or(toks.len(), |k| k + 1);
+        if end < toks.len() && gap(self.text, toks, end - 1).trim() == "," {
+            let mut k = end;
+            while k < toks.len()
+                && k < end + 4
+                && (matches!(toks[k].lower.as_str(), "the" | "a" | "an")
+                    || self.lex.demonyms.contains(&toks[k].lower)
+                    || self.lex.organisation_words.contains(&toks[k].lower))
+            {
+                k += 1;
+            }
+            let mut last = None;
+            while k < toks.len() && !toks[k].quoted && self.lex.titles.contains(&toks[k].lower) {
+                last = Some(k);
+                if k + 1 < toks.len() && !self.adjacent(toks, k) {
+                    break;
+                }
+                k += 1;
+            }
+            if let Some(l) = last {
+                let w = full_title(&toks[l].lower).to_string();
+                if !roles.contains(&w) {
+                    roles.push(w);
+                }
+            }
+        }
+        roles
     }
 
     /// A person's name after the roles that lead up to it, from token `from` ("Head of the
@@ -820,14 +906,19 @@ impl Finder<'_> {
 
     /// Does token `t` open an apposition that describes the name before it ("a superdelegate",
     /// "the head of", "who leads", "now a partner", "58", "director of")?
-    fn opens_apposition(&self, t: &Token) -> bool {
+    fn opens_apposition(&self, toks: &[Token], k: usize) -> bool {
         const OPENERS: [&str; 14] = [
             "a", "an", "the", "who", "whose", "now", "then", "formerly", "himself", "herself",
             "his", "her", "its", "their",
         ];
+        let t = &toks[k];
+        // ("Member of Parliament for …", "Chairman of the Joint Chiefs": a title before "of")
+        let title_of =
+            self.lex.titles.contains(&t.lower) && toks.get(k + 1).is_some_and(|n| n.lower == "of");
         !t.quoted
             && (OPENERS.contains(&t.lower.as_str())
                 || t.text.chars().all(|c| c.is_ascii_digit())
+                || title_of
                 || (!t.is_cap() && self.lex.titles.contains(&t.lower)))
     }
 
@@ -1576,6 +1667,25 @@ pub fn attribute(
         })
         .collect();
 
+    // The person each sentence names first as a subject (for "he" and "she" in it).
+    let first_person: Vec<Option<Entity>> = sent_toks
+        .iter()
+        .enumerate()
+        .map(|(si, toks)| {
+            if seg.sentences[si].heading {
+                return None;
+            }
+            (0..toks.len()).find_map(|i| {
+                let at_clause_start = i == 0 || gap(text, toks, i - 1).contains(',');
+                if !at_clause_start || toks[i].quoted {
+                    return None;
+                }
+                f.entity_starting_at(toks, i)
+                    .filter(|e| e.kind == ActorKind::Person)
+            })
+        })
+        .collect();
+
     // Speaker of each quotation, from (in this order) a name in the clause after the closing
     // mark, a speaker in the frame before the opening mark, someone unnamed in either, a name
     // in the clause that follows as its own sentence, and the sentence that introduces it.
@@ -1688,7 +1798,10 @@ pub fn attribute(
         let lead_cue = |toks: &[Token]| {
             let n = toks.len();
             let last = text[..q.open].trim_end();
-            if !(last.ends_with(',') || last.ends_with(':')) {
+            // (or a cue right before the mark: "…, who said “…”")
+            let bare =
+                n > 0 && toks[n - 1].end == last.len() && f.quote_cue_at(toks, n - 1).is_some();
+            if !(last.ends_with(',') || last.ends_with(':') || bare) {
                 return None;
             }
             (n.saturating_sub(3)..n).find_map(|k| {
@@ -1795,6 +1908,24 @@ pub fn attribute(
                         .map(as_direct)
                         .or_else(|| f.frame_subject(ptoks));
                 }
+                // "Staff Sgt. Shuntanna Armstrong, the brigade's officer, also has family in
+                // mind. “…”": a quotation that stands alone after a sentence in the same
+                // paragraph whose subject is a person named in full.
+                if found.is_none()
+                    && seg.sentences[prev].paragraph == seg.sentences[si].paragraph
+                    && own[prev].is_none()
+                {
+                    if let Some(e) = first_person[prev].as_ref().filter(|e| {
+                        // (the subject opens the sentence, over its titles)
+                        e.name.contains(char::is_whitespace)
+                            && ptoks
+                                .iter()
+                                .take_while(|t| t.start < e.mention.start)
+                                .all(|t| t.is_cap() || lex.titles.contains(&t.lower))
+                    }) {
+                        found = Some(Found::Named(e.clone(), Attribution::DirectQuote));
+                    }
+                }
             } else if frame_empty && same_or_next_par {
                 // A quotation that goes on after another one, in the next sentence or
                 // paragraph, with no frame of its own ("“…,” Cruz told reporters. “This is
@@ -1876,24 +2007,6 @@ pub fn attribute(
             turn[si] = current.clone();
         }
     }
-    // The person each sentence names first as a subject (for "he" and "she" in it).
-    let first_person: Vec<Option<Entity>> = sent_toks
-        .iter()
-        .enumerate()
-        .map(|(si, toks)| {
-            if seg.sentences[si].heading {
-                return None;
-            }
-            (0..toks.len()).find_map(|i| {
-                let at_clause_start = i == 0 || gap(text, toks, i - 1).contains(',');
-                if !at_clause_start || toks[i].quoted {
-                    return None;
-                }
-                f.entity_starting_at(toks, i)
-                    .filter(|e| e.kind == ActorKind::Person)
-            })
-        })
-        .collect();
 
     // Everyone named as a person, with the role the text gives them ("President Volodymyr
     // Zelenskyy"): for "the President said".
@@ -1907,8 +2020,21 @@ pub fn attribute(
                 .flatten();
             match e {
                 Some(e) => {
-                    if e.kind == ActorKind::Person {
-                        if let Some(role) = f.role_of_mention(toks, e.mention.start) {
+                    // (a full name, not a word of an organisation: "Joint Chiefs of Staff")
+                    let full = e.name.contains(char::is_whitespace);
+                    // (not the complement of "of": "chairman of the Joint Chiefs")
+                    let after_of = {
+                        let mut k = toks
+                            .iter()
+                            .position(|t| t.start >= e.mention.start)
+                            .unwrap_or(i);
+                        if k > 0 && toks[k - 1].lower == "the" {
+                            k -= 1;
+                        }
+                        k > 0 && toks[k - 1].lower == "of"
+                    };
+                    if e.kind == ActorKind::Person && full && !after_of {
+                        for role in f.role_of_mention(toks, e.mention.start) {
                             role_people.push((e.mention.start, e.name.clone(), role));
                         }
                     }
@@ -1932,9 +2058,9 @@ pub fn attribute(
             .find(|(at, _, role)| *at < span.start && *role == head)
             .map(|(_, name, _)| (name.clone(), ActorKind::Person))
     };
-    // Nobody introduced with that role: the person the text is about, when the text names no
-    // one with any role ("Vladimir Putin sent a message … “…,” the President stressed.").
-    let roleless = role_people.is_empty();
+    // Nobody introduced with that role: the latest person, when the text gives that person no
+    // other role ("Vladimir Putin sent a message … “…,” the President stressed.").
+    let has_role = |name: &str| role_people.iter().any(|(_, n, _)| n == name);
 
     // Resolve in reading order: pronouns to the latest person speaker, continuations.
     let mut out = Vec::with_capacity(seg.sentences.len());
@@ -1952,13 +2078,45 @@ pub fn attribute(
         // A sentence with a real quotation takes the quotation's speaker; with a few words in
         // scare quotes, its own.
         let quote_speaker = s.quote.and_then(|qi| quote_found[qi].clone());
+        // A short quotation that a cue leads into and that ends the sentence ("AFP spoke to
+        // Terence Fan, an expert, who said “It is unusual.”") is what the sentence reports, and
+        // the model reads it: its speaker is the sentence's.
+        let led_in_and_closing = |si: usize| {
+            let sent = &seg.sentences[si];
+            let Some(q) = sent.quote.map(|qi| &seg.quotes[qi]) else {
+                return false;
+            };
+            let closes = q.close.is_some_and(|c| {
+                c < sent.span.end
+                    && text[c..sent.span.end]
+                        .chars()
+                        .skip(1)
+                        .all(|ch| !ch.is_alphanumeric())
+            });
+            let before = text[sent.span.start.min(q.open)..q.open].trim_end();
+            let last_word = before
+                .rsplit(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("")
+                .to_lowercase();
+            let cue = before.ends_with(':')
+                || lex
+                    .cues
+                    .iter()
+                    .chain(&lex.quote_cues)
+                    .any(|c| c.len() == 1 && c[0] == last_word);
+            closes && cue && matches!(quote_speaker, Some(Found::Named(..)))
+        };
         let explicit_quote = matches!(quote_speaker, Some(Found::Named(..))) && quoted_share >= 0.5;
         let found = if s.heading {
             None
         } else if let (Some(e), false) = (&turn[si], explicit_quote) {
             Some(Found::Named(e.clone(), Attribution::SpeakerLabel))
         } else if quote_speaker.is_some()
-            && (quoted_share >= 0.2 || own[si].is_none() || same_found(&own[si], &quote_speaker))
+            && (quoted_share >= 0.2
+                || own[si].is_none()
+                || same_found(&own[si], &quote_speaker)
+                || led_in_and_closing(si))
         {
             quote_speaker
         } else {
@@ -1986,24 +2144,46 @@ pub fn attribute(
                         (None, q) => q.as_ref(),
                     };
                     recent
-                        .filter(|_| roleless)
+                        .filter(|(name, kind, _)| *kind == ActorKind::Person && !has_role(name))
                         .map(|(name, kind, _)| (name.clone(), *kind))
                 };
-                role_holder(span).or_else(fallback).map(|(name, kind)| {
-                    (
-                        Speaker {
-                            mention: span.slice(text).to_string(),
-                            span,
-                            name,
-                            kind,
-                        },
-                        if how == Attribution::DirectQuote {
-                            how
-                        } else {
-                            Attribution::Pronoun
-                        },
-                    )
-                })
+                // Of several holders, the person the text has just been about ("Volodymyr
+                // Zelenskyy met President of the Bundestag Bärbel Bas. … The President stressed
+                // …": Zelenskyy, the latest speaker or subject, is a president too).
+                let current = {
+                    let recent = match (&last_person, &last_subject) {
+                        (Some(p), Some(q)) if q.2 > p.2 => Some(q),
+                        (Some(p), _) => Some(p),
+                        (None, q) => q.as_ref(),
+                    };
+                    let toks = tokenize(text, span, &quote_spans, false);
+                    let head = f.role_head(&toks, 0, toks.len());
+                    recent
+                        .filter(|(name, _, _)| {
+                            role_people
+                                .iter()
+                                .any(|(_, n, r)| n == name && Some(r) == head.as_ref())
+                        })
+                        .map(|(name, kind, _)| (name.clone(), *kind))
+                };
+                current
+                    .or_else(|| role_holder(span))
+                    .or_else(fallback)
+                    .map(|(name, kind)| {
+                        (
+                            Speaker {
+                                mention: span.slice(text).to_string(),
+                                span,
+                                name,
+                                kind,
+                            },
+                            if how == Attribution::DirectQuote {
+                                how
+                            } else {
+                                Attribution::Pronoun
+                            },
+                        )
+                    })
             }
             Some(Found::Pronoun(span, how)) => first_person[si]
                 .as_ref()
@@ -2119,7 +2299,14 @@ pub fn attribute(
             }
         }
         if result.speaker.is_none() {
-            if let Some(e) = &first_person[si] {
+            // (a full name, or a word capitalised inside sentences too: not "Military" opening
+            // a sentence)
+            let known = |e: &Entity| {
+                e.name.contains(char::is_whitespace)
+                    || (f.mid_caps.contains(e.name.as_str())
+                        && !f.lower_seen.contains(e.name.to_lowercase().as_str()))
+            };
+            if let Some(e) = first_person[si].as_ref().filter(|e| known(e)) {
                 last_subject = Some((e.name.clone(), e.kind, si));
             }
         }
@@ -2763,5 +2950,55 @@ mod tests {
         assert_eq!(who(t), [some("Erna Solberg", Attribution::DirectQuote)]);
         let t = "Chief Inspector Anna Berg spoke to reporters on Sunday.";
         assert_eq!(who(t), [some("Anna Berg", Attribution::Indirect)]);
+    }
+
+    #[test]
+    fn roles_from_ranks_appositions_and_nationalities() {
+        // A rank anywhere before the name, and a title in an apposition after it.
+        let t = "Chairman of the Joint Chiefs of Staff Navy Adm. Mike Mullen visited Hawaii. “You \
+                 are exceptional,” the admiral said. Army Gen. Martin E. Dempsey, chairman of the \
+                 Joint Chiefs of Staff, spoke too. “Those are not headline-grabbing things,” the \
+                 chairman said.";
+        let got = who(t);
+        assert_eq!(got[1], some("Mike Mullen", Attribution::DirectQuote));
+        assert_eq!(got[3], some("Martin E. Dempsey", Attribution::DirectQuote));
+        // A nationality before the role.
+        let t = "Premier Wen Jiabao signed the document. “It is a milestone,” the Chinese Premier \
+                 said.";
+        assert_eq!(who(t)[1], some("Wen Jiabao", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_relative_clause_speaks_for_the_person_it_hangs_on() {
+        let t =
+            "AFP spoke to Terence Fan, an expert from Singapore Management University, who said \
+                 “It is very unusual.”";
+        assert_eq!(who(t), [some("Terence Fan", Attribution::DirectQuote)]);
+    }
+
+    #[test]
+    fn a_lone_quotation_after_a_sentence_about_a_person() {
+        let t = "Staff Sgt. Shuntanna Armstrong, the brigade's officer, also has family in mind. \
+                 “I want to see my daughter.”";
+        assert_eq!(
+            who(t)[1],
+            some("Shuntanna Armstrong", Attribution::DirectQuote)
+        );
+        // A capitalised common word opening a sentence is no subject for a later "he".
+        let t =
+            "“We talk a lot,” said Gen. Martin E. Dempsey. Military ties have grown since 2001. \
+                 “It helped,” he said.";
+        assert_eq!(
+            who(t)[2],
+            some("Martin E. Dempsey", Attribution::DirectQuote)
+        );
+    }
+
+    #[test]
+    fn of_several_holders_of_a_role_the_one_the_text_is_about() {
+        let t = "President of Ukraine Volodymyr Zelenskyy met President of the Bundestag Bärbel \
+                 Bas in Kyiv. Volodymyr Zelenskyy thanked Germany for its support. The President \
+                 stressed that Ukraine expects more.";
+        assert_eq!(who(t)[2], some("Volodymyr Zelenskyy", Attribution::Pronoun));
     }
 }

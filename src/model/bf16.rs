@@ -353,7 +353,9 @@ mod amx {
     /// `kp × 16` pairs; `c` holds at least `32 · n` floats; `kp` is a positive multiple of 16 and
     /// `n` a positive multiple of 32.
     pub unsafe fn stripe_32xn(a: *const u32, kp: usize, b: *const u32, n: usize, c: &mut [f32]) {
-        assert!(kp > 0 && kp % 16 == 0 && n > 0 && n % 32 == 0 && c.len() >= 32 * n);
+        assert!(
+            kp > 0 && kp.is_multiple_of(16) && n > 0 && n.is_multiple_of(32) && c.len() >= 32 * n
+        );
         // SAFETY: AMX is available and the kernel granted the tile state (this function's
         // contract). CONFIG is a valid, 64-byte aligned palette-1 configuration in static memory.
         // Row stride of `a` is sa = kp·4 bytes; a1 = a + 16·sa is row 16. Per column pair the
