@@ -147,11 +147,15 @@ pub struct CellResult {
     pub batch_ms_p95: f64,
     /// Peak resident memory of the process (model included), MB.
     pub peak_rss_mb: Option<f64>,
+    /// The instructions the cell ran on here ([`crate::model::instruction_path`]): "products:
+    /// AMX tiles (tdpbf16ps); element-wise: AVX-512 (F, VL) with AVX2+FMA".
+    pub instructions: String,
 }
 
 impl CellResult {
     pub fn new(cell: Cell, model: String, m: &Measurement) -> CellResult {
         let secs = median(&m.rep_seconds).max(1e-12);
+        let instructions = crate::model::instruction_path(&cell.backend, &cell.precision);
         CellResult {
             cell,
             model,
@@ -171,6 +175,7 @@ impl CellResult {
             batch_ms_p50: quantile(&m.batch_ms, 0.5),
             batch_ms_p95: quantile(&m.batch_ms, 0.95),
             peak_rss_mb: peak_rss_mb(),
+            instructions,
         }
     }
 }
@@ -222,6 +227,15 @@ pub fn table(results: &[CellResult]) -> String {
             r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0}")),
             base.map_or(f64::NAN, |b| r.statements_per_s / b),
         ));
+    }
+    // The instructions each backend and precision ran on, once each.
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for r in results {
+        let key = (r.cell.backend.as_str(), r.cell.precision.as_str());
+        if !seen.contains(&key) {
+            seen.push(key);
+            out.push_str(&format!("{} {}: {}\n", key.0, key.1, r.instructions));
+        }
     }
     out
 }

@@ -647,6 +647,23 @@ fn bench_reports_each_cell_with_its_counts() {
     }
     assert_eq!(results[0]["padded_tokens"].as_u64().unwrap(), tokens);
     assert!(results[2]["padded_tokens"].as_u64().unwrap() > tokens);
+    // Each cell names the instructions it ran on here: the f32 products on the gemm crate, the
+    // bf16 ones on AMX, AVX512-BF16 or the portable path, whichever this CPU has.
+    let instructions = |i: usize| results[i]["instructions"].as_str().unwrap().to_string();
+    assert!(
+        instructions(0).starts_with("products: gemm crate"),
+        "{}",
+        instructions(0)
+    );
+    assert!(
+        ["AMX tiles", "AVX512-BF16", "portable"]
+            .iter()
+            .any(|p| instructions(1).contains(p)),
+        "{}",
+        instructions(1)
+    );
+    assert!(instructions(1).contains("element-wise: "));
+    assert!(instructions(2).starts_with("candle"), "{}", instructions(2));
 }
 
 #[test]

@@ -261,6 +261,37 @@ pub fn softmax(xs: &[f32]) -> Vec<f32> {
     e.into_iter().map(|x| x / s).collect()
 }
 
+/// The instructions a backend and precision run on this machine, as `bench` reports them per
+/// cell: the matrix products' path and the element-wise kernels' (GELU, softmax, LayerNorm).
+pub fn instruction_path(backend: &str, precision: &str) -> String {
+    let elementwise = native::kernels::level_name();
+    #[cfg(target_arch = "x86_64")]
+    let gemm_f32 = if std::is_x86_feature_detected!("avx512f") {
+        "gemm crate, AVX-512 kernels (x86-v4)"
+    } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        "gemm crate, AVX2+FMA kernels (x86-v3)"
+    } else {
+        "gemm crate, baseline kernels"
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let gemm_f32 = "gemm crate";
+    match (backend, precision) {
+        ("native", "bf16") => {
+            let products = if bf16::amx_in_use() {
+                "AMX tiles (tdpbf16ps)"
+            } else if bf16::native_bf16() {
+                "AVX512-BF16 (vdpbf16ps)"
+            } else {
+                "portable: bf16 weights widened to f32, no bf16 instructions"
+            };
+            format!("products: {products}; element-wise: {elementwise}")
+        }
+        ("native", _) => format!("products: {gemm_f32}; element-wise: {elementwise}"),
+        ("candle", _) => "candle's CPU backend (products through the gemm crate)".to_string(),
+        (other, _) => format!("{other}: not described"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -534,6 +534,17 @@ pub mod kernels {
         Avx512,
     }
 
+    /// The instruction set the element-wise kernels run on here (for `bench`).
+    pub fn level_name() -> &'static str {
+        match level() {
+            Level::Base => "baseline x86-64/portable",
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => "AVX2+FMA",
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => "AVX-512 (F, VL) with AVX2+FMA",
+        }
+    }
+
     fn level() -> Level {
         static L: OnceLock<Level> = OnceLock::new();
         *L.get_or_init(|| {
