@@ -266,7 +266,7 @@ def export_onnx(model, path, opset):
 
 
 class OrtEngine:
-    def __init__(self, onnx_path, batches, threads):
+    def __init__(self, onnx_path, batches, threads, precision="f32"):
         import onnxruntime as ort
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
@@ -274,7 +274,7 @@ class OrtEngine:
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
-        self.name, self.precision, self.arrangement = "onnxruntime", "f32", f"1x{threads}"
+        self.name, self.precision, self.arrangement = "onnxruntime", precision, f"1x{threads}"
         self.inputs = [{k: b[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
                        for b in batches]
 
@@ -464,13 +464,15 @@ def parse_args():
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--onnx", help="where to write the exported model (default: a temp dir)")
     p.add_argument("--no-bf16", action="store_true", help="skip the PyTorch bf16 autocast row")
+    p.add_argument("--no-int8", action="store_true",
+                   help="skip the ONNX Runtime int8 (dynamic quantisation) row")
     p.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime")
     p.add_argument("--gemm-threads", default="1,2", help="thread counts for the GEMM peak ('' skips)")
     p.add_argument("--keep-statements", help="write the statements JSONL here instead of a temp file")
     p.add_argument("--no-standpoint", action="store_true", help="skip the Rust `standpoint bench`")
     p.add_argument("--standpoint-bin", default=os.path.join(ROOT, "target", "release", "standpoint"))
     p.add_argument("--standpoint-arrangements", default="2x1,1x2")
-    p.add_argument("--standpoint-precisions", default="f32,bf16")
+    p.add_argument("--standpoint-precisions", default="f32,bf16,int8")
     p.add_argument("--standpoint-backends", default="native,candle")
     p.add_argument("--standpoint-timeout", type=float, default=3600, help="seconds")
     p.add_argument("--json", dest="json_out", help="write all numbers to this file")
@@ -555,6 +557,23 @@ def main():
         except Exception as ex:  # keep going with the other engines
             print(f"ONNX Runtime: failed: {ex!r}")
             checks["ort_error"] = repr(ex)
+        if not args.no_int8 and os.path.exists(onnx_path):
+            # ONNX Runtime's dynamic quantisation: int8 weights per output channel, activations
+            # quantised (u8) on the fly; the peer of standpoint's --precision int8.
+            try:
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+                q_path = onnx_path[:-5] + ".int8.onnx"
+                quantize_dynamic(onnx_path, q_path, per_channel=True, weight_type=QuantType.QInt8)
+                e = OrtEngine(q_path, batches, args.threads, precision="int8")
+                out = e.run()
+                warm[e] = True
+                checks["ort_int8_vs_pytorch_max_abs_prob_diff"] = max_abs_diff(out, t_ref)
+                print(f"ONNX Runtime int8 (dynamic, per-channel): max |prob diff| vs PyTorch f32 "
+                      f"{checks['ort_int8_vs_pytorch_max_abs_prob_diff']:.2e}")
+                engines.append(e)
+            except Exception as ex:
+                print(f"ONNX Runtime int8: failed: {ex!r}")
+                checks["ort_int8_error"] = repr(ex)
 
     if not args.no_bf16:
         try:

@@ -97,8 +97,9 @@ struct ModelArgs {
     /// BertModel, the default on a GPU).
     #[arg(long, value_enum, env = "STANDPOINT_BACKEND")]
     backend: Option<Backend>,
-    /// Weight precision of the native backend: f32, or bf16 (AVX512-BF16 dot products where the
-    /// CPU has them).
+    /// Weight precision of the native backend: f32; bf16 (AMX tiles or AVX512-BF16 dot products
+    /// where the CPU has them); or int8 (weights per output channel, activations per row,
+    /// AVX512-VNNI integer products where the CPU has them, an exact integer loop elsewhere).
     #[arg(long, value_enum, default_value = "f32", env = "STANDPOINT_PRECISION")]
     precision: Precision,
     /// Statements per batch (sorted by length, padded to the batch's longest).
@@ -693,7 +694,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             "statements": texts.len(),
             "warmup": a.warmup,
             "reps": a.reps,
-            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16(), "amx_bf16": standpoint::model::bf16::amx_in_use() },
+            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16(), "amx_bf16": standpoint::model::bf16::amx_in_use(), "avx512vnni": standpoint::model::int8::vnni() },
             "flops": "2 x multiply-adds of the encoder's dense layers and attention over the real tokens; embeddings, normalisation, activations and the classifier not counted",
             "results": results,
         });

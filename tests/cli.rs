@@ -605,7 +605,7 @@ fn bench_reports_each_cell_with_its_counts() {
         "--batch-sizes",
         "8",
         "--precisions",
-        "f32,bf16",
+        "f32,bf16,int8",
         "--backends",
         "native,candle",
         "--arrangements",
@@ -615,7 +615,7 @@ fn bench_reports_each_cell_with_its_counts() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let results = v["results"].as_array().unwrap();
-    // native f32, native bf16, candle f32 (candle has no bf16 cell).
+    // native f32, bf16 and int8, candle f32 (candle has no bf16 or int8 cell).
     let cells: Vec<(String, String)> = results
         .iter()
         .map(|r| {
@@ -627,8 +627,13 @@ fn bench_reports_each_cell_with_its_counts() {
         .collect();
     assert_eq!(
         cells,
-        [("native", "f32"), ("native", "bf16"), ("candle", "f32")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+        [
+            ("native", "f32"),
+            ("native", "bf16"),
+            ("native", "int8"),
+            ("candle", "f32"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     let tokens = results[0]["tokens"].as_u64().unwrap();
     for r in results {
@@ -646,7 +651,7 @@ fn bench_reports_each_cell_with_its_counts() {
         assert!(r["peak_rss_mb"].as_f64().unwrap() > 10.0);
     }
     assert_eq!(results[0]["padded_tokens"].as_u64().unwrap(), tokens);
-    assert!(results[2]["padded_tokens"].as_u64().unwrap() > tokens);
+    assert!(results[3]["padded_tokens"].as_u64().unwrap() > tokens);
     // Each cell names the instructions it ran on here: the f32 products on the gemm crate, the
     // bf16 ones on AMX, AVX512-BF16 or the portable path, whichever this CPU has.
     let instructions = |i: usize| results[i]["instructions"].as_str().unwrap().to_string();
@@ -663,7 +668,14 @@ fn bench_reports_each_cell_with_its_counts() {
         instructions(1)
     );
     assert!(instructions(1).contains("element-wise: "));
-    assert!(instructions(2).starts_with("candle"), "{}", instructions(2));
+    assert!(
+        ["AVX512-VNNI", "portable exact integer"]
+            .iter()
+            .any(|p| instructions(2).contains(p)),
+        "{}",
+        instructions(2)
+    );
+    assert!(instructions(3).starts_with("candle"), "{}", instructions(3));
 }
 
 #[test]
@@ -699,6 +711,33 @@ fn bench_and_precision_errors_are_clear() {
         .arg("--model")
         .arg(root().join("tests/fixtures/nli/bert"))
         .args(["--precision", "bf16"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("apply to the default model"),
+        "{}",
+        stderr(&o)
+    );
+    // Nor int8, on either count.
+    let o = run(bin()
+        .arg("analyze")
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--backend", "candle", "--precision", "int8"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--precision int8 needs --backend native"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(bin()
+        .arg("analyze")
+        .arg(root().join("corpus"))
+        .arg("--out")
+        .arg(out.path())
+        .arg("--model")
+        .arg(root().join("tests/fixtures/nli/bert"))
+        .args(["--precision", "int8"]));
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("apply to the default model"),

@@ -418,6 +418,12 @@ impl CrossEncoder {
                 message: format!("--precision {} needs --backend native", precision.as_str()),
             });
         }
+        if precision == Precision::Int8 && !super::int8::vnni() {
+            tracing::warn!(
+                "--precision int8: this CPU has no AVX512-VNNI, so the products run on the portable \
+                 integer loop, which is slower than f32 (the labels are the same)"
+            );
+        }
         let got = sha256_hex(delta);
         if got != meta.delta_sha256 {
             return Err(ModelError::Config {

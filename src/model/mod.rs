@@ -12,6 +12,7 @@ pub mod bf16;
 pub mod cross;
 pub mod default;
 pub mod hub;
+pub mod int8;
 pub mod load;
 pub mod native;
 pub mod nli;
@@ -283,6 +284,14 @@ pub fn instruction_path(backend: &str, precision: &str) -> String {
                 "AVX512-BF16 (vdpbf16ps)"
             } else {
                 "portable: bf16 weights widened to f32, no bf16 instructions"
+            };
+            format!("products: {products}; element-wise: {elementwise}")
+        }
+        ("native", "int8") => {
+            let products = if int8::vnni() {
+                "AVX512-VNNI (vpdpbusd)"
+            } else {
+                "portable exact integer loop, no VNNI"
             };
             format!("products: {products}; element-wise: {elementwise}")
         }

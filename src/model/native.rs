@@ -28,6 +28,7 @@
 //! threads inside `gemm`); the inference loop runs several batches at once ([`crate::infer`]).
 
 use super::bf16::PackedBf16;
+use super::int8::PackedInt8;
 use super::ModelError;
 use candle_core::{DType, Tensor};
 use std::collections::HashMap;
@@ -41,6 +42,10 @@ pub enum Precision {
     F32,
     /// Dense weights rounded to bfloat16 (activations stay f32; products accumulate in f32).
     Bf16,
+    /// Dense weights in int8 per output channel, activations quantised per row on the fly,
+    /// products in exact integers (AVX512-VNNI where the CPU has it); attention, softmax,
+    /// LayerNorm and GELU stay f32.
+    Int8,
 }
 
 impl Precision {
@@ -48,6 +53,7 @@ impl Precision {
         match self {
             Precision::F32 => "f32",
             Precision::Bf16 => "bf16",
+            Precision::Int8 => "int8",
         }
     }
 }
@@ -86,6 +92,7 @@ enum Weights {
     /// `(in, out)` row-major.
     F32(Vec<f32>),
     Bf16(PackedBf16),
+    Int8(PackedInt8),
 }
 
 /// A dense layer `y = x·W + b` with `W` of shape `(k, n)`.
@@ -126,6 +133,14 @@ impl Dense {
         let w = match precision {
             Precision::F32 => Weights::F32(t),
             Precision::Bf16 => Weights::Bf16(PackedBf16::pack(&t, k, n)),
+            // The FFN's down projection (its input, GELU outputs of width 4·hidden, has the
+            // widest range) is not quantised to int8, where it cost most of the label flips: it
+            // runs in bf16 where the CPU has bf16 products, else in f32.
+            Precision::Int8 if k > n && super::bf16::native_bf16() => {
+                Weights::Bf16(PackedBf16::pack(&t, k, n))
+            }
+            Precision::Int8 if k > n => Weights::F32(t),
+            Precision::Int8 => Weights::Int8(PackedInt8::pack(&t, k, n)),
         };
         Ok(Dense { w, bias, k, n })
     }
@@ -159,6 +174,7 @@ impl Dense {
         match &self.w {
             Weights::F32(w) => matmul_acc(x, m, self.k, w, self.n, dst, threads),
             Weights::Bf16(p) => p.matmul_acc(x, m, dst, threads),
+            Weights::Int8(p) => p.matmul_acc(x, m, dst, threads),
         }
     }
 }

@@ -1,0 +1,484 @@
+//! int8 matrix products for the dense layers (`--precision int8`).
+//!
+//! Weights are quantised once, symmetrically, per output channel: column `j` of `W (k, n)` is
+//! `scale[j] · q[·][j]` with `q` in −127..=127 and `scale[j] = max |W[·][j]| / 127`. Activations
+//! are quantised per row on the fly, asymmetrically: `x[r] ≈ lo[r] + sx[r] · a[r]` with `a` in
+//! 0..=255, `lo` the row's minimum and `sx = (max − min) / 255` (GELU outputs and other skewed
+//! rows keep the whole byte range), as unsigned bytes, the operand order of AVX512-VNNI's
+//! `vpdpbusd` (unsigned × signed bytes, four products summed into each 32-bit lane). Then
+//! `Σ x·w ≈ scale[j] · (sx · Σ a·q + lo · Σ q)`, the second sum being the column sums of `q`. The
+//! integer dot products are exact (no saturation: `vpdpbusd`, not `vpdpbusds`; at most 4·255·127
+//! per step and k ≤ 16,000 keeps them inside i32), and the float epilogue is the same expression
+//! on every path: the AVX512-VNNI kernel and the portable integer loop give bit-identical results,
+//! which the tests check on every CPU that has the instructions.
+//!
+//! Only the dense layers run in int8; attention, softmax, LayerNorm and GELU stay f32.
+
+/// Whether the AVX512-VNNI kernel runs here.
+pub fn vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static V: OnceLock<bool> = OnceLock::new();
+        *V.get_or_init(|| {
+            std::env::var_os("STANDPOINT_NO_VNNI").is_none()
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vnni")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Dense weights `(k, n)` quantised to int8 per output channel, packed for `vpdpbusd`: blocks
+/// of 16 columns, each `kq / 4` groups of 16 columns × 4 consecutive rows (64 bytes).
+#[derive(Debug, Clone)]
+pub struct PackedInt8 {
+    k: usize,
+    n: usize,
+    /// `k` rounded up to a multiple of 4.
+    kq: usize,
+    /// `n` rounded up to a multiple of 16 (padding columns are zero).
+    np: usize,
+    q: Vec<i8>,
+    scale: Vec<f32>,
+    colsum: Vec<i32>,
+}
+
+/// Rows per micro-tile of the kernel, and column blocks of 16 per micro-tile.
+const MR: usize = 6;
+const NB: usize = 4;
+
+impl PackedInt8 {
+    /// Quantises and packs `w` (`k × n`, row-major).
+    pub fn pack(w: &[f32], k: usize, n: usize) -> PackedInt8 {
+        assert_eq!(w.len(), k * n, "weights are k × n");
+        let kq = k.div_ceil(4) * 4;
+        let np = n.div_ceil(16) * 16;
+        let mut scale = vec![1f32; np];
+        let mut colsum = vec![0i32; np];
+        let mut q = vec![0i8; np * kq];
+        for j in 0..n {
+            let max = (0..k).map(|i| w[i * n + j].abs()).fold(0f32, f32::max);
+            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+            scale[j] = s;
+            let (jb, c) = (j / 16, j % 16);
+            for i in 0..k {
+                let v = (w[i * n + j] / s).round().clamp(-127.0, 127.0) as i8;
+                colsum[j] += v as i32;
+                q[jb * kq * 16 + (i / 4) * 64 + c * 4 + i % 4] = v;
+            }
+        }
+        PackedInt8 {
+            k,
+            n,
+            kq,
+            np,
+            q,
+            scale,
+            colsum,
+        }
+    }
+
+    /// Activations of `rows` rows of `x` as unsigned bytes (`round((x − lo) / sx)`, ties to
+    /// even; padding 0, against zero weights) and each row's `(sx, lo)`.
+    fn quantise_rows(&self, x: &[f32], rows: usize) -> (Vec<u8>, Vec<(f32, f32)>) {
+        let (k, kq) = (self.k, self.kq);
+        let mut a = vec![0u8; rows * kq];
+        let mut sx = vec![(0f32, 0f32); rows];
+        for r in 0..rows {
+            let xr = &x[r * k..(r + 1) * k];
+            let (lo, hi) = xr
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+                    (l.min(v), h.max(v))
+                });
+            // (hi > lo fails for a constant row, an empty one and NaN alike)
+            if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+                // A constant row (or an empty one): x = lo exactly, every byte 0.
+                sx[r] = (0.0, if lo.is_finite() { lo } else { 0.0 });
+                continue;
+            }
+            let s = (hi - lo) / 255.0;
+            sx[r] = (s, lo);
+            let inv = 1.0 / s;
+            let dst = &mut a[r * kq..r * kq + k];
+            #[cfg(target_arch = "x86_64")]
+            if vnni() {
+                // SAFETY: vnni() checked AVX-512F; `dst` and `xr` both hold k elements.
+                unsafe { quantise_avx512(xr, lo, inv, dst) };
+                continue;
+            }
+            quantise_portable(xr, lo, inv, dst);
+        }
+        (a, sx)
+    }
+
+    /// `dst (m, n) += x (m, k) · W`, the products in int8, on `threads` threads (split by rows).
+    pub fn matmul_acc(&self, x: &[f32], m: usize, dst: &mut [f32], threads: usize) {
+        assert_eq!(x.len(), m * self.k);
+        assert_eq!(dst.len(), m * self.n);
+        if m == 0 || self.n == 0 {
+            return;
+        }
+        let (a, sx) = self.quantise_rows(x, m);
+        let per = m.div_ceil(threads.max(1)).max(MR);
+        if threads > 1 && m > per {
+            use rayon::prelude::*;
+            dst.par_chunks_mut(per * self.n)
+                .enumerate()
+                .for_each(|(t, d)| {
+                    let r0 = t * per;
+                    let rows = d.len() / self.n;
+                    self.rows(&a[r0 * self.kq..], &sx[r0..r0 + rows], rows, d);
+                });
+        } else {
+            self.rows(&a, &sx, m, dst);
+        }
+    }
+
+    fn rows(&self, a: &[u8], sx: &[(f32, f32)], rows: usize, dst: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if vnni() {
+            // SAFETY: `vnni()` checked AVX-512F and AVX512-VNNI; `a` holds `rows` rows of `kq`
+            // bytes (quantise_rows), `self.q` the np / 16 blocks of kq × 16 bytes (pack).
+            unsafe { self.rows_vnni(a, sx, rows, dst) };
+            return;
+        }
+        self.rows_portable(a, sx, rows, dst);
+    }
+
+    /// The float epilogue shared by both paths: `scale[j] · (sx · acc + lo · Σq)`.
+    #[inline(always)]
+    fn finish(&self, acc: i32, (sx, lo): (f32, f32), j: usize) -> f32 {
+        self.scale[j] * (sx * acc as f32 + lo * self.colsum[j] as f32)
+    }
+
+    /// The exact integer product on any CPU.
+    fn rows_portable(&self, a: &[u8], sx: &[(f32, f32)], rows: usize, dst: &mut [f32]) {
+        let (kq, n) = (self.kq, self.n);
+        for r in 0..rows {
+            let ar = &a[r * kq..(r + 1) * kq];
+            for j in 0..n {
+                let (jb, c) = (j / 16, j % 16);
+                let block = &self.q[jb * kq * 16..(jb + 1) * kq * 16];
+                let mut acc = 0i32;
+                for p in 0..kq / 4 {
+                    for t in 0..4 {
+                        acc += ar[p * 4 + t] as i32 * block[p * 64 + c * 4 + t] as i32;
+                    }
+                }
+                dst[r * n + j] += self.finish(acc, sx[r], j);
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F and AVX512-VNNI; `a` holds `rows` rows of `kq` bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512vnni")]
+    unsafe fn rows_vnni(&self, a: &[u8], sx: &[(f32, f32)], rows: usize, dst: &mut [f32]) {
+        let (kq, n, np) = (self.kq, self.n, self.np);
+        assert!(a.len() >= rows * kq && sx.len() >= rows && dst.len() >= rows * n);
+        let blocks = np / 16;
+        let mut acc = [0i32; MR * NB * 16];
+        // Column groups outside, row tiles inside: a group's weights (NB·16 columns × kq bytes)
+        // stay in L1 while every row tile streams past them.
+        let mut jb = 0;
+        while jb < blocks {
+            let nb = NB.min(blocks - jb);
+            let mut r = 0;
+            while r < rows {
+                let mr = MR.min(rows - r);
+                // SAFETY: rows r..r+mr of `a` and blocks jb..jb+nb of `q` are in bounds (mr ≤
+                // rows − r, nb ≤ blocks − jb), and `acc` holds MR × NB × 16 lanes; the
+                // features are this function's contract.
+                unsafe {
+                    let ap = a.as_ptr().add(r * kq);
+                    let bp = self.q.as_ptr().add(jb * kq * 16);
+                    match (mr, nb) {
+                        (6, 4) => tile::<6, 4>(ap, kq, bp, &mut acc),
+                        (6, n) => tile_dyn::<6>(ap, kq, bp, n, &mut acc),
+                        (5, n) => tile_dyn::<5>(ap, kq, bp, n, &mut acc),
+                        (4, n) => tile_dyn::<4>(ap, kq, bp, n, &mut acc),
+                        (3, n) => tile_dyn::<3>(ap, kq, bp, n, &mut acc),
+                        (2, n) => tile_dyn::<2>(ap, kq, bp, n, &mut acc),
+                        (_, n) => tile_dyn::<1>(ap, kq, bp, n, &mut acc),
+                    }
+                }
+                for i in 0..mr {
+                    for b in 0..nb {
+                        let j0 = (jb + b) * 16;
+                        let lanes = &acc[(i * NB + b) * 16..(i * NB + b + 1) * 16];
+                        if j0 + 16 <= n {
+                            // SAFETY: columns j0..j0+16 of row r+i are inside `dst`, and
+                            // of `scale` and `colsum`; AVX-512F is this function's contract.
+                            unsafe {
+                                epilogue16(
+                                    lanes,
+                                    sx[r + i],
+                                    &self.scale[j0..j0 + 16],
+                                    &self.colsum[j0..j0 + 16],
+                                    &mut dst[(r + i) * n + j0..(r + i) * n + j0 + 16],
+                                )
+                            };
+                        } else {
+                            for (c, &v) in lanes.iter().enumerate() {
+                                let j = j0 + c;
+                                if j < n {
+                                    dst[(r + i) * n + j] += self.finish(v, sx[r + i], j);
+                                }
+                            }
+                        }
+                    }
+                }
+                r += mr;
+            }
+            jb += nb;
+        }
+    }
+}
+
+/// `dst[i] = round_ties_even((x[i] − lo) · inv)`, clamped to 0..=255.
+fn quantise_portable(x: &[f32], lo: f32, inv: f32, dst: &mut [u8]) {
+    for (d, &v) in dst.iter_mut().zip(x) {
+        *d = ((v - lo) * inv).round_ties_even().clamp(0.0, 255.0) as u8;
+    }
+}
+
+/// [`quantise_portable`] sixteen at a time: `vcvtps2dq` rounds to nearest, ties to even (the
+/// default MXCSR mode), as `round_ties_even` does, so both give the same bytes.
+///
+/// # Safety
+///
+/// AVX-512F; `x` and `dst` have the same length.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn quantise_avx512(x: &[f32], lo: f32, inv: f32, dst: &mut [u8]) {
+    use std::arch::x86_64::*;
+    assert_eq!(x.len(), dst.len());
+    let n = x.len() / 16 * 16;
+    let (vlo, vinv) = (_mm512_set1_ps(lo), _mm512_set1_ps(inv));
+    let (zero, top) = (_mm512_set1_ps(0.0), _mm512_set1_ps(255.0));
+    for i in (0..n).step_by(16) {
+        // SAFETY: elements i..i+16 are inside both slices (i + 16 ≤ n ≤ len).
+        unsafe {
+            let v = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x.as_ptr().add(i)), vlo), vinv);
+            let v = _mm512_min_ps(_mm512_max_ps(v, zero), top);
+            let q = _mm512_cvtps_epi32(v);
+            _mm_storeu_si128(
+                dst.as_mut_ptr().add(i) as *mut __m128i,
+                _mm512_cvtepi32_epi8(q),
+            );
+        }
+    }
+    quantise_portable(&x[n..], lo, inv, &mut dst[n..]);
+}
+
+/// `dst[c] += scale[c] · (sx · acc[c] + lo · colsum[c])` for 16 columns: the float expression of
+/// [`PackedInt8::finish`], lane by lane (the same operations in the same order, so the result is
+/// bit-identical to the portable path).
+///
+/// # Safety
+///
+/// AVX-512F; every slice holds 16 elements.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn epilogue16(
+    acc: &[i32],
+    (sx, lo): (f32, f32),
+    scale: &[f32],
+    colsum: &[i32],
+    dst: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    assert!(acc.len() == 16 && scale.len() == 16 && colsum.len() == 16 && dst.len() == 16);
+    // SAFETY: each slice holds 16 elements (asserted), read and written unaligned.
+    unsafe {
+        let a = _mm512_cvtepi32_ps(_mm512_loadu_si512(acc.as_ptr() as *const __m512i));
+        let cs = _mm512_cvtepi32_ps(_mm512_loadu_si512(colsum.as_ptr() as *const __m512i));
+        // Not fused: the portable path rounds after each multiplication and the addition.
+        let inner = _mm512_add_ps(
+            _mm512_mul_ps(_mm512_set1_ps(sx), a),
+            _mm512_mul_ps(_mm512_set1_ps(lo), cs),
+        );
+        let v = _mm512_mul_ps(_mm512_loadu_ps(scale.as_ptr()), inner);
+        let d = _mm512_loadu_ps(dst.as_ptr());
+        _mm512_storeu_ps(dst.as_mut_ptr(), _mm512_add_ps(d, v));
+    }
+}
+
+/// `acc[(i·NB + b)·16 + c] = Σ_p Σ_t a[i][4p+t] · q_block(b)[p][c][t]` for `R` rows and `N`
+/// column blocks.
+///
+/// # Safety
+///
+/// AVX-512F and AVX512-VNNI; `a` addresses `R` rows of `kq` bytes; `b` `N` consecutive blocks of
+/// `kq × 16` bytes; `kq` is a multiple of 4.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+unsafe fn tile<const R: usize, const N: usize>(
+    a: *const u8,
+    kq: usize,
+    b: *const i8,
+    acc_out: &mut [i32; MR * NB * 16],
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_si512(); N]; R];
+    for p in 0..kq / 4 {
+        let mut bv = [_mm512_setzero_si512(); N];
+        for (j, v) in bv.iter_mut().enumerate() {
+            // SAFETY: block j, group p: 64 bytes inside the N blocks of kq × 16 bytes.
+            *v = unsafe { _mm512_loadu_si512(b.add(j * kq * 16 + p * 64) as *const __m512i) };
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: bytes 4p..4p+4 of row i, inside its kq bytes (read unaligned).
+            let four = unsafe { (a.add(i * kq + p * 4) as *const i32).read_unaligned() };
+            let av = _mm512_set1_epi32(four);
+            for (acc, bv) in row.iter_mut().zip(&bv) {
+                *acc = _mm512_dpbusd_epi32(*acc, av, *bv);
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            // SAFETY: lanes (i·NB + j)·16 .. +16 are inside acc_out (i < R ≤ MR, j < N ≤ NB).
+            unsafe {
+                _mm512_storeu_si512(
+                    acc_out.as_mut_ptr().add((i * NB + j) * 16) as *mut __m512i,
+                    *v,
+                )
+            };
+        }
+    }
+}
+
+/// [`tile`] for `n` (1..=NB) column blocks chosen at run time.
+///
+/// # Safety
+///
+/// As [`tile`], with `n` blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vnni")]
+unsafe fn tile_dyn<const R: usize>(
+    a: *const u8,
+    kq: usize,
+    b: *const i8,
+    n: usize,
+    acc: &mut [i32; MR * NB * 16],
+) {
+    // SAFETY: the caller's contract, with exactly n blocks.
+    unsafe {
+        match n {
+            4 => tile::<R, 4>(a, kq, b, acc),
+            3 => tile::<R, 3>(a, kq, b, acc),
+            2 => tile::<R, 2>(a, kq, b, acc),
+            _ => tile::<R, 1>(a, kq, b, acc),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let w = (0..k * n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
+            .collect();
+        let x = (0..m * k)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
+            .collect();
+        (w, x)
+    }
+
+    /// The VNNI kernel and the portable integer loop agree bit for bit (every shape class: row
+    /// and column tails, k not a multiple of 4), and both are close to the f32 product.
+    #[test]
+    fn vnni_and_portable_paths_agree_exactly_and_approximate_f32() {
+        for &(m, k, n) in &[
+            (1, 4, 16),
+            (5, 7, 20),
+            (9, 384, 64),
+            (13, 33, 100),
+            (32, 384, 1536),
+        ] {
+            let (w, x) = data(m, k, n);
+            let p = PackedInt8::pack(&w, k, n);
+            let (a, sx) = p.quantise_rows(&x, m);
+            let mut portable = vec![0.5f32; m * n];
+            p.rows_portable(&a, &sx, m, &mut portable);
+            // Against f32: the error of int8 per-channel / per-row quantisation.
+            for r in 0..m {
+                for j in 0..n {
+                    let exact: f32 = (0..k).map(|i| x[r * k + i] * w[i * n + j]).sum::<f32>() + 0.5;
+                    let bound = 0.02 * (k as f32).sqrt() * 1.3 * 1.25 + 1e-3;
+                    assert!(
+                        (portable[r * n + j] - exact).abs() < bound,
+                        "m{m} k{k} n{n} [{r},{j}]: {} vs {exact}",
+                        portable[r * n + j]
+                    );
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if vnni() {
+                let mut fast = vec![0.5f32; m * n];
+                // SAFETY: vnni() checked the features; `a` holds m rows of kq bytes.
+                unsafe { p.rows_vnni(&a, &sx, m, &mut fast) };
+                assert_eq!(fast, portable, "m{m} k{k} n{n}");
+                // And through the public entry point, on two threads.
+                let mut both = vec![0.5f32; m * n];
+                p.matmul_acc(&x, m, &mut both, 2);
+                assert_eq!(both, portable, "m{m} k{k} n{n}, 2 threads");
+            }
+        }
+        if !vnni() {
+            crate::model::report_skipped(
+                "int8::product on AVX512-VNNI: not on this CPU (the portable integer path ran)",
+            );
+        }
+    }
+
+    /// The AVX-512 quantisation gives the same bytes as the portable one, ties included.
+    #[test]
+    fn activation_quantisation_paths_agree() {
+        let x: Vec<f32> = (0..103).map(|i| (i as f32 - 51.0) * 0.5).collect();
+        let (lo, inv) = (-25.5, 255.0 / 51.0);
+        let mut portable = vec![0u8; x.len()];
+        quantise_portable(&x, lo, inv, &mut portable);
+        assert_eq!((portable[0], portable[102]), (0, 255));
+        // exact ties: 0.5, 1.5 and 2.5 at lo = 0, inv = 1 round to even; out of range clamps
+        let ties = [
+            0.5f32, 1.5, 2.5, 254.5, -3.0, 300.0, 0.0, 3.49, 3.51, 7.5, 8.5, 9.5, 10.5, 11.5, 12.5,
+            13.5,
+        ];
+        let mut pt = vec![0u8; 16];
+        quantise_portable(&ties, 0.0, 1.0, &mut pt);
+        assert_eq!(&pt[..6], &[0, 2, 2, 254, 0, 255]);
+        #[cfg(target_arch = "x86_64")]
+        if vnni() {
+            let mut fast = vec![0u8; x.len()];
+            // SAFETY: vnni() checked AVX-512F; equal lengths.
+            unsafe { quantise_avx512(&x, lo, inv, &mut fast) };
+            assert_eq!(fast, portable);
+            let mut ft = vec![0u8; 16];
+            // SAFETY: as above.
+            unsafe { quantise_avx512(&ties, 0.0, 1.0, &mut ft) };
+            assert_eq!(ft, pt);
+        }
+    }
+
+    #[test]
+    fn zero_rows_and_columns_quantise_to_zero() {
+        let (k, n) = (8, 16);
+        let w = vec![0f32; k * n];
+        let p = PackedInt8::pack(&w, k, n);
+        let x = vec![0f32; 2 * k];
+        let mut dst = vec![1f32; 2 * n];
+        p.matmul_acc(&x, 2, &mut dst, 1);
+        assert!(dst.iter().all(|&v| v == 1.0));
+    }
+}
