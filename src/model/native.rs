@@ -21,7 +21,10 @@
 //!   chosen at run time;
 //! - **bf16 weights** as an option ([`Precision::Bf16`]): weights and activations rounded to
 //!   bfloat16 and multiplied on Intel AMX tiles, or with AVX512-BF16 dot products, where the CPU
-//!   has them (see [`super::bf16`]).
+//!   has them (see [`super::bf16`]);
+//! - **int8 weights** as an option ([`Precision::Int8`]): weights per output channel and
+//!   activations per row in 8 bits, integer products on AVX512-VNNI where the CPU has it (see
+//!   [`super::int8`]); the FFN's down projection stays bf16 (or f32).
 //!
 //! The matrix products are the `gemm` crate's (the one candle's CPU backend calls), with its
 //! AVX-512 kernels enabled (`x86-v4`). A batch runs on the calling thread (or `threads` rayon
