@@ -874,6 +874,31 @@ impl Finder<'_> {
         roles
     }
 
+    /// The entities that open the capitalised runs of `toks` outside quotations, in order, each
+    /// with the index of the token its run starts at.
+    fn run_entities(&self, toks: &[Token]) -> Vec<(usize, Entity)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < toks.len() {
+            let starts_run = i == 0 || !self.adjacent(toks, i - 1) || !self.name_like(&toks[i - 1]);
+            let e = (starts_run && !toks[i].quoted)
+                .then(|| self.entity_starting_at(toks, i))
+                .flatten();
+            match e {
+                Some(e) => {
+                    let last = toks
+                        .iter()
+                        .rposition(|t| t.end <= e.mention.end)
+                        .unwrap_or(i);
+                    out.push((i, e));
+                    i = last.max(i) + 1;
+                }
+                None => i += 1,
+            }
+        }
+        out
+    }
+
     /// A person's name after the roles that lead up to it, from token `from` ("Head of the
     /// President's Office Andriy Yermak", "Acting First Deputy Head of the Ukrainian Delegation
     /// to the TCG Andriy Kostin"): the first name reached over titles, "the", "of", "to" and
@@ -1597,47 +1622,6 @@ pub struct FullName {
     pub name: String,
 }
 
-/// Every person named in full outside quotation marks, in order (headings included).
-pub fn full_names(
-    text: &str,
-    seg: &Segmented,
-    lex: &Lexicon,
-    actors: &ActorTable,
-) -> Vec<FullName> {
-    let quote_spans: Vec<Span> = seg.quotes.iter().map(|q| q.content).collect();
-    let sent_toks: Vec<Vec<Token>> = seg
-        .sentences
-        .iter()
-        .map(|s| tokenize(text, s.span, &quote_spans, true))
-        .collect();
-    let f = Finder::new(text, lex, actors, &sent_toks);
-    let mut out = Vec::new();
-    for toks in &sent_toks {
-        let mut i = 0;
-        while i < toks.len() {
-            let starts_run = i == 0 || !f.adjacent(toks, i - 1) || !f.name_like(&toks[i - 1]);
-            if !toks[i].quoted && starts_run {
-                if let Some(e) = f.entity_starting_at(toks, i) {
-                    let end = toks
-                        .iter()
-                        .rposition(|t| t.end <= e.mention.end)
-                        .unwrap_or(i);
-                    if e.kind == ActorKind::Person && e.name.split_whitespace().count() >= 2 {
-                        out.push(FullName {
-                            span: e.mention,
-                            name: e.name,
-                        });
-                    }
-                    i = end.max(i) + 1;
-                    continue;
-                }
-            }
-            i += 1;
-        }
-    }
-    out
-}
-
 /// Attributes every sentence of a segmented document.
 pub fn attribute(
     text: &str,
@@ -1645,6 +1629,17 @@ pub fn attribute(
     lex: &Lexicon,
     actors: &ActorTable,
 ) -> Vec<Attributed> {
+    attribute_document(text, seg, lex, actors).0
+}
+
+/// [`attribute`], and every person the document names in full outside quotation marks, speaker
+/// or not, in order: the names a later surname alone may stand for.
+pub fn attribute_document(
+    text: &str,
+    seg: &Segmented,
+    lex: &Lexicon,
+    actors: &ActorTable,
+) -> (Vec<Attributed>, Vec<FullName>) {
     let quote_spans: Vec<Span> = seg.quotes.iter().map(|q| q.content).collect();
     let sent_toks: Vec<Vec<Token>> = seg
         .sentences
@@ -2011,53 +2006,35 @@ pub fn attribute(
     // Everyone named as a person, with the role the text gives them ("President Volodymyr
     // Zelenskyy"): for "the President said".
     let mut role_people: Vec<(usize, String, String)> = Vec::new();
+    let mut full_names: Vec<FullName> = Vec::new();
     for toks in &sent_toks {
-        let mut i = 0;
-        while i < toks.len() {
-            let starts_run = i == 0 || !f.adjacent(toks, i - 1) || !f.name_like(&toks[i - 1]);
-            let e = (starts_run && !toks[i].quoted)
-                .then(|| f.entity_starting_at(toks, i))
-                .flatten();
-            match e {
-                Some(e) => {
-                    // (a full name, not a word of an organisation: "Joint Chiefs of Staff")
-                    let full = e.name.contains(char::is_whitespace);
-                    // (not the complement of "of": "chairman of the Joint Chiefs")
-                    let after_of = {
-                        let mut k = toks
-                            .iter()
-                            .position(|t| t.start >= e.mention.start)
-                            .unwrap_or(i);
-                        if k > 0 && toks[k - 1].lower == "the" {
-                            k -= 1;
-                        }
-                        k > 0 && toks[k - 1].lower == "of"
-                    };
-                    if e.kind == ActorKind::Person && full && !after_of {
-                        for role in f.role_of_mention(toks, e.mention.start) {
-                            role_people.push((e.mention.start, e.name.clone(), role));
-                        }
-                    }
-                    i = toks
-                        .iter()
-                        .rposition(|t| t.end <= e.mention.end)
-                        .unwrap_or(i)
-                        .max(i)
-                        + 1;
-                }
-                None => i += 1,
+        for (i, e) in f.run_entities(toks) {
+            // (a full name, not a word of an organisation: "Joint Chiefs of Staff")
+            if e.kind != ActorKind::Person || !e.name.contains(char::is_whitespace) {
+                continue;
             }
+            // (not the complement of "of": "chairman of the Joint Chiefs")
+            let after_of = {
+                let mut k = toks
+                    .iter()
+                    .position(|t| t.start >= e.mention.start)
+                    .unwrap_or(i);
+                if k > 0 && toks[k - 1].lower == "the" {
+                    k -= 1;
+                }
+                k > 0 && toks[k - 1].lower == "of"
+            };
+            if !after_of {
+                for role in f.role_of_mention(toks, e.mention.start) {
+                    role_people.push((e.mention.start, e.name.clone(), role));
+                }
+            }
+            full_names.push(FullName {
+                span: e.mention,
+                name: e.name,
+            });
         }
     }
-    let role_holder = |span: Span| -> Option<(String, ActorKind)> {
-        let toks = tokenize(text, span, &quote_spans, false);
-        let head = f.role_head(&toks, 0, toks.len())?;
-        role_people
-            .iter()
-            .rev()
-            .find(|(at, _, role)| *at < span.start && *role == head)
-            .map(|(_, name, _)| (name.clone(), ActorKind::Person))
-    };
     // Nobody introduced with that role: the latest person, when the text gives that person no
     // other role ("Vladimir Putin sent a message … “…,” the President stressed.").
     let has_role = |name: &str| role_people.iter().any(|(_, n, _)| n == name);
@@ -2123,6 +2100,14 @@ pub fn attribute(
             own[si].clone().or(quote_speaker)
         };
         let found_kind = found.as_ref().map(|f| matches!(f, Found::Unnamed));
+        // The latest person: the latest person speaker, or the latest person named as a subject
+        // in a sentence without a speaker, whichever came later.
+        let recent: Option<(String, ActorKind)> = match (&last_person, &last_subject) {
+            (Some(p), Some(q)) if q.2 > p.2 => Some(q),
+            (Some(p), _) => Some(p),
+            (None, q) => q.as_ref(),
+        }
+        .map(|(name, kind, _)| (name.clone(), *kind));
         let speaker = match found {
             Some(Found::Named(e, how)) => Some((
                 Speaker {
@@ -2133,71 +2118,43 @@ pub fn attribute(
                 },
                 how,
             )),
-            Some(Found::Pronoun(span, how))
-                if !lex.pronouns.contains(&span.slice(text).to_lowercase()) =>
-            {
-                // A role ("the Head of State"): the latest person introduced with it.
-                let fallback = || {
-                    let recent = match (&last_person, &last_subject) {
-                        (Some(p), Some(q)) if q.2 > p.2 => Some(q),
-                        (Some(p), _) => Some(p),
-                        (None, q) => q.as_ref(),
-                    };
-                    recent
-                        .filter(|(name, kind, _)| *kind == ActorKind::Person && !has_role(name))
-                        .map(|(name, kind, _)| (name.clone(), *kind))
-                };
-                // Of several holders, the person the text has just been about ("Volodymyr
-                // Zelenskyy met President of the Bundestag Bärbel Bas. … The President stressed
-                // …": Zelenskyy, the latest speaker or subject, is a president too).
-                let current = {
-                    let recent = match (&last_person, &last_subject) {
-                        (Some(p), Some(q)) if q.2 > p.2 => Some(q),
-                        (Some(p), _) => Some(p),
-                        (None, q) => q.as_ref(),
-                    };
+            Some(Found::Pronoun(span, how)) => {
+                let referent = if lex.pronouns.contains(&span.slice(text).to_lowercase()) {
+                    // "he", "she": the person this sentence names first as a subject, before
+                    // the pronoun, else the latest person.
+                    first_person[si]
+                        .as_ref()
+                        .filter(|e| e.mention.end <= span.start)
+                        .map(|e| (e.name.clone(), e.kind))
+                        .or_else(|| recent.clone())
+                } else {
+                    // A role ("the Head of State"). Of several holders, the person the text has
+                    // just been about ("Volodymyr Zelenskyy met President of the Bundestag Bärbel
+                    // Bas. … The President stressed …": Zelenskyy is a president too); else the
+                    // latest person introduced with it; else, when nobody was, the latest person
+                    // if the text gives that person no other role ("Vladimir Putin sent a
+                    // message … “…,” the President stressed.").
                     let toks = tokenize(text, span, &quote_spans, false);
-                    let head = f.role_head(&toks, 0, toks.len());
-                    recent
-                        .filter(|(name, _, _)| {
-                            role_people
-                                .iter()
-                                .any(|(_, n, r)| n == name && Some(r) == head.as_ref())
+                    f.role_head(&toks, 0, toks.len())
+                        .and_then(|head| {
+                            let holds = |name: &str| {
+                                role_people.iter().any(|(_, n, r)| n == name && *r == head)
+                            };
+                            recent.clone().filter(|(name, _)| holds(name)).or_else(|| {
+                                role_people
+                                    .iter()
+                                    .rev()
+                                    .find(|(at, _, role)| *at < span.start && *role == head)
+                                    .map(|(_, name, _)| (name.clone(), ActorKind::Person))
+                            })
                         })
-                        .map(|(name, kind, _)| (name.clone(), *kind))
+                        .or_else(|| {
+                            recent.clone().filter(|(name, kind)| {
+                                *kind == ActorKind::Person && !has_role(name)
+                            })
+                        })
                 };
-                current
-                    .or_else(|| role_holder(span))
-                    .or_else(fallback)
-                    .map(|(name, kind)| {
-                        (
-                            Speaker {
-                                mention: span.slice(text).to_string(),
-                                span,
-                                name,
-                                kind,
-                            },
-                            if how == Attribution::DirectQuote {
-                                how
-                            } else {
-                                Attribution::Pronoun
-                            },
-                        )
-                    })
-            }
-            Some(Found::Pronoun(span, how)) => first_person[si]
-                .as_ref()
-                .filter(|e| e.mention.end <= span.start)
-                .map(|e| (e.name.clone(), e.kind))
-                .or_else(|| {
-                    let recent = match (&last_person, &last_subject) {
-                        (Some(p), Some(q)) if q.2 > p.2 => Some(q),
-                        (Some(p), _) => Some(p),
-                        (None, q) => q.as_ref(),
-                    };
-                    recent.map(|(name, kind, _)| (name.clone(), *kind))
-                })
-                .map(|(name, kind)| {
+                referent.map(|(name, kind)| {
                     (
                         Speaker {
                             mention: span.slice(text).to_string(),
@@ -2211,7 +2168,8 @@ pub fn attribute(
                             Attribution::Pronoun
                         },
                     )
-                }),
+                })
+            }
             Some(Found::Unnamed) | None => None,
         };
         if matches!(found_kind, Some(true)) {
@@ -2312,7 +2270,7 @@ pub fn attribute(
         }
         out.push(result);
     }
-    out
+    (out, full_names)
 }
 
 #[cfg(test)]

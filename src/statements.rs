@@ -3,7 +3,7 @@
 //! `statements.jsonl` holds.
 
 use crate::actors::{complete_surname, resolve_document, NameUse, NameVariants};
-use crate::attribute::{attribute, full_names, Attribution};
+use crate::attribute::{attribute_document, Attribution};
 use crate::corpus::Document;
 use crate::lexicon::{ActorKind, ActorTable, Lexicon};
 use crate::model::{Label, Scores};
@@ -63,10 +63,10 @@ pub struct DocStatements {
 /// Segments, attributes and resolves one document. Statements are unscored.
 pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) -> DocStatements {
     let seg = segment(&doc.text);
-    let att = attribute(&doc.text, &seg, lex, actors);
+    let (att, full_names) = attribute_document(&doc.text, &seg, lex, actors);
     // A speaker named by surname alone takes the full name the document gives that person
     // elsewhere, whether or not that mention is attributed ("Claire Dubois spoke about …").
-    let named: Vec<(usize, String)> = full_names(&doc.text, &seg, lex, actors)
+    let named: Vec<(usize, String)> = full_names
         .into_iter()
         .map(|n| (n.span.start, n.name))
         .collect();
@@ -148,17 +148,21 @@ pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) 
 mod tests {
     use super::*;
 
-    #[test]
-    fn statements_carry_offsets_speakers_and_merged_names() {
-        let text = "Analyst Edward Lukass pointed out that talks failed. “We should talk,” said Edward Lucas. Lucas is also convinced that it works.";
-        let doc = Document {
-            id: "d1".into(),
+    fn doc(id: &str, text: &str) -> Document {
+        Document {
+            id: id.into(),
             text: text.into(),
             title: None,
             date: None,
             source: None,
             url: None,
-        };
+        }
+    }
+
+    #[test]
+    fn statements_carry_offsets_speakers_and_merged_names() {
+        let text = "Analyst Edward Lukass pointed out that talks failed. “We should talk,” said Edward Lucas. Lucas is also convinced that it works.";
+        let doc = doc("d1", text);
         let ds = prepare(
             doc,
             "NATO enlargement",
@@ -182,14 +186,7 @@ mod tests {
         let text =
             "Jens Stoltenberg met Joe Biden on Tuesday. “The door remains open,” Stoltenberg \
                     told reporters. Later, Biden said the talks were useful.";
-        let doc = Document {
-            id: "d2".into(),
-            text: text.into(),
-            title: None,
-            date: None,
-            source: None,
-            url: None,
-        };
+        let doc = doc("d2", text);
         let ds = prepare(
             doc,
             "NATO enlargement",

@@ -690,58 +690,34 @@ fn bench_and_precision_errors_are_clear() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--statements"), "{}", stderr(&o));
     let out = tempfile::tempdir().unwrap();
-    let o = run(bin()
-        .arg("analyze")
-        .arg(root().join("corpus"))
-        .arg("--out")
-        .arg(out.path())
-        .args(["--backend", "candle", "--precision", "bf16"]));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("needs --backend native"),
-        "{}",
-        stderr(&o)
-    );
-    // bf16 is not silently ignored for a model that has no bf16 path.
-    let o = run(bin()
-        .arg("analyze")
-        .arg(root().join("corpus"))
-        .arg("--out")
-        .arg(out.path())
-        .arg("--model")
-        .arg(root().join("tests/fixtures/nli/bert"))
-        .args(["--precision", "bf16"]));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("apply to the default model"),
-        "{}",
-        stderr(&o)
-    );
-    // Nor int8, on either count.
-    let o = run(bin()
-        .arg("analyze")
-        .arg(root().join("corpus"))
-        .arg("--out")
-        .arg(out.path())
-        .args(["--backend", "candle", "--precision", "int8"]));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("--precision int8 needs --backend native"),
-        "{}",
-        stderr(&o)
-    );
-    let o = run(bin()
-        .arg("analyze")
-        .arg(root().join("corpus"))
-        .arg("--out")
-        .arg(out.path())
-        .arg("--model")
-        .arg(root().join("tests/fixtures/nli/bert"))
-        .args(["--precision", "int8"]));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("apply to the default model"),
-        "{}",
-        stderr(&o)
-    );
+    // bf16 and int8 are not silently ignored: not on the candle backend, nor for a model that
+    // has no such path.
+    for precision in ["bf16", "int8"] {
+        let o = run(bin()
+            .arg("analyze")
+            .arg(root().join("corpus"))
+            .arg("--out")
+            .arg(out.path())
+            .args(["--backend", "candle", "--precision", precision]));
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains(&format!("--precision {precision} needs --backend native")),
+            "{}",
+            stderr(&o)
+        );
+        let o = run(bin()
+            .arg("analyze")
+            .arg(root().join("corpus"))
+            .arg("--out")
+            .arg(out.path())
+            .arg("--model")
+            .arg(root().join("tests/fixtures/nli/bert"))
+            .args(["--precision", precision]));
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            stderr(&o).contains("apply to the default model"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }

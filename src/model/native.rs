@@ -52,6 +52,17 @@ pub enum Precision {
 }
 
 impl Precision {
+    /// The precision of the FFN's down projection. Its input (GELU outputs of width 4·hidden)
+    /// has the widest range, and in int8 it cost most of the label flips, so under int8 it
+    /// runs in bf16 where the CPU has bf16 products, else in f32.
+    fn ffn_down(self) -> Precision {
+        match self {
+            Precision::Int8 if super::bf16::native_bf16() => Precision::Bf16,
+            Precision::Int8 => Precision::F32,
+            p => p,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Precision::F32 => "f32",
@@ -136,13 +147,6 @@ impl Dense {
         let w = match precision {
             Precision::F32 => Weights::F32(t),
             Precision::Bf16 => Weights::Bf16(PackedBf16::pack(&t, k, n)),
-            // The FFN's down projection (its input, GELU outputs of width 4·hidden, has the
-            // widest range) is not quantised to int8, where it cost most of the label flips: it
-            // runs in bf16 where the CPU has bf16 products, else in f32.
-            Precision::Int8 if k > n && super::bf16::native_bf16() => {
-                Weights::Bf16(PackedBf16::pack(&t, k, n))
-            }
-            Precision::Int8 if k > n => Weights::F32(t),
             Precision::Int8 => Weights::Int8(PackedInt8::pack(&t, k, n)),
         };
         Ok(Dense { w, bias, k, n })
@@ -333,7 +337,7 @@ impl NativeBert {
                     get(&p("attention.output.LayerNorm.bias"))?,
                 )?,
                 inter: Dense::new(&[wb("intermediate.dense")?], precision)?,
-                out: Dense::new(&[wb("output.dense")?], precision)?,
+                out: Dense::new(&[wb("output.dense")?], precision.ffn_down())?,
                 ln2: Norm::new(
                     get(&p("output.LayerNorm.weight"))?,
                     get(&p("output.LayerNorm.bias"))?,
