@@ -37,6 +37,7 @@ use crate::model::{Label, ModelError};
 use crate::train::{
     golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
+use crate::train_ops::{gelu, layer_norm, linear as lin, masked_softmax};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder};
@@ -235,21 +236,6 @@ const LAYER_PARAMS: [&str; 16] = [
     "output.LayerNorm.bias",
 ];
 
-/// `x` (n, in) · `w`ᵀ (out, in) + `b` (out).
-fn lin(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    x.matmul(&w.t()?)?.broadcast_add(b)
-}
-
-/// Layer norm over the last dimension, from differentiable primitives.
-fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
-    let mean = x.mean_keepdim(D::Minus1)?;
-    let xc = x.broadcast_sub(&mean)?;
-    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-    xc.broadcast_div(&(var + eps)?.sqrt()?)?
-        .broadcast_mul(w)?
-        .broadcast_add(b)
-}
-
 /// Seeded inverted dropout: keeps each value with probability `1 − p`, scaled by `1/(1 − p)`.
 fn dropout(x: &Tensor, p: f32, rng: Option<&mut Rng>) -> candle_core::Result<Tensor> {
     let Some(rng) = rng else { return Ok(x.clone()) };
@@ -311,9 +297,7 @@ impl TrainLayer {
         let q = split(lin(&x2, self.p(0), self.p(1))?)?;
         let k = split(lin(&x2, self.p(2), self.p(3))?)?;
         let v = split(lin(&x2, self.p(4), self.p(5))?)?;
-        let scores = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?.broadcast_add(mask_add)?;
-        // The generic softmax: `softmax_last_dim` is fused and has no backward pass.
-        let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+        let probs = masked_softmax(&q.matmul(&k.t()?)?, mask_add, 1.0 / (hd as f64).sqrt())?;
         let ctx = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -325,7 +309,7 @@ impl TrainLayer {
             rng.as_deref_mut(),
         )?;
         let a = layer_norm(&(a + &x2)?, self.p(8), self.p(9), self.eps)?;
-        let i = lin(&a, self.p(10), self.p(11))?.gelu_erf()?;
+        let i = gelu(&lin(&a, self.p(10), self.p(11))?)?;
         let o = dropout(&lin(&i, self.p(12), self.p(13))?, p_drop, rng)?;
         layer_norm(&(o + &a)?, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
     }
@@ -802,6 +786,32 @@ pub fn calibrate(
     Ok(fit_calibration(&names, &logits, &gold, first_only))
 }
 
+/// Asks glibc's allocator to keep freed memory for reuse instead of handing it back to the
+/// kernel. Training builds hundreds of fresh activation and gradient tensors per step, many of
+/// several MiB; with glibc's defaults each is a new `mmap` (or heap growth after a trim), so
+/// every step pays page faults and the kernel's zeroing of new pages. Measured on an Intel Xeon
+/// (AMX), one thread, 640 rows of one epoch with all six layers: 92 s before, 68 s after
+/// (1.35×), the same losses. Memory then stays at the step's peak. Applies to the whole
+/// process; elsewhere than glibc it does nothing. Returns whether both settings were taken.
+pub fn keep_freed_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // 32 MiB is glibc's largest mmap threshold (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit):
+        // blocks below it come from the heap; the trim threshold keeps the heap's top.
+        // SAFETY: mallopt only changes glibc's allocation parameters under its own arena
+        // lock; it is thread-safe, takes plain integers and leaves every live allocation
+        // valid, so the global allocator (malloc/free underneath) keeps working unchanged.
+        let mmap = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) };
+        // SAFETY: as above.
+        let trim = unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) };
+        mmap == 1 && trim == 1
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
 /// Fine-tunes on `opts.train` over the base encoder files `[config.json, model.safetensors,
 /// tokenizer.json]` of `base`, and writes the model directory `opts.out_dir`.
 pub fn finetune(
@@ -811,6 +821,8 @@ pub fn finetune(
     progress: &(dyn Fn(FinetuneEvent<'_>) + Sync),
 ) -> Result<FinetuneReport, TrainError> {
     let dev = Device::Cpu;
+    let kept = keep_freed_memory();
+    tracing::debug!("allocator keeps freed memory: {kept}");
     if opts.train.is_empty() {
         return Err(TrainError::Options("give at least one --train file".into()));
     }

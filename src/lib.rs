@@ -27,3 +27,4 @@ pub mod segment;
 pub mod shard;
 pub mod statements;
 pub mod train;
+pub mod train_ops;
