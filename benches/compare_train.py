@@ -206,6 +206,7 @@ def main():
     p.add_argument("--seed", type=int, default=17)
     p.add_argument("--standpoint", default=os.path.join(ROOT, "target", "release", "standpoint"))
     p.add_argument("--no-torch", action="store_true", help="time standpoint only")
+    p.add_argument("--also", help="another standpoint binary (an older build) timed in the same rounds")
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--train", help=argparse.SUPPRESS)
@@ -225,14 +226,21 @@ def main():
     pt_cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--train", train,
               "--dev", dev, "--threads", str(args.threads), "--epochs", str(args.epochs),
               "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
-    times = {"standpoint": [], "pytorch": []}
+    binaries = {"standpoint": args.standpoint}
+    if args.also:
+        binaries["also"] = args.also
+    times = {k: [] for k in binaries}
+    times["pytorch"] = []
     losses = {}
     for rep in range(args.reps):
-        wall, _, err = run_timed(sp_cmd(rep), env)
-        times["standpoint"].append(wall)
-        meta = json.load(open(os.path.join(tmp, f"sp-{rep}", "standpoint.json")))
-        losses["standpoint"] = statistics.mean(e["train_loss"] for e in meta["training"]["epochs"])
-        print(f"rep {rep + 1}: standpoint {wall:6.1f} s", flush=True)
+        for name, binary in binaries.items():
+            cmd = sp_cmd(f"{name}-{rep}")
+            cmd[0] = binary
+            wall, _, err = run_timed(cmd, env)
+            times[name].append(wall)
+            meta = json.load(open(os.path.join(tmp, f"sp-{name}-{rep}", "standpoint.json")))
+            losses[name] = statistics.mean(e["train_loss"] for e in meta["training"]["epochs"])
+            print(f"rep {rep + 1}: {name:<10} {wall:6.1f} s", flush=True)
         if not args.no_torch:
             wall, out, _ = run_timed(pt_cmd, env)
             times["pytorch"].append(wall)
@@ -244,8 +252,13 @@ def main():
     for k, v in med.items():
         print(f"  {k:<10} median {v:6.1f} s  runs {', '.join(f'{t:.1f}' for t in times[k])}  "
               f"mean training loss {losses.get(k, float('nan')):.4f}")
-    if "pytorch" in med:
-        print(f"  standpoint is {med['pytorch'] / med['standpoint']:.2f}x PyTorch's speed")
+    if "also" in med:
+        print(f"  also = {args.also}")
+    for name in binaries:
+        if "pytorch" in med:
+            print(f"  {name} is {med['pytorch'] / med[name]:.2f}x PyTorch's speed")
+    if "also" in med:
+        print(f"  standpoint is {med['also'] / med['standpoint']:.2f}x the speed of also")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"cpu": cpu_name(), "times": times, "medians": med, "losses": losses,
