@@ -1380,6 +1380,110 @@ mod tests {
         }
     }
 
+    /// One training step's loss and gradients equal PyTorch's (`transformers`' BertModel, every
+    /// layer trainable, no dropout; tests/fixtures/grad_reference.json, written by
+    /// tests/fixtures/make_grad_reference.py): the fused operations' backward passes
+    /// (`crate::train_ops`) and the layer around them, end to end.
+    #[test]
+    fn gradients_match_pytorch() {
+        let fx: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/grad_reference.json")).unwrap();
+        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let dev = Device::Cpu;
+        let cfg = read_bert_config(&files[0]).unwrap();
+        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
+        let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &dev);
+        let mut emb_cfg = cfg.clone();
+        emb_cfg.num_hidden_layers = 0;
+        let embeddings = BertModel::load(vb, &emb_cfg).unwrap();
+        let tok = batch_tokenizer(&files[2], 128).unwrap();
+        let pairs: Vec<(String, String)> = fx["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().into(), p[1].as_str().unwrap().into()))
+            .collect();
+        let refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let batch = crate::model::cross::encode_pairs(&tok, &refs, &dev).unwrap();
+        assert_ne!(batch.lens[0], batch.lens[1], "the test needs padding");
+        let x = embeddings
+            .forward(&batch.ids, &batch.types, Some(&batch.mask))
+            .unwrap();
+        let w: Vec<f32> = (0..3 * 384)
+            .map(|i| (0.02 * (i as f64).sin()) as f32)
+            .collect();
+        let top = Top {
+            layers: (0..cfg.num_hidden_layers)
+                .map(|i| TrainLayer::new(&weights, i, &cfg).unwrap())
+                .collect(),
+            w: Var::from_tensor(&Tensor::from_vec(w, (3, 384), &dev).unwrap()).unwrap(),
+            b: Var::from_tensor(&Tensor::new(&[0.1f32, -0.1, 0.0], &dev).unwrap()).unwrap(),
+        };
+        let labels: Vec<u32> = fx["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        let y = Tensor::from_vec(labels, 2, &dev).unwrap();
+        let ones = Tensor::ones(2, DType::F32, &dev).unwrap();
+        let logits = top.logits(&x, &batch.mask, 0.0, None).unwrap();
+        let loss = weighted_loss(&logits, &y, &ones).unwrap();
+        let got_loss = loss.to_scalar::<f32>().unwrap() as f64;
+        let want_loss = fx["loss"].as_f64().unwrap();
+        assert!(
+            (got_loss - want_loss).abs() < 1e-5,
+            "loss {got_loss} vs PyTorch {want_loss}"
+        );
+        let grads = loss.backward().unwrap();
+        let close = |a: f64, b: f64, scale: f64| (a - b).abs() <= 1e-5 + 2e-3 * scale;
+        for (name, want) in fx["grads"].as_object().unwrap() {
+            let var = if name == "classifier.weight" {
+                top.w.clone()
+            } else {
+                top.layers
+                    .iter()
+                    .flat_map(|l| l.vars.iter())
+                    .find(|(n, _)| n == name)
+                    .unwrap_or_else(|| panic!("no parameter {name}"))
+                    .1
+                    .clone()
+            };
+            let g: Vec<f32> = grads
+                .get(var.as_tensor())
+                .unwrap_or_else(|| panic!("no gradient for {name}"))
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let abs_sum: f64 = g.iter().map(|v| v.abs() as f64).sum();
+            let want_abs = want["abs_sum"].as_f64().unwrap();
+            assert!(
+                close(abs_sum, want_abs, want_abs),
+                "{name}: |g| sum {abs_sum} vs {want_abs}"
+            );
+            let sum: f64 = g.iter().map(|&v| v as f64).sum();
+            assert!(
+                close(sum, want["sum"].as_f64().unwrap(), want_abs),
+                "{name}: sum {sum} vs {}",
+                want["sum"]
+            );
+            // Elements, against the gradient's mean magnitude.
+            let scale = want_abs / g.len() as f64;
+            for (i, w) in want["first"].as_array().unwrap().iter().enumerate() {
+                let w = w.as_f64().unwrap();
+                assert!(
+                    close(g[i] as f64, w, scale.max(w.abs())),
+                    "{name}[{i}]: {} vs PyTorch {w}",
+                    g[i]
+                );
+            }
+        }
+    }
+
     /// Gradients flow through every parameter of the trainable layer (the fused layer norm of
     /// candle-transformers would cut them), and a few AdamW steps lower the loss.
     #[test]
