@@ -37,10 +37,10 @@ use crate::model::{Label, ModelError};
 use crate::train::{
     golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
-use crate::train_ops::{gelu, layer_norm, linear as lin, masked_softmax};
+use crate::train_ops::{gelu, layer_norm, linear as lin, masked_softmax, FusedAdamW};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder};
+use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
 use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -1029,9 +1029,9 @@ pub fn finetune(
     let mut opt_enc = if enc_vars.is_empty() {
         None
     } else {
-        Some(AdamW::new(enc_vars.clone(), params(opts.lr))?)
+        Some(FusedAdamW::new(enc_vars.clone(), params(opts.lr))?)
     };
-    let mut opt_head = AdamW::new(head_vars.clone(), params(opts.head_lr))?;
+    let mut opt_head = FusedAdamW::new(head_vars.clone(), params(opts.head_lr))?;
 
     // 5. Epochs.
     let mut by_source: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -1551,7 +1551,7 @@ mod tests {
                 "zero gradient for {name}"
             );
         }
-        let mut opt = AdamW::new(
+        let mut opt = candle_nn::AdamW::new(
             vars,
             ParamsAdamW {
                 lr: 1e-3,
