@@ -37,7 +37,7 @@ use crate::model::{Label, ModelError};
 use crate::train::{
     golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
-use crate::train_ops::{gelu, layer_norm, linear as lin, masked_softmax, FusedAdamW};
+use crate::train_ops::{attention, gelu, layer_norm, linear as lin, FusedAdamW};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
@@ -277,32 +277,26 @@ impl TrainLayer {
         self.vars[i].1.as_tensor()
     }
 
-    /// `x` (b, l, h), `mask_add` (b, 1, 1, l) with 0 for real tokens and a large negative
-    /// number for padding. Dropout when `rng` is given.
+    /// `x` (b, l, h), `mask` (b, l) with 1 for a token and 0 for padding. Dropout when `rng`
+    /// is given.
     pub fn forward(
         &self,
         x: &Tensor,
-        mask_add: &Tensor,
+        mask: &Tensor,
         p_drop: f32,
         mut rng: Option<&mut Rng>,
     ) -> candle_core::Result<Tensor> {
         let (b, l, h) = x.dims3()?;
         let hd = h / self.heads;
         let x2 = x.reshape((b * l, h))?;
-        let split = |t: Tensor| -> candle_core::Result<Tensor> {
-            t.reshape((b, l, self.heads, hd))?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let q = split(lin(&x2, self.p(0), self.p(1))?)?;
-        let k = split(lin(&x2, self.p(2), self.p(3))?)?;
-        let v = split(lin(&x2, self.p(4), self.p(5))?)?;
-        let probs = masked_softmax(&q.matmul(&k.t()?)?, mask_add, 1.0 / (hd as f64).sqrt())?;
-        let ctx = probs
-            .matmul(&v)?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b * l, h))?;
+        let ctx = attention(
+            &lin(&x2, self.p(0), self.p(1))?,
+            &lin(&x2, self.p(2), self.p(3))?,
+            &lin(&x2, self.p(4), self.p(5))?,
+            mask,
+            self.heads,
+            1.0 / (hd as f64).sqrt(),
+        )?;
         let a = dropout(
             &lin(&ctx, self.p(6), self.p(7))?,
             p_drop,
@@ -313,12 +307,6 @@ impl TrainLayer {
         let o = dropout(&lin(&i, self.p(12), self.p(13))?, p_drop, rng)?;
         layer_norm(&(o + &a)?, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
     }
-}
-
-/// The additive attention mask (b, 1, 1, l) for a 0/1 mask (b, l).
-pub(crate) fn additive_mask(mask: &Tensor) -> candle_core::Result<Tensor> {
-    let m = mask.to_dtype(DType::F32)?;
-    ((m.ones_like()? - m)? * -1e9)?.unsqueeze(1)?.unsqueeze(1)
 }
 
 /// The trainable part: top layers and the classifier.
@@ -336,10 +324,9 @@ impl Top {
         p_drop: f32,
         mut rng: Option<&mut Rng>,
     ) -> candle_core::Result<Tensor> {
-        let add = additive_mask(mask)?;
         let mut h = x.clone();
         for layer in &self.layers {
-            h = layer.forward(&h, &add, p_drop, rng.as_deref_mut())?;
+            h = layer.forward(&h, mask, p_drop, rng.as_deref_mut())?;
         }
         let pooled = dropout(&mean_pool(&h, mask)?, p_drop, rng)?;
         lin(&pooled, self.w.as_tensor(), self.b.as_tensor())
@@ -1362,9 +1349,7 @@ mod tests {
         let x = low
             .forward(&batch.ids, &batch.types, Some(&batch.mask))
             .unwrap();
-        let got = layer
-            .forward(&x, &additive_mask(&batch.mask).unwrap(), 0.0, None)
-            .unwrap();
+        let got = layer.forward(&x, &batch.mask, 0.0, None).unwrap();
         for (row, &n) in batch.lens.iter().enumerate() {
             let w = want.get(row).unwrap().narrow(0, 0, n).unwrap();
             let g = got.get(row).unwrap().narrow(0, 0, n).unwrap();

@@ -11,7 +11,8 @@
 //!   candle's CPU matrix product calls);
 //! - [`layer_norm`] over the last dimension;
 //! - [`gelu`], the exact (erf) form, with the inference kernels' erf;
-//! - [`masked_softmax`]: `softmax(scale·s + mask)` over the last dimension.
+//! - [`attention`]: multi-head self-attention with its padding mask, on the projections' own
+//!   layout (no head split or transpose), probabilities recomputed in the backward pass.
 //!
 //! The tests check every value and every gradient against the same computation composed from
 //! candle's differentiable primitives.
@@ -19,7 +20,7 @@
 use crate::model::native::kernels;
 use candle_core::backprop::GradStore;
 use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Error, Layout, Result, Shape, Storage, Tensor, Var,
+    CpuStorage, CustomOp1, CustomOp3, Error, Layout, Result, Shape, Storage, Tensor, Var,
 };
 use candle_nn::{Optimizer, ParamsAdamW};
 use rayon::prelude::*;
@@ -93,11 +94,24 @@ impl Gemm<'_> {
         }
     }
 
-    /// Writes (or, with `accumulate`, adds) the product into the row-major `dst` (m × n).
+    /// Writes (or, with `accumulate`, adds) the product into the row-major `dst` (m × n), on
+    /// the thread pool's threads.
     fn run(&self, dst: &mut [f32], accumulate: bool) {
+        self.run_into(dst, self.n, accumulate, gemm_parallelism());
+    }
+
+    /// The product into `dst` with row stride `dst_rs` (≥ n), on `parallelism`.
+    fn run_into(
+        &self,
+        dst: &mut [f32],
+        dst_rs: usize,
+        accumulate: bool,
+        parallelism: gemm::Parallelism,
+    ) {
         let (lhs, lrs, lcs) = self.lhs;
         let (rhs, rrs, rcs) = self.rhs;
-        assert!(dst.len() >= self.m * self.n);
+        assert!(dst_rs >= self.n);
+        assert!(dst.len() >= Self::extent(self.m, self.n, dst_rs, 1));
         assert!(lhs.len() >= Self::extent(self.m, self.k, lrs, lcs));
         assert!(rhs.len() >= Self::extent(self.k, self.n, rrs, rcs));
         if self.m == 0 || self.n == 0 {
@@ -105,7 +119,9 @@ impl Gemm<'_> {
         }
         if self.k == 0 {
             if !accumulate {
-                dst[..self.m * self.n].fill(0.0);
+                for r in 0..self.m {
+                    dst[r * dst_rs..r * dst_rs + self.n].fill(0.0);
+                }
             }
             return;
         }
@@ -118,7 +134,7 @@ impl Gemm<'_> {
                 self.k,
                 dst.as_mut_ptr(),
                 1,
-                self.n as isize,
+                dst_rs as isize,
                 accumulate,
                 lhs.as_ptr(),
                 lcs as isize,
@@ -131,7 +147,7 @@ impl Gemm<'_> {
                 false,
                 false,
                 false,
-                gemm_parallelism(),
+                parallelism,
             )
         }
     }
@@ -410,14 +426,48 @@ fn flush_tiny(x: &mut [f32], tiny: f32) {
     }
 }
 
-/// `softmax(scale·s + mask)` over the last dimension: `s` (b, h, q, l), `mask` (b, 1, 1, l).
-struct MaskedSoftmax {
+/// Multi-head self-attention on the projections' own layout: `q`, `k`, `v` (b·l, H) with the
+/// heads side by side in H, `mask` the additive mask per batch row (b·l values: 0 for a token, a
+/// large negative number for padding) → the context (b·l, H). Every head's products read and
+/// write its column block in place (strided matrix products), so nothing is split, transposed
+/// or copied; the backward pass recomputes the probabilities instead of keeping them.
+struct Attention {
+    b: usize,
+    l: usize,
+    heads: usize,
     scale: f32,
+    mask: Vec<f32>,
 }
 
-impl CustomOp2 for MaskedSoftmax {
+impl Attention {
+    /// The probabilities of head `h` of batch row `bi`: softmax(scale·Q Kᵀ + mask), (l × l).
+    fn probabilities(&self, q: &[f32], k: &[f32], width: usize, h: usize, bi: usize) -> Vec<f32> {
+        let (l, hd) = (self.l, width / self.heads);
+        let base = bi * l * width + h * hd;
+        let mut p = vec![0f32; l * l];
+        Gemm {
+            m: l,
+            n: l,
+            k: hd,
+            lhs: (&q[base..], width, 1),
+            rhs: (&k[base..], 1, width),
+        }
+        .run_into(&mut p, l, false, gemm::Parallelism::None);
+        let mask = &self.mask[bi * l..(bi + 1) * l];
+        for row in p.chunks_exact_mut(l) {
+            for (v, &m) in row.iter_mut().zip(mask) {
+                *v = self.scale * *v + m;
+            }
+        }
+        kernels::softmax_rows(&mut p, l);
+        flush_tiny(&mut p, TINY_PROBABILITY);
+        p
+    }
+}
+
+impl CustomOp3 for Attention {
     fn name(&self) -> &'static str {
-        "standpoint-masked-softmax"
+        "standpoint-attention"
     }
 
     fn cpu_fwd(
@@ -426,76 +476,183 @@ impl CustomOp2 for MaskedSoftmax {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let s = values(s1, l1, "softmax scores")?;
-        let mask = values(s2, l2, "softmax mask")?;
-        let (b, h, q, l) = l1.shape().dims4()?;
-        if l2.shape().dims4()? != (b, 1, 1, l) {
+        let q = values(s1, l1, "attention q")?;
+        let k = values(s2, l2, "attention k")?;
+        let v = values(s3, l3, "attention v")?;
+        let (rows, width) = l1.shape().dims2()?;
+        if rows != self.b * self.l
+            || l2.shape() != l1.shape()
+            || l3.shape() != l1.shape()
+            || width % self.heads != 0
+            || self.mask.len() != rows
+        {
             return Err(Error::Msg(format!(
-                "softmax: mask {:?} does not fit scores {:?}",
+                "attention: q {:?}, k {:?}, v {:?} do not fit {} rows of {} tokens, {} heads",
+                l1.shape(),
                 l2.shape(),
-                l1.shape()
+                l3.shape(),
+                self.b,
+                self.l,
+                self.heads
             )));
         }
-        let mut y = vec![0f32; s.len()];
-        // One task per (batch row, head): its q rows share the batch row's mask.
-        y.par_chunks_mut(q * l)
-            .zip(s.par_chunks(q * l))
+        let (l, hd) = (self.l, width / self.heads);
+        let mut ctx = vec![0f32; rows * width];
+        ctx.par_chunks_mut(l * width)
             .enumerate()
-            .for_each(|(i, (yc, sc))| {
-                let m = &mask[(i / h) * l..(i / h + 1) * l];
-                for (v, (&x, &a)) in yc.iter_mut().zip(sc.iter().zip(m.iter().cycle())) {
-                    *v = self.scale * x + a;
+            .for_each(|(bi, out)| {
+                for h in 0..self.heads {
+                    let p = self.probabilities(q, k, width, h, bi);
+                    Gemm {
+                        m: l,
+                        n: hd,
+                        k: l,
+                        lhs: (&p, l, 1),
+                        rhs: (&v[bi * l * width + h * hd..], width, 1),
+                    }
+                    .run_into(
+                        &mut out[h * hd..],
+                        width,
+                        false,
+                        gemm::Parallelism::None,
+                    );
                 }
-                kernels::softmax_rows(yc, l);
-                flush_tiny(yc, TINY_PROBABILITY);
             });
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
+        Ok((CpuStorage::F32(ctx), l1.shape().clone()))
     }
 
     fn bwd(
         &self,
-        _s: &Tensor,
-        _mask: &Tensor,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let l = last_dim(y.shape(), "softmax")?;
-        let scale = self.scale;
-        with_values(y, |yv| {
-            with_values(dy, |g| {
-                let mut ds = vec![0f32; yv.len()];
-                let chunk = l * rows_per_task(l);
-                ds.par_chunks_mut(chunk)
-                    .zip(yv.par_chunks(chunk))
-                    .zip(g.par_chunks(chunk))
-                    .for_each(|((dc, yc), gc)| {
-                        for ((dr, yr), gr) in dc
-                            .chunks_exact_mut(l)
-                            .zip(yc.chunks_exact(l))
-                            .zip(gc.chunks_exact(l))
-                        {
-                            let dot: f32 = yr.iter().zip(gr).map(|(a, b)| a * b).sum();
-                            for j in 0..l {
-                                dr[j] = scale * yr[j] * (gr[j] - dot);
-                            }
-                            flush_tiny(dr, f32::MIN_POSITIVE);
-                        }
-                    });
-                Ok((Some(Tensor::from_vec(ds, y.shape(), y.device())?), None))
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        _res: &Tensor,
+        dctx: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (rows, width) = q.dims2()?;
+        let (l, hd) = (self.l, width / self.heads);
+        let mut dq = vec![0f32; rows * width];
+        let mut dk = vec![0f32; rows * width];
+        let mut dv = vec![0f32; rows * width];
+        with_values(q, |q| {
+            with_values(k, |k| {
+                with_values(v, |v| {
+                    with_values(dctx, |g| {
+                        dq.par_chunks_mut(l * width)
+                            .zip(dk.par_chunks_mut(l * width))
+                            .zip(dv.par_chunks_mut(l * width))
+                            .enumerate()
+                            .for_each(|(bi, ((dq, dk), dv))| {
+                                let base = bi * l * width;
+                                for h in 0..self.heads {
+                                    let at = base + h * hd;
+                                    let p = self.probabilities(q, k, width, h, bi);
+                                    let none = gemm::Parallelism::None;
+                                    // dV = Pᵀ · dctx
+                                    Gemm {
+                                        m: l,
+                                        n: hd,
+                                        k: l,
+                                        lhs: (&p, 1, l),
+                                        rhs: (&g[at..], width, 1),
+                                    }
+                                    .run_into(
+                                        &mut dv[h * hd..],
+                                        width,
+                                        false,
+                                        none,
+                                    );
+                                    // dP = dctx · Vᵀ, then dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
+                                    let mut ds = vec![0f32; l * l];
+                                    Gemm {
+                                        m: l,
+                                        n: l,
+                                        k: hd,
+                                        lhs: (&g[at..], width, 1),
+                                        rhs: (&v[at..], 1, width),
+                                    }
+                                    .run_into(&mut ds, l, false, none);
+                                    for (dr, pr) in ds.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
+                                        let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                                        for (d, &pv) in dr.iter_mut().zip(pr) {
+                                            *d = self.scale * pv * (*d - dot);
+                                        }
+                                        flush_tiny(dr, f32::MIN_POSITIVE);
+                                    }
+                                    // dQ = dS · K, dK = dSᵀ · Q
+                                    Gemm {
+                                        m: l,
+                                        n: hd,
+                                        k: l,
+                                        lhs: (&ds, l, 1),
+                                        rhs: (&k[at..], width, 1),
+                                    }
+                                    .run_into(
+                                        &mut dq[h * hd..],
+                                        width,
+                                        false,
+                                        none,
+                                    );
+                                    Gemm {
+                                        m: l,
+                                        n: hd,
+                                        k: l,
+                                        lhs: (&ds, 1, l),
+                                        rhs: (&q[at..], width, 1),
+                                    }
+                                    .run_into(
+                                        &mut dk[h * hd..],
+                                        width,
+                                        false,
+                                        none,
+                                    );
+                                }
+                            });
+                        Ok(())
+                    })
+                })
             })
-        })
+        })?;
+        let dev = q.device();
+        Ok((
+            Some(Tensor::from_vec(dq, (rows, width), dev)?),
+            Some(Tensor::from_vec(dk, (rows, width), dev)?),
+            Some(Tensor::from_vec(dv, (rows, width), dev)?),
+        ))
     }
 }
 
-/// `softmax(scale·scores + mask)` over the last dimension, fused: `scores` (b, h, q, l), `mask`
-/// (b, 1, 1, l) additive (0 for a token, a large negative number for padding). The mask gets
-/// no gradient.
-pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
-    scores.contiguous()?.apply_op2(
-        &mask.contiguous()?,
-        MaskedSoftmax {
+/// Multi-head self-attention, fused: `q`, `k`, `v` (b·l, H) as the projections give them,
+/// `mask` (b, l) of 0/1 (1 for a token), `heads` heads of H / heads values, scores scaled by
+/// `scale`. Returns the context (b·l, H), heads side by side.
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    heads: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    let (b, l) = mask.dims2()?;
+    let mask: Vec<f32> = mask
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(|m| if m > 0.5 { 0.0 } else { -1e9 })
+        .collect();
+    q.contiguous()?.apply_op3(
+        &k.contiguous()?,
+        &v.contiguous()?,
+        Attention {
+            b,
+            l,
+            heads,
             scale: scale as f32,
+            mask,
         },
     )
 }
@@ -685,54 +842,61 @@ mod tests {
         );
     }
 
+    /// Regression: masked positions came out of the softmax as e^−87-sized probabilities
+    /// instead of 0, and their gradients as subnormal numbers, which made every later matrix
+    /// product of the backward pass several times slower.
     #[test]
-    fn masked_softmax_matches_primitives() {
-        // Two batch rows, the second with its last two positions padded.
-        let mask = Tensor::from_vec(
-            vec![0f32, 0., 0., 0., 0., 0., 0., 0., -1e9, -1e9],
-            (2, 1, 1, 5),
-            &Device::Cpu,
+    fn attention_ignores_padding_exactly_and_has_no_subnormal_gradients() {
+        let mask = Tensor::from_vec(vec![1u32, 1, 0, 0], (1, 4), &Device::Cpu).unwrap();
+        let q = Var::from_tensor(&random(&[4, 6], 11)).unwrap();
+        let k = Var::from_tensor(&random(&[4, 6], 12)).unwrap();
+        let v = random(&[4, 6], 13);
+        let ctx = attention(q.as_tensor(), k.as_tensor(), &v, &mask, 2, 0.125).unwrap();
+        // The padded tokens' values weigh exactly nothing in the real tokens' context.
+        let loud = Tensor::cat(
+            &[
+                v.narrow(0, 0, 2).unwrap(),
+                (v.narrow(0, 2, 2).unwrap() * 1e6).unwrap(),
+            ],
+            0,
         )
         .unwrap();
-        let scale = 0.125;
-        compare(
-            &[random(&[2, 3, 4, 5], 8)],
-            |t| masked_softmax(&t[0], &mask, scale),
-            |t| candle_nn::ops::softmax(&(&t[0] * scale)?.broadcast_add(&mask)?, D::Minus1),
-            1e-6,
-            1e-5,
+        let ctx2 = attention(q.as_tensor(), k.as_tensor(), &loud, &mask, 2, 0.125).unwrap();
+        assert_eq!(
+            ctx.narrow(0, 0, 2)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap(),
+            ctx2.narrow(0, 0, 2)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
         );
-    }
-
-    /// Regression: masked positions came out as e^−87-sized probabilities instead of 0, and
-    /// their gradients as subnormal numbers, which made every later matrix product of the
-    /// backward pass several times slower.
-    #[test]
-    fn masked_softmax_gives_exact_zeros_and_no_subnormal_gradients() {
-        let mask =
-            Tensor::from_vec(vec![0f32, 0., -1e9, -1e9], (1, 1, 1, 4), &Device::Cpu).unwrap();
-        let s = Var::from_tensor(&random(&[1, 2, 3, 4], 11)).unwrap();
-        let y = masked_softmax(s.as_tensor(), &mask, 0.125).unwrap();
-        let yv: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
-        for row in yv.chunks(4) {
-            assert_eq!(&row[2..], &[0.0, 0.0], "masked positions: {row:?}");
-            assert!((row[0] + row[1] - 1.0).abs() < 1e-6);
-        }
-        let g = (&y * &random(&[1, 2, 3, 4], 12))
+        let g = (&ctx * &random(&[4, 6], 14))
             .unwrap()
             .sum_all()
             .unwrap()
             .backward()
             .unwrap();
-        let gv: Vec<f32> = g
-            .get(s.as_tensor())
+        for t in [q.as_tensor(), k.as_tensor()] {
+            let gv: Vec<f32> = g.get(t).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+            assert!(gv.iter().all(|x| !x.is_subnormal()), "{gv:?}");
+        }
+        // No gradient reaches the padded keys from the real queries.
+        let gk: Vec<f32> = g
+            .get(k.as_tensor())
+            .unwrap()
+            .narrow(0, 2, 2)
             .unwrap()
             .flatten_all()
             .unwrap()
             .to_vec1()
             .unwrap();
-        assert!(gv.iter().all(|v| !v.is_subnormal()), "{gv:?}");
-        assert!(gv.chunks(4).all(|r| r[2] == 0.0 && r[3] == 0.0));
+        assert!(gk.iter().all(|&x| x == 0.0), "{gk:?}");
     }
 
     #[test]
@@ -774,6 +938,48 @@ mod tests {
         assert!(
             max_diff(a.as_tensor(), &random(&[5, 7], 21)) > 1e-3,
             "nothing moved"
+        );
+    }
+
+    #[test]
+    fn attention_matches_primitives() {
+        // Two batch rows of 5 tokens, the second with its last two padded; 3 heads of 4 values.
+        let (b, l, heads, hd) = (2, 5, 3, 4);
+        let mask =
+            Tensor::from_vec(vec![1u32, 1, 1, 1, 1, 1, 1, 1, 0, 0], (b, l), &Device::Cpu).unwrap();
+        let add = ((mask
+            .to_dtype(candle_core::DType::F32)
+            .unwrap()
+            .ones_like()
+            .unwrap()
+            - mask.to_dtype(candle_core::DType::F32).unwrap())
+        .unwrap()
+            * -1e9)
+            .unwrap()
+            .reshape((b, 1, 1, l))
+            .unwrap();
+        let scale = 0.5;
+        let split = |t: &Tensor| -> Result<Tensor> {
+            t.reshape((b, l, heads, hd))?.transpose(1, 2)?.contiguous()
+        };
+        compare(
+            &[
+                random(&[b * l, heads * hd], 41),
+                random(&[b * l, heads * hd], 42),
+                random(&[b * l, heads * hd], 43),
+            ],
+            |t| attention(&t[0], &t[1], &t[2], &mask, heads, scale),
+            |t| {
+                let (q, k, v) = (split(&t[0])?, split(&t[1])?, split(&t[2])?);
+                let s = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&add)?;
+                let p = candle_nn::ops::softmax(&s, D::Minus1)?;
+                p.matmul(&v)?
+                    .transpose(1, 2)?
+                    .contiguous()?
+                    .reshape((b * l, heads * hd))
+            },
+            1e-5,
+            1e-4,
         );
     }
 }
