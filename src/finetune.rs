@@ -777,8 +777,8 @@ pub fn calibrate(
 /// kernel. Training builds hundreds of fresh activation and gradient tensors per step, many of
 /// several MiB; with glibc's defaults each is a new `mmap` (or heap growth after a trim), so
 /// every step pays page faults and the kernel's zeroing of new pages. Measured on an Intel Xeon
-/// (AMX), one thread, 640 rows of one epoch with all six layers: 92 s before, 68 s after
-/// (1.35×), the same losses. Memory then stays at the step's peak. Applies to the whole
+/// (AMX), one thread, 640 rows of one epoch with all six layers, the machine shared with two
+/// other training runs: 92 s before, 71 s after (1.3×), the same losses. Memory then stays at the step's peak. Applies to the whole
 /// process; elsewhere than glibc it does nothing. Returns whether both settings were taken.
 pub fn keep_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
