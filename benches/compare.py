@@ -537,6 +537,21 @@ def main():
     t_ref = engines[0].run()  # also the PyTorch warm-up
     warm = {engines[0]: True}
 
+    def add_peer(name, label, against, make, key, error_key):
+        """Builds a peer engine with `make`, runs it once (its warm-up), records its largest
+        probability difference from PyTorch f32 under `key` and adds it to the timed engines; a
+        failure is recorded under `error_key` and the other engines go on."""
+        try:
+            e = make()
+            out = e.run()
+            warm[e] = True
+            checks[key] = max_abs_diff(out, t_ref)
+            print(f"{label}: max |prob diff| {against} {checks[key]:.2e}")
+            engines.append(e)
+        except Exception as ex:
+            print(f"{name}: failed: {ex!r}")
+            checks[error_key] = repr(ex)
+
     if not args.no_onnx:
         if args.onnx:
             onnx_path = args.onnx
@@ -560,33 +575,20 @@ def main():
         if not args.no_int8 and os.path.exists(onnx_path):
             # ONNX Runtime's dynamic quantisation: int8 weights per output channel, activations
             # quantised (u8) on the fly; the peer of standpoint's --precision int8.
-            try:
+            def ort_int8():
                 from onnxruntime.quantization import QuantType, quantize_dynamic
                 q_path = onnx_path[:-5] + ".int8.onnx"
                 quantize_dynamic(onnx_path, q_path, per_channel=True, weight_type=QuantType.QInt8)
-                e = OrtEngine(q_path, batches, args.threads, precision="int8")
-                out = e.run()
-                warm[e] = True
-                checks["ort_int8_vs_pytorch_max_abs_prob_diff"] = max_abs_diff(out, t_ref)
-                print(f"ONNX Runtime int8 (dynamic, per-channel): max |prob diff| vs PyTorch f32 "
-                      f"{checks['ort_int8_vs_pytorch_max_abs_prob_diff']:.2e}")
-                engines.append(e)
-            except Exception as ex:
-                print(f"ONNX Runtime int8: failed: {ex!r}")
-                checks["ort_int8_error"] = repr(ex)
+                return OrtEngine(q_path, batches, args.threads, precision="int8")
+
+            add_peer("ONNX Runtime int8", "ONNX Runtime int8 (dynamic, per-channel)",
+                     "vs PyTorch f32", ort_int8, "ort_int8_vs_pytorch_max_abs_prob_diff",
+                     "ort_int8_error")
 
     if not args.no_bf16:
-        try:
-            e = TorchEngine(model, batches, args.threads, bf16=True)
-            out = e.run()
-            warm[e] = True
-            checks["pytorch_bf16_vs_f32_max_abs_prob_diff"] = max_abs_diff(out, t_ref)
-            print(f"PyTorch bf16 autocast: max |prob diff| vs f32 "
-                  f"{checks['pytorch_bf16_vs_f32_max_abs_prob_diff']:.2e}")
-            engines.append(e)
-        except Exception as ex:
-            print(f"PyTorch bf16 autocast: failed: {ex!r}")
-            checks["bf16_error"] = repr(ex)
+        add_peer("PyTorch bf16 autocast", "PyTorch bf16 autocast", "vs f32",
+                 lambda: TorchEngine(model, batches, args.threads, bf16=True),
+                 "pytorch_bf16_vs_f32_max_abs_prob_diff", "bf16_error")
 
     # timed rounds: rep r of every engine, then rep r+1, ...
     print(f"\ntiming {len(engines)} Python engines, {args.reps} reps each, round-robin, "

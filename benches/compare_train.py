@@ -26,18 +26,12 @@ import sys
 import tempfile
 import time
 
+from compare import snapshot_dir  # benches/compare.py, beside this file
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STANCE = os.path.join(os.path.dirname(ROOT), "shared", "data", "stance")
 LABELS = ["FAVOR", "AGAINST", "NONE"]
 BASE = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-def snapshot_dir(repo):
-    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub")
-    root = os.path.join(hub, "models--" + repo.replace("/", "--"))
-    with open(os.path.join(root, "refs", "main")) as f:
-        return os.path.join(root, "snapshots", f.read().strip())
 
 
 def read_jsonl(path):
