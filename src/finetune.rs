@@ -33,11 +33,12 @@ use crate::model::cross::{
     CrossMeta, CLASSIFIER, DELTA_FILE, FORMAT, META_FILE,
 };
 use crate::model::default::{sha256_hex, weights_sha256, SetScores};
+use crate::model::native::Precision;
 use crate::model::{Label, ModelError};
 use crate::train::{
     golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
-use crate::train_ops::{attention, gelu, layer_norm, linear as lin, FusedAdamW};
+use crate::train_ops::{attention, gelu, layer_norm, linear_in as lin, FusedAdamW};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
@@ -99,6 +100,9 @@ pub struct FinetuneOptions {
     /// the whole of a large source is used over the epochs, and a small one is repeated).
     /// `None`: every row once per epoch, balanced by loss weights.
     pub rows_per_epoch: Option<usize>,
+    /// Number format of the encoder layers' matrix products: f32, or bf16 operands with f32
+    /// sums (mixed precision; weights, gradients and the optimiser stay f32).
+    pub precision: Precision,
     /// The command line, recorded in the metadata.
     pub command: String,
 }
@@ -129,6 +133,7 @@ impl Default for FinetuneOptions {
             calibrate_on_first: false,
             select: vec![0],
             rows_per_epoch: None,
+            precision: Precision::F32,
             command: "standpoint train".into(),
         }
     }
@@ -215,6 +220,8 @@ pub(crate) struct TrainLayer {
     vars: Vec<(String, Var)>,
     heads: usize,
     eps: f64,
+    /// Number format of the matrix products (f32, or bf16 operands with f32 sums).
+    precision: Precision,
 }
 
 const LAYER_PARAMS: [&str; 16] = [
@@ -256,6 +263,7 @@ impl TrainLayer {
         weights: &HashMap<String, Tensor>,
         index: usize,
         cfg: &BertConfig,
+        precision: Precision,
     ) -> Result<TrainLayer, ModelError> {
         let mut vars = Vec::with_capacity(LAYER_PARAMS.len());
         for p in LAYER_PARAMS {
@@ -270,6 +278,7 @@ impl TrainLayer {
             vars,
             heads: cfg.num_attention_heads,
             eps: cfg.layer_norm_eps,
+            precision,
         })
     }
 
@@ -289,22 +298,19 @@ impl TrainLayer {
         let (b, l, h) = x.dims3()?;
         let hd = h / self.heads;
         let x2 = x.reshape((b * l, h))?;
+        let lin = |x: &Tensor, w: usize, b: usize| lin(x, self.p(w), self.p(b), self.precision);
         let ctx = attention(
-            &lin(&x2, self.p(0), self.p(1))?,
-            &lin(&x2, self.p(2), self.p(3))?,
-            &lin(&x2, self.p(4), self.p(5))?,
+            &lin(&x2, 0, 1)?,
+            &lin(&x2, 2, 3)?,
+            &lin(&x2, 4, 5)?,
             mask,
             self.heads,
             1.0 / (hd as f64).sqrt(),
         )?;
-        let a = dropout(
-            &lin(&ctx, self.p(6), self.p(7))?,
-            p_drop,
-            rng.as_deref_mut(),
-        )?;
+        let a = dropout(&lin(&ctx, 6, 7)?, p_drop, rng.as_deref_mut())?;
         let a = layer_norm(&(a + &x2)?, self.p(8), self.p(9), self.eps)?;
-        let i = gelu(&lin(&a, self.p(10), self.p(11))?)?;
-        let o = dropout(&lin(&i, self.p(12), self.p(13))?, p_drop, rng)?;
+        let i = gelu(&lin(&a, 10, 11)?)?;
+        let o = dropout(&lin(&i, 12, 13)?, p_drop, rng)?;
         layer_norm(&(o + &a)?, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
     }
 }
@@ -329,7 +335,12 @@ impl Top {
             h = layer.forward(&h, mask, p_drop, rng.as_deref_mut())?;
         }
         let pooled = dropout(&mean_pool(&h, mask)?, p_drop, rng)?;
-        lin(&pooled, self.w.as_tensor(), self.b.as_tensor())
+        lin(
+            &pooled,
+            self.w.as_tensor(),
+            self.b.as_tensor(),
+            Precision::F32,
+        )
     }
 
     fn encoder_vars(&self) -> Vec<Var> {
@@ -983,7 +994,7 @@ pub fn finetune(
 
     // 4. The trainable top.
     let layers = (frozen..n_layers)
-        .map(|i| TrainLayer::new(&weights, i, &cfg))
+        .map(|i| TrainLayer::new(&weights, i, &cfg, opts.precision))
         .collect::<Result<Vec<_>, _>>()?;
     let h = cfg.hidden_size;
     let (w0, b0) = match (
@@ -1200,6 +1211,7 @@ pub fn finetune(
             "balance_classes": opts.balance_classes, "balance_sources": opts.balance_sources,
             "max_per_source": opts.max_per_source, "none_pairs": opts.none_pairs,
             "dtype": if opts.save_f16 { "f16" } else { "f32" },
+            "precision": opts.precision.as_str(),
         },
         "epochs": epochs,
         "best_epoch": best_epoch,
@@ -1331,7 +1343,8 @@ mod tests {
         let mut low_cfg = cfg.clone();
         low_cfg.num_hidden_layers = cfg.num_hidden_layers - 1;
         let low = BertModel::load(vb, &low_cfg).unwrap();
-        let layer = TrainLayer::new(&weights, cfg.num_hidden_layers - 1, &cfg).unwrap();
+        let layer =
+            TrainLayer::new(&weights, cfg.num_hidden_layers - 1, &cfg, Precision::F32).unwrap();
         let tok = batch_tokenizer(&files[2], 64).unwrap();
         let batch = crate::model::cross::encode_pairs(
             &tok,
@@ -1371,6 +1384,24 @@ mod tests {
     /// (`crate::train_ops`) and the layer around them, end to end.
     #[test]
     fn gradients_match_pytorch() {
+        one_step_against_pytorch(Precision::F32, 1e-5, 2e-3);
+    }
+
+    /// The same step with bf16 products (`train --precision bf16`) stays within bf16's
+    /// rounding of PyTorch's f32 step: loss within 1e-3, gradients within 5% (sums against the
+    /// gradient's total magnitude, elements against its mean magnitude). A transposed or
+    /// misplaced product is off by far more (the f32 step's 0.2% bound is kept above).
+    #[test]
+    fn bf16_gradients_stay_near_pytorch() {
+        one_step_against_pytorch(Precision::Bf16, 1e-3, 5e-2);
+        if !crate::model::bf16::native_bf16() {
+            crate::model::report_skipped(
+                "finetune::bf16_gradients on AVX512-BF16/AMX: not on this CPU (portable path)",
+            );
+        }
+    }
+
+    fn one_step_against_pytorch(precision: Precision, loss_tol: f64, rel: f64) {
         let fx: serde_json::Value =
             serde_json::from_str(include_str!("../tests/fixtures/grad_reference.json")).unwrap();
         let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
@@ -1402,7 +1433,7 @@ mod tests {
             .collect();
         let top = Top {
             layers: (0..cfg.num_hidden_layers)
-                .map(|i| TrainLayer::new(&weights, i, &cfg).unwrap())
+                .map(|i| TrainLayer::new(&weights, i, &cfg, precision).unwrap())
                 .collect(),
             w: Var::from_tensor(&Tensor::from_vec(w, (3, 384), &dev).unwrap()).unwrap(),
             b: Var::from_tensor(&Tensor::new(&[0.1f32, -0.1, 0.0], &dev).unwrap()).unwrap(),
@@ -1420,11 +1451,11 @@ mod tests {
         let got_loss = loss.to_scalar::<f32>().unwrap() as f64;
         let want_loss = fx["loss"].as_f64().unwrap();
         assert!(
-            (got_loss - want_loss).abs() < 1e-5,
+            (got_loss - want_loss).abs() < loss_tol,
             "loss {got_loss} vs PyTorch {want_loss}"
         );
         let grads = loss.backward().unwrap();
-        let close = |a: f64, b: f64, scale: f64| (a - b).abs() <= 1e-5 + 2e-3 * scale;
+        let close = |a: f64, b: f64, scale: f64| (a - b).abs() <= 1e-5 + rel * scale;
         for (name, want) in fx["grads"].as_object().unwrap() {
             let var = if name == "classifier.weight" {
                 top.w.clone()
@@ -1479,7 +1510,13 @@ mod tests {
         let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
         let mut rng = Rng(3);
         let top = Top {
-            layers: vec![TrainLayer::new(&weights, cfg.num_hidden_layers - 1, &cfg).unwrap()],
+            layers: vec![TrainLayer::new(
+                &weights,
+                cfg.num_hidden_layers - 1,
+                &cfg,
+                Precision::F32,
+            )
+            .unwrap()],
             w: Var::from_tensor(
                 &Tensor::from_vec(
                     (0..3 * 384)

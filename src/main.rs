@@ -363,6 +363,11 @@ struct TrainArgs {
     /// Precision of the saved delta.
     #[arg(long, value_parser = ["f16", "f32"], default_value = "f16")]
     dtype: String,
+    /// Number format of the encoder layers' matrix products while training: f32, or bf16
+    /// (operands rounded to bfloat16, sums in f32, on AMX tiles or AVX512-BF16 where the CPU
+    /// has them; weights, gradients and the optimiser stay f32). int8 is refused.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    precision: Precision,
     /// CPU threads (default: all cores).
     #[arg(long)]
     threads: Option<NonZeroUsize>,
@@ -1211,6 +1216,11 @@ fn train(a: TrainArgs) -> Result<()> {
     use standpoint::model::cross::{self, BaseModel};
     use standpoint::model::default::{weights_sha256, ENCODER_REPO};
     use std::sync::atomic::{AtomicUsize, Ordering};
+    if a.precision == Precision::Int8 {
+        anyhow::bail!(
+            "--precision int8 is an inference format; train in f32 (the default) or bf16"
+        );
+    }
     let init = match a.init.as_deref() {
         None => None,
         Some("default") => {
@@ -1273,6 +1283,7 @@ fn train(a: TrainArgs) -> Result<()> {
         calibrate_on_first: a.calibrate_on_first,
         select: a.select.clone(),
         rows_per_epoch: a.rows_per_epoch,
+        precision: a.precision,
         command: format!("standpoint {}", args.join(" ")),
     };
     let pb = bar(false);

@@ -17,7 +17,8 @@
 //! The tests check every value and every gradient against the same computation composed from
 //! candle's differentiable primitives.
 
-use crate::model::native::kernels;
+use crate::model::bf16::PackedBf16;
+use crate::model::native::{kernels, Precision};
 use candle_core::backprop::GradStore;
 use candle_core::{
     CpuStorage, CustomOp1, CustomOp3, Error, Layout, Result, Shape, Storage, Tensor, Var,
@@ -58,6 +59,34 @@ fn last_dim(shape: &Shape, what: &str) -> Result<usize> {
         Some(&n) if n > 0 => Ok(n),
         _ => Err(Error::Msg(format!("{what}: empty last dimension"))),
     }
+}
+
+/// A copy of `x` made on the thread pool's threads, written straight into the new vector
+/// (a serial `to_vec` of each activation was a measurable share of training's one-thread time).
+fn par_copy(x: &[f32]) -> Vec<f32> {
+    let mut y = Vec::with_capacity(x.len());
+    y.par_extend(x.par_iter().copied());
+    y
+}
+
+/// `m` copies of the row `b`, one after the other, written on the thread pool's threads.
+fn par_repeat_rows(b: &[f32], m: usize) -> Vec<f32> {
+    let n = b.len();
+    let mut y = Vec::with_capacity(m * n);
+    y.spare_capacity_mut()
+        .par_chunks_mut(n.max(1) * rows_per_task(n))
+        .for_each(|rows| {
+            for row in rows.chunks_mut(n.max(1)) {
+                for (d, &v) in row.iter_mut().zip(b) {
+                    d.write(v);
+                }
+            }
+        });
+    // SAFETY: the spare capacity holds at least m · n values, split into rows of n, and every
+    // row was written in full above (each chunk is a whole number of rows: its length is a
+    // multiple of n, and the last one ends at m · n).
+    unsafe { y.set_len(m * n) };
+    y
 }
 
 /// Rows per rayon task for row-wise work on rows of `n` values (about 64 KiB a task).
@@ -153,8 +182,35 @@ impl Gemm<'_> {
     }
 }
 
-/// `x · wᵀ + b`: `x` (…, k), `w` (n, k), `b` (n) → (…, n).
-struct Linear;
+/// `x · wᵀ + b`: `x` (…, k), `w` (n, k), `b` (n) → (…, n). With `bf16`, the three products
+/// (forward, input gradient, weight gradient) round their operands to bfloat16 and accumulate
+/// in f32 on [`PackedBf16`] (AMX tiles or AVX512-BF16 dot products where the CPU has them; on
+/// other CPUs the rounded values go through the f32 product), as mixed-precision training does;
+/// everything else, the weights and the optimiser included, stays f32.
+struct Linear {
+    bf16: bool,
+}
+
+/// `dst (m, n) += lhs (m, k) · rhs`, `rhs` packed as bf16, on the thread pool's threads.
+fn bf16_product(lhs: &[f32], m: usize, rhs: &PackedBf16, dst: &mut [f32]) {
+    rhs.matmul_acc(lhs, m, dst, rayon::current_num_threads());
+}
+
+/// The transpose of the row-major `(m, n)` matrix `a`, row-major `(n, m)`, in 32 × 32 blocks.
+fn transpose(a: &[f32], m: usize, n: usize) -> Vec<f32> {
+    const B: usize = 32;
+    let mut t = vec![0f32; m * n];
+    for r0 in (0..m).step_by(B) {
+        for c0 in (0..n).step_by(B) {
+            for r in r0..(r0 + B).min(m) {
+                for c in c0..(c0 + B).min(n) {
+                    t[c * m + r] = a[r * n + c];
+                }
+            }
+        }
+    }
+    t
+}
 
 impl CustomOp3 for Linear {
     fn name(&self) -> &'static str {
@@ -183,18 +239,19 @@ impl CustomOp3 for Linear {
             )));
         }
         let m = x.len() / k;
-        let mut y: Vec<f32> = Vec::with_capacity(m * n);
-        for _ in 0..m {
-            y.extend_from_slice(b);
+        let mut y = par_repeat_rows(b, m);
+        if self.bf16 {
+            bf16_product(x, m, &PackedBf16::pack_strided(w, k, n, 1, k), &mut y);
+        } else {
+            Gemm {
+                m,
+                n,
+                k,
+                lhs: (x, k, 1),
+                rhs: (w, 1, k),
+            }
+            .run(&mut y, true);
         }
-        Gemm {
-            m,
-            n,
-            k,
-            lhs: (x, k, 1),
-            rhs: (w, 1, k),
-        }
-        .run(&mut y, true);
         let mut dims = l1.shape().dims().to_vec();
         *dims.last_mut().expect("x has a last dimension") = n;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
@@ -214,23 +271,28 @@ impl CustomOp3 for Linear {
             with_values(w, |wv| {
                 with_values(dy, |g| {
                     let mut dx = vec![0f32; m * k];
-                    Gemm {
-                        m,
-                        n: k,
-                        k: n,
-                        lhs: (g, n, 1),
-                        rhs: (wv, k, 1),
-                    }
-                    .run(&mut dx, false);
                     let mut dw = vec![0f32; n * k];
-                    Gemm {
-                        m: n,
-                        n: k,
-                        k: m,
-                        lhs: (g, 1, n),
-                        rhs: (xv, k, 1),
+                    if self.bf16 {
+                        bf16_product(g, m, &PackedBf16::pack(wv, n, k), &mut dx);
+                        bf16_product(&transpose(g, m, n), n, &PackedBf16::pack(xv, m, k), &mut dw);
+                    } else {
+                        Gemm {
+                            m,
+                            n: k,
+                            k: n,
+                            lhs: (g, n, 1),
+                            rhs: (wv, k, 1),
+                        }
+                        .run(&mut dx, false);
+                        Gemm {
+                            m: n,
+                            n: k,
+                            k: m,
+                            lhs: (g, 1, n),
+                            rhs: (xv, k, 1),
+                        }
+                        .run(&mut dw, false);
                     }
-                    .run(&mut dw, false);
                     let mut db = vec![0f32; n];
                     for row in g.chunks_exact(n) {
                         for (d, v) in db.iter_mut().zip(row) {
@@ -249,10 +311,26 @@ impl CustomOp3 for Linear {
     }
 }
 
-/// `x · wᵀ + b` for `x` (…, k), `w` (n, k), `b` (n), with a fused backward pass.
+/// `x · wᵀ + b` for `x` (…, k), `w` (n, k), `b` (n), with a fused backward pass, its products
+/// in f32.
 pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    linear_in(x, w, b, Precision::F32)
+}
+
+/// [`linear`] with its three products in `precision`: f32, or bf16 operands with f32
+/// accumulation. Int8 is an inference format and is refused.
+pub fn linear_in(x: &Tensor, w: &Tensor, b: &Tensor, precision: Precision) -> Result<Tensor> {
+    let bf16 = match precision {
+        Precision::F32 => false,
+        Precision::Bf16 => true,
+        Precision::Int8 => {
+            return Err(Error::Msg(
+                "training runs in f32 or bf16, not int8 (an inference format)".into(),
+            ))
+        }
+    };
     x.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, Linear)
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, Linear { bf16 })
 }
 
 /// Layer norm over the last dimension with weight and bias.
@@ -281,7 +359,7 @@ impl CustomOp3 for LayerNorm {
         if w.len() != n || b.len() != n {
             return Err(Error::Msg("layer norm: weight or bias size differs".into()));
         }
-        let mut y = x.to_vec();
+        let mut y = par_copy(x);
         y.par_chunks_mut(n * rows_per_task(n))
             .for_each(|c| kernels::layer_norm_rows(c, n, w, b, self.eps));
         Ok((CpuStorage::F32(y), l1.shape().clone()))
@@ -382,7 +460,7 @@ impl CustomOp1 for Gelu {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut y = values(s, l, "gelu")?.to_vec();
+        let mut y = par_copy(values(s, l, "gelu")?);
         y.par_chunks_mut(16_384).for_each(kernels::gelu);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -810,6 +888,101 @@ mod tests {
             1e-5,
             1e-4,
         );
+    }
+
+    /// The bf16 linear map: the forward product and both gradients equal f64 sums over the
+    /// bf16-rounded operands (the gradient `g` of `sum(y ⊙ g)` rounded too), to f32 summation
+    /// error. Widths that are multiples of 32 run on AMX where the CPU has it (else on
+    /// AVX512-BF16, else on the portable path); 24 is never a multiple of 16 and runs on the
+    /// portable path everywhere.
+    #[test]
+    fn bf16_linear_is_the_product_of_rounded_operands() {
+        use crate::model::bf16::{from_bf16, native_bf16, to_bf16};
+        for &(m, k, n) in &[(70usize, 64usize, 96usize), (33, 40, 24), (5, 32, 32)] {
+            let x = Var::from_tensor(&random(&[m, k], 11)).unwrap();
+            let w = Var::from_tensor(&random(&[n, k], 12)).unwrap();
+            let b = Var::from_tensor(&random(&[n], 13)).unwrap();
+            let g = random(&[m, n], 14);
+            let y =
+                linear_in(x.as_tensor(), w.as_tensor(), b.as_tensor(), Precision::Bf16).unwrap();
+            let grads = (&y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+            let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let (xv, wv, bv, gv) = (v(x.as_tensor()), v(w.as_tensor()), v(b.as_tensor()), v(&g));
+            // The portable path (no AVX512-BF16, or a product whose output width is not a
+            // multiple of 16) rounds the packed operand only, not the other one.
+            let r = |a: f32, packed: bool, width: usize| {
+                if packed || (native_bf16() && width.is_multiple_of(16)) {
+                    from_bf16(to_bf16(a)) as f64
+                } else {
+                    a as f64
+                }
+            };
+            let check = |got: &[f32], want: &dyn Fn(usize) -> f64, what: &str| {
+                for (i, &g) in got.iter().enumerate() {
+                    let want = want(i);
+                    assert!(
+                        (g as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
+                        "m{m} k{k} n{n} {what}[{i}]: {g} vs {want}"
+                    );
+                }
+            };
+            // y = r(x)·r(w)ᵀ + b; the forward's "weights" are w.
+            check(
+                &v(&y),
+                &|i| {
+                    let (row, col) = (i / n, i % n);
+                    bv[col] as f64
+                        + (0..k)
+                            .map(|j| r(xv[row * k + j], false, n) * r(wv[col * k + j], true, n))
+                            .sum::<f64>()
+                },
+                "y",
+            );
+            // dx = r(g)·r(w); the backward's "weights" are w.
+            check(
+                &v(grads.get(x.as_tensor()).unwrap()),
+                &|i| {
+                    let (row, col) = (i / k, i % k);
+                    (0..n)
+                        .map(|j| r(gv[row * n + j], false, k) * r(wv[j * k + col], true, k))
+                        .sum()
+                },
+                "dx",
+            );
+            // dW = r(g)ᵀ·r(x); here x plays the weights' part.
+            check(
+                &v(grads.get(w.as_tensor()).unwrap()),
+                &|i| {
+                    let (row, col) = (i / k, i % k);
+                    (0..m)
+                        .map(|j| r(gv[j * n + row], false, k) * r(xv[j * k + col], true, k))
+                        .sum()
+                },
+                "dw",
+            );
+            check(
+                &v(grads.get(b.as_tensor()).unwrap()),
+                &|i| (0..m).map(|j| gv[j * n + i] as f64).sum(),
+                "db",
+            );
+        }
+        if !crate::model::bf16::amx_in_use() {
+            crate::model::report_skipped("train_ops::bf16_linear on AMX tiles: no AMX here");
+        }
+        if !crate::model::bf16::native_bf16() {
+            crate::model::report_skipped(
+                "train_ops::bf16_linear on AVX512-BF16: not on this CPU (the portable path ran)",
+            );
+        }
+    }
+
+    #[test]
+    fn training_refuses_int8() {
+        let (x, w, b) = (random(&[2, 4], 1), random(&[3, 4], 2), random(&[3], 3));
+        let err = linear_in(&x, &w, &b, Precision::Int8)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("int8"), "{err}");
     }
 
     #[test]

@@ -484,10 +484,12 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
     };
     let train = write("train", 36);
     let dev = write("dev", 9);
-    let train_to = |out: &Path, threads: &str| {
+    let train_to = |out: &Path, threads: &str, precision: &str| {
         let o = run(bin()
             .args([
                 "train",
+                "--precision",
+                precision,
                 "--epochs",
                 "4",
                 "--train-layers",
@@ -512,14 +514,41 @@ fn train_a_cross_encoder_then_eval_and_analyze_with_it() {
         assert!(o.status.success(), "{}", stderr(&o));
     };
     let model = d.path().join("model");
-    train_to(&model, "2");
-    // The same seed gives the same model, whatever the threads.
+    train_to(&model, "2", "f32");
+    // The same seed gives the same model, whatever the threads, in both training precisions.
     let again = d.path().join("again");
-    train_to(&again, "1");
+    train_to(&again, "1", "f32");
     assert_eq!(
         read_json(&model.join("standpoint.json"))["delta_sha256"],
         read_json(&again.join("standpoint.json"))["delta_sha256"]
     );
+    let (bf16, bf16_again) = (d.path().join("bf16"), d.path().join("bf16-again"));
+    train_to(&bf16, "2", "bf16");
+    train_to(&bf16_again, "1", "bf16");
+    let bf16_meta = read_json(&bf16.join("standpoint.json"));
+    assert_eq!(
+        bf16_meta["delta_sha256"],
+        read_json(&bf16_again.join("standpoint.json"))["delta_sha256"]
+    );
+    assert_eq!(bf16_meta["training"]["options"]["precision"], "bf16");
+    assert!(
+        bf16_meta["training"]["dev"]["dev"]["accuracy"]
+            .as_f64()
+            .unwrap()
+            >= 0.99,
+        "bf16 training fits the nine sentences too: {}",
+        bf16_meta["training"]["dev"]
+    );
+    // int8 is an inference format: refused, not silently trained in f32.
+    let o = run(bin()
+        .args(["train", "--precision", "int8", "--train"])
+        .arg(&train)
+        .arg("--dev")
+        .arg(&dev)
+        .arg("--out")
+        .arg(d.path().join("int8")));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("inference format"), "{}", stderr(&o));
     assert!(model.join("checkpoints/epoch-4/delta.safetensors").exists());
     let meta = read_json(&model.join("standpoint.json"));
     assert_eq!(meta["trained_layers"], 1);

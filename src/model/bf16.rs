@@ -68,10 +68,62 @@ impl PackedBf16 {
     /// Packs `w`, `(k, n)` row-major.
     pub fn pack(w: &[f32], k: usize, n: usize) -> PackedBf16 {
         assert_eq!(w.len(), k * n);
+        Self::pack_strided(w, k, n, n, 1)
+    }
+
+    /// Packs the `(k, n)` matrix whose element `(r, c)` is `w[r·rs + c·cs]`: with `(1, k)` the
+    /// transpose of a row-major `(n, k)` matrix, as training's forward product `x·wᵀ` needs.
+    pub fn pack_strided(w: &[f32], k: usize, n: usize, rs: usize, cs: usize) -> PackedBf16 {
+        if k > 0 && n > 0 {
+            assert!(w.len() > (k - 1) * rs + (n - 1) * cs);
+        }
+        let at = |r: usize, c: usize| w[r * rs + c * cs];
         // Pairs padded to a multiple of 16 (zeros), the depth of one AMX tile.
         let kp = k.div_ceil(2).div_ceil(16) * 16;
         let simd = native_bf16() && n.is_multiple_of(16);
+        #[cfg(target_arch = "x86_64")]
+        if simd && k > 0 && ((rs == n && cs == 1) || (rs == 1 && cs == k)) {
+            // SAFETY: `native_bf16` detected AVX-512F and AVX512-BF16; `w` holds the (k, n)
+            // matrix in one of the two layouts (asserted above), n is a multiple of 16.
+            let packed = unsafe {
+                if cs == 1 {
+                    pack_rows(w, k, n, kp)
+                } else {
+                    pack_columns(w, k, n, kp)
+                }
+            };
+            return PackedBf16 {
+                k,
+                n,
+                kp,
+                packed,
+                widened: None,
+            };
+        }
         let packed = if simd {
+            Self::pack_portable(w, k, n, rs, cs, kp)
+        } else {
+            Vec::new()
+        };
+        let widened = (!simd).then(|| {
+            (0..k * n)
+                .map(|i| from_bf16(to_bf16(at(i / n, i % n))))
+                .collect()
+        });
+        PackedBf16 {
+            k,
+            n,
+            kp,
+            packed,
+            widened,
+        }
+    }
+
+    /// The packed layout computed one value at a time (any strides; the tests' reference for
+    /// [`pack_rows`] and [`pack_columns`]).
+    fn pack_portable(w: &[f32], k: usize, n: usize, rs: usize, cs: usize, kp: usize) -> Vec<u32> {
+        let at = |r: usize, c: usize| w[r * rs + c * cs];
+        {
             let nb = n / 16;
             let mut p = vec![0u32; nb * kp * 16];
             for jb in 0..nb {
@@ -81,9 +133,9 @@ impl PackedBf16 {
                         if 2 * pp >= k {
                             continue;
                         }
-                        let lo = to_bf16(w[2 * pp * n + col]) as u32;
+                        let lo = to_bf16(at(2 * pp, col)) as u32;
                         let hi = if 2 * pp + 1 < k {
-                            to_bf16(w[(2 * pp + 1) * n + col]) as u32
+                            to_bf16(at(2 * pp + 1, col)) as u32
                         } else {
                             0
                         };
@@ -92,16 +144,6 @@ impl PackedBf16 {
                 }
             }
             p
-        } else {
-            Vec::new()
-        };
-        let widened = (!simd).then(|| w.iter().map(|&v| from_bf16(to_bf16(v))).collect());
-        PackedBf16 {
-            k,
-            n,
-            kp,
-            packed,
-            widened,
         }
     }
 
@@ -204,8 +246,9 @@ impl PackedBf16 {
     /// [`amx::available`] returned true (AMX-TILE, AMX-BF16, AVX512-BF16 and the kernel's
     /// permission); `self.n` is a multiple of 32; `x` holds `rows` rows of `k`, `dst` `rows` of `n`.
     #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bf16")]
     unsafe fn rows_amx(&self, x: &[f32], rows: usize, dst: &mut [f32]) {
-        // SAFETY: AMX is available (this function's contract), so `pairs` and the stripes may run; `a` holds `padded` rows of `kp` pairs, so the offset `r * kp` (r < padded, a multiple of 32) leaves 32 rows; `packed` holds the n / 16 blocks of kp × 16 pairs; `c` holds 32 · n floats.
+        // SAFETY: AMX is available (this function's contract), so AVX-512F, AVX512-BF16, `pairs` and the stripes may run; `a` holds `padded` rows of `kp` pairs, so the offset `r * kp` (r < padded, a multiple of 32) leaves 32 rows; `packed` holds the n / 16 blocks of kp × 16 pairs; `c` holds 32 · n floats.
         unsafe {
             let (kp, n) = (self.kp, self.n);
             let padded = rows.div_ceil(32) * 32;
@@ -219,14 +262,18 @@ impl PackedBf16 {
                     for (t, tile) in pair.chunks_exact(256).enumerate() {
                         let r0 = r + 16 * (t / 2);
                         let c0 = (2 * q + t % 2) * 16;
-                        for i in 0..16 {
+                        for (i, t) in tile.chunks_exact(16).enumerate() {
                             if r0 + i >= rows {
                                 break;
                             }
                             let d = &mut dst[(r0 + i) * n + c0..(r0 + i) * n + c0 + 16];
-                            for (d, v) in d.iter_mut().zip(&tile[i * 16..(i + 1) * 16]) {
-                                *d += v;
-                            }
+                            // One vector add per tile row (the slices hold 16 values each).
+                            use std::arch::x86_64::*;
+                            let sum = _mm512_add_ps(
+                                _mm512_loadu_ps(d.as_ptr()),
+                                _mm512_loadu_ps(t.as_ptr()),
+                            );
+                            _mm512_storeu_ps(d.as_mut_ptr(), sum);
                         }
                     }
                 }
@@ -272,6 +319,99 @@ impl PackedBf16 {
             }
         }
     }
+}
+
+/// The packed layout of a row-major `(k, n)` matrix: for each 16-column block and each pair of
+/// rows, the block's 16 values of both rows rounded to bf16 (round to nearest even) and
+/// interleaved, 16 vector conversions per 64-byte vector of pairs.
+///
+/// # Safety
+///
+/// The CPU has AVX-512F and AVX512-BF16; `w` holds `k · n` values; `n` is a multiple of 16 and
+/// `2 · kp ≥ k`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pack_rows(w: &[f32], k: usize, n: usize, kp: usize) -> Vec<u32> {
+    use std::arch::x86_64::*;
+    assert!(w.len() >= k * n && n.is_multiple_of(16) && 2 * kp >= k);
+    let nb = n / 16;
+    let mut p = vec![0u32; nb * kp * 16];
+    // SAFETY: the CPU features are this function's contract; every load reads 16 values of a
+    // row r < k at columns jb·16.. < n, inside `w` (k · n values, asserted); every store writes
+    // the 16 pairs at (jb·kp + pp)·16 with pp < ⌈k/2⌉ ≤ kp, inside `p` (nb · kp · 16).
+    unsafe {
+        let half = |r: usize, jb: usize| {
+            let v = _mm512_cvtneps_pbh(_mm512_loadu_ps(w.as_ptr().add(r * n + jb * 16)));
+            _mm512_cvtepu16_epi32(std::mem::transmute::<__m256bh, __m256i>(v))
+        };
+        // Row pairs outside, so that both rows are read front to back.
+        for pp in 0..k.div_ceil(2) {
+            for jb in 0..nb {
+                let lo = half(2 * pp, jb);
+                let pair = if 2 * pp + 1 < k {
+                    _mm512_or_si512(lo, _mm512_slli_epi32::<16>(half(2 * pp + 1, jb)))
+                } else {
+                    lo
+                };
+                _mm512_storeu_si512(p.as_mut_ptr().add((jb * kp + pp) * 16) as *mut _, pair);
+            }
+        }
+    }
+    p
+}
+
+/// The packed layout (as [`pack_rows`]) of the `(k, n)` matrix stored transposed: `w` is
+/// row-major `(n, k)`, so each of its rows holds one column's consecutive pairs. Each row is
+/// rounded to bf16 pairs with vector conversions, then the pairs are gathered per 16-column
+/// block.
+///
+/// # Safety
+///
+/// The CPU has AVX-512F and AVX512-BF16; `w` holds `n · k` values; `n` is a multiple of 16 and
+/// `2 · kp ≥ k`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pack_columns(w: &[f32], k: usize, n: usize, kp: usize) -> Vec<u32> {
+    use std::arch::x86_64::*;
+    assert!(w.len() >= k * n && n.is_multiple_of(16) && 2 * kp >= k);
+    let half_k = k.div_ceil(2);
+    // Row c of `pairs`: column c's pairs, ⌈k/2⌉ of them (a final odd value paired with 0).
+    let mut pairs = vec![0u32; n * half_k];
+    let full = k / 32 * 32;
+    for c in 0..n {
+        let src = &w[c * k..(c + 1) * k];
+        let dst = &mut pairs[c * half_k..(c + 1) * half_k];
+        // SAFETY: the CPU features are this function's contract; each step reads 32 values
+        // i..i+32 ≤ full ≤ k of `src` and writes 16 pairs i/2.. < ⌈k/2⌉ of `dst`.
+        unsafe {
+            for i in (0..full).step_by(32) {
+                let v = _mm512_cvtne2ps_pbh(
+                    _mm512_loadu_ps(src.as_ptr().add(i + 16)),
+                    _mm512_loadu_ps(src.as_ptr().add(i)),
+                );
+                _mm512_storeu_si512(
+                    dst.as_mut_ptr().add(i / 2) as *mut _,
+                    std::mem::transmute::<__m512bh, __m512i>(v),
+                );
+            }
+        }
+        for (pp, d) in dst.iter_mut().enumerate().skip(full / 2) {
+            let lo = to_bf16(src[2 * pp]) as u32;
+            let hi = src.get(2 * pp + 1).map_or(0, |&v| to_bf16(v) as u32);
+            *d = lo | (hi << 16);
+        }
+    }
+    let nb = n / 16;
+    let mut p = vec![0u32; nb * kp * 16];
+    for jb in 0..nb {
+        let block = &mut p[jb * kp * 16..(jb + 1) * kp * 16];
+        for (pp, out) in block.chunks_exact_mut(16).take(half_k).enumerate() {
+            for (c, o) in out.iter_mut().enumerate() {
+                *o = pairs[(jb * 16 + c) * half_k + pp];
+            }
+        }
+    }
+    p
 }
 
 /// Intel AMX (Advanced Matrix Extensions) through inline assembly: eight tile registers of 16 rows
@@ -511,6 +651,40 @@ mod tests {
         // SAFETY: AVX512-BF16 checked above.
         let fast = unsafe { p.pairs(&x, m, m + 2) };
         assert_eq!(fast, p.pairs_portable(&x, m, m + 2));
+    }
+
+    /// Both vectorised packings (a row-major matrix, and one stored transposed as training's
+    /// forward product gives it) lay out the same bits as the value-at-a-time packing, for
+    /// odd and even depths, one and several column blocks, and depths past one vector step.
+    #[test]
+    fn vector_packing_matches_the_portable_packing() {
+        if !native_bf16() {
+            skipped("bf16::vector_packing: no AVX512-BF16 on this CPU");
+            return;
+        }
+        for &(k, n) in &[
+            (1usize, 16usize),
+            (7, 32),
+            (33, 16),
+            (64, 48),
+            (75, 32),
+            (384, 64),
+        ] {
+            let kp = k.div_ceil(2).div_ceil(16) * 16;
+            let w: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.377).cos() * 2.1).collect();
+            let rows = PackedBf16::pack_strided(&w, k, n, n, 1);
+            assert_eq!(
+                rows.packed,
+                PackedBf16::pack_portable(&w, k, n, n, 1, kp),
+                "k{k} n{n}"
+            );
+            let cols = PackedBf16::pack_strided(&w, k, n, 1, k);
+            assert_eq!(
+                cols.packed,
+                PackedBf16::pack_portable(&w, k, n, 1, k, kp),
+                "k{k} n{n}ᵀ"
+            );
+        }
     }
 
     #[test]
