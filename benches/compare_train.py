@@ -145,7 +145,9 @@ def torch_worker(args):
         model.train()
         for b in batches:
             ids, tt, mask, y = batch([train[i] for i in b])
-            loss = torch.nn.functional.cross_entropy(model(ids, tt, mask), y, weight=weight)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.torch_bf16):
+                logits = model(ids, tt, mask)
+            loss = torch.nn.functional.cross_entropy(logits.float(), y, weight=weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -200,6 +202,10 @@ def main():
     p.add_argument("--seed", type=int, default=17)
     p.add_argument("--standpoint", default=os.path.join(ROOT, "target", "release", "standpoint"))
     p.add_argument("--no-torch", action="store_true", help="time standpoint only")
+    p.add_argument("--precisions", default="f32",
+                   help="standpoint's training precisions to time, comma-separated (f32,bf16)")
+    p.add_argument("--torch-bf16", action="store_true",
+                   help="also time PyTorch with bf16 autocast (torch.autocast on the CPU)")
     p.add_argument("--also", help="another standpoint binary (an older build) timed in the same rounds")
     p.add_argument("--json", help="also write the results here")
     p.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
@@ -220,16 +226,24 @@ def main():
     pt_cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--train", train,
               "--dev", dev, "--threads", str(args.threads), "--epochs", str(args.epochs),
               "--batch-size", str(args.batch_size), "--seed", str(args.seed)]
-    binaries = {"standpoint": args.standpoint}
+    # name -> (binary, precision); the first is "standpoint" (f32 unless --precisions says).
+    binaries = {}
+    for prec in args.precisions.split(","):
+        name = "standpoint" if not binaries else f"standpoint-{prec}"
+        binaries[name] = (args.standpoint, prec)
     if args.also:
-        binaries["also"] = args.also
+        binaries["also"] = (args.also, "f32")
     times = {k: [] for k in binaries}
     times["pytorch"] = []
+    if args.torch_bf16:
+        times["pytorch-bf16"] = []
     losses = {}
     for rep in range(args.reps):
-        for name, binary in binaries.items():
+        for name, (binary, prec) in binaries.items():
             cmd = sp_cmd(f"{name}-{rep}")
             cmd[0] = binary
+            if prec != "f32":
+                cmd += ["--precision", prec]
             wall, _, err = run_timed(cmd, env)
             times[name].append(wall)
             meta = json.load(open(os.path.join(tmp, f"sp-{name}-{rep}", "standpoint.json")))
@@ -240,6 +254,11 @@ def main():
             times["pytorch"].append(wall)
             losses["pytorch"] = json.loads(out.strip().splitlines()[-1])["mean_loss"]
             print(f"rep {rep + 1}: pytorch    {wall:6.1f} s", flush=True)
+        if args.torch_bf16:
+            wall, out, _ = run_timed(pt_cmd + ["--torch-bf16"], env)
+            times["pytorch-bf16"].append(wall)
+            losses["pytorch-bf16"] = json.loads(out.strip().splitlines()[-1])["mean_loss"]
+            print(f"rep {rep + 1}: pytorch-bf16 {wall:6.1f} s", flush=True)
     med = {k: statistics.median(v) for k, v in times.items() if v}
     print(f"\nCPU: {cpu_name()}; {args.rows} rows, {args.epochs} epoch(s), batch {args.batch_size}, "
           f"{args.threads} threads, all 6 layers; whole-process wall time")
@@ -249,8 +268,9 @@ def main():
     if "also" in med:
         print(f"  also = {args.also}")
     for name in binaries:
-        if "pytorch" in med:
-            print(f"  {name} is {med['pytorch'] / med[name]:.2f}x PyTorch's speed")
+        for peer in ("pytorch", "pytorch-bf16"):
+            if peer in med:
+                print(f"  {name} is {med[peer] / med[name]:.2f}x the speed of {peer}")
     if "also" in med:
         print(f"  standpoint is {med['also'] / med['standpoint']:.2f}x the speed of also")
     if args.json:

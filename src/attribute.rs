@@ -715,10 +715,51 @@ impl Finder<'_> {
                 }
             }
             if let Some(n) = nearest {
+                // "Ben Summerskill of the gay rights organisation, Stonewall, said": the name
+                // between commas names the organisation, and the person it belongs to speaks.
+                if let Some(p) = self.person_of_apposed_group(toks, s, &n) {
+                    return Some(Found::Named(p, Attribution::Indirect));
+                }
                 return Some(Found::Named(n, Attribution::Indirect));
             }
         }
         None
+    }
+
+    /// For a name `n` ending at token `s` that stands between commas after "PERSON of the …
+    /// NOUN", the person: the name apposed to a group's description, not to the speaker. Only
+    /// a full name (two words or more) of a person counts, and the description is at most
+    /// eight plain words with no name, quote or comma of its own.
+    fn person_of_apposed_group(&self, toks: &[Token], s: usize, n: &Entity) -> Option<Entity> {
+        let first = (0..=s).rev().find(|&i| toks[i].start <= n.mention.start)?;
+        if first == 0 || gap(self.text, toks, first - 1).trim() != "," {
+            return None;
+        }
+        let comma = first - 1;
+        let of = (comma.saturating_sub(8)..comma)
+            .rev()
+            .find(|&i| toks[i].lower == "of")?;
+        if of == 0 || !matches!(toks[of + 1].lower.as_str(), "the" | "a" | "an") {
+            return None;
+        }
+        let plain = (of + 1..=comma).all(|i| {
+            !toks[i].quoted
+                && (i == comma || gap(self.text, toks, i).trim().is_empty())
+                && toks[i].text.chars().all(|c| c.is_alphabetic() || c == '-')
+        });
+        if !plain
+            || !toks[comma]
+                .text
+                .chars()
+                .all(|c| c.is_lowercase() || c == '-')
+        {
+            return None;
+        }
+        if !gap(self.text, toks, of - 1).trim().is_empty() {
+            return None;
+        }
+        self.entity_ending_at(toks, of - 1)
+            .filter(|e| e.kind == ActorKind::Person && e.name.split_whitespace().count() >= 2)
     }
 
     /// A definite role that stands for a person named earlier: `toks[from..end]` is "the"
@@ -2653,6 +2694,22 @@ mod tests {
     }
 
     #[test]
+    fn the_person_of_a_group_named_in_apposition_speaks() {
+        // The name between commas names the group, not the speaker.
+        let t = "Ben Summerskill of the British rights organization, Stonewall, said: \"We are delighted.\"";
+        assert_eq!(
+            who(t),
+            vec![some("Ben Summerskill", Attribution::DirectQuote)]
+        );
+        // A name apposed to a role is the speaker.
+        let t = "The chairman of the committee, John Whitfield, said: \"We are delighted.\"";
+        assert_eq!(
+            who(t),
+            vec![some("John Whitfield", Attribution::DirectQuote)]
+        );
+    }
+
+    #[test]
     fn a_name_inside_an_apposition_is_not_the_speaker() {
         let t = "Dog Andres, a spokesman for House Speaker Paul Ryan, said, “We disagree.”";
         assert_eq!(who(t)[0], some("Dog Andres", Attribution::DirectQuote));
@@ -2781,6 +2838,20 @@ mod tests {
                 some("Ursula von der Leyen", Attribution::Indirect),
                 some("Claire Dubois", Attribution::Indirect),
                 some("Viktor Orban", Attribution::Indirect),
+            ]
+        );
+    }
+
+    #[test]
+    fn asserting_alleging_and_being_critical_report_a_position() {
+        let t = "Justice Minister Mehmet Sahin asserted that the inquiry is lawful. \
+                 Deniz Baykal was critical of the arrests. Kemal Ozkan alleged that police lied.";
+        assert_eq!(
+            who(t),
+            [
+                some("Mehmet Sahin", Attribution::Indirect),
+                some("Deniz Baykal", Attribution::Indirect),
+                some("Kemal Ozkan", Attribution::Indirect),
             ]
         );
     }

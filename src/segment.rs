@@ -119,7 +119,8 @@ static DATELINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
     regex::Regex::new(concat!(
         r"^(?:",
         // an upper-case place of one to four words (the first of at least three letters),
-        r"\p{Lu}{3,}[\p{Lu}.'’-]*(?:\s+\p{Lu}[\p{Lu}.'’-]*){0,3}(?:,\s*[^,–—()\n]{2,30}?)?",
+        // then up to three comma-separated parts: a region, a date, a year,
+        r"\p{Lu}{3,}[\p{Lu}.'’-]*(?:\s+\p{Lu}[\p{Lu}.'’-]*){0,3}(?:,\s*[^,–—()\n]{2,30}?){0,3}",
         r"|",
         // or a place and a date
         r"\p{Lu}\p{Ll}+(?:\s+\p{Lu}\p{Ll}+)?,\s*(?:\d{1,2}\s+\p{Lu}\p{Ll}+\.?|\p{Lu}\p{Ll}+\.?\s+\d{1,2})(?:,?\s+\d{4})?",
@@ -619,6 +620,11 @@ mod tests {
             (
                 "Kyiv, 10 January 2022 – Zelensky spoke.",
                 "Kyiv, 10 January 2022 – ",
+            ),
+            // A place, its region and a full date (DOD News): the region was read as a speaker.
+            (
+                "HICKAM AIR FORCE BASE, Hawaii, Feb. 21, 2008 – The chairman spoke.",
+                "HICKAM AIR FORCE BASE, Hawaii, Feb. 21, 2008 – ",
             ),
         ] {
             let seg = segment(t);

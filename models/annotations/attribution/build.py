@@ -16,7 +16,7 @@ blind.jsonl is what the sources give. Standard library only.
 import json, os, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SETS = [("sources", "blind.jsonl"), ("dev", "dev.jsonl")]
+SETS = [("sources", "blind.jsonl"), ("dev", "dev.jsonl"), ("blind2", "blind2.jsonl")]
 DOC_FIELDS = ["doc_id", "source", "url", "licence", "credit", "date", "title", "text"]
 QUOTE_FIELDS = ["doc_id", "n", "quote", "speaker", "speaker_kind", "mention", "cue", "direct"]
 KINDS = {"person", "organisation", "nominal", "unresolved"}
