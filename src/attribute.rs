@@ -1615,6 +1615,28 @@ impl Finder<'_> {
                 }
                 continue;
             }
+            // "“…” that Sanders can catch Clinton, said Steve Elmendorf": a "said"-type verb after
+            // a comma with a name right after it is inverted, and the name after it speaks, not
+            // the name before the comma.
+            if self.lex.inverted.contains(&toks[k].lower)
+                && len == 1
+                && k > 0
+                && gap(self.text, toks, k - 1).contains(',')
+            {
+                // Only a name that ends its clause ("said Kunin.", "said Steve Elmendorf, a …"):
+                // "X, a supporter, said Trump strategists plan …" names the report's subject.
+                let ends_clause =
+                    |e: &Entity| match toks.iter().position(|t| t.start >= e.mention.end) {
+                        None => true,
+                        Some(next) => {
+                            let g = &self.text[e.mention.end..toks[next].start];
+                            g.contains([',', '.', ';', '(']) || toks[next].quoted
+                        }
+                    };
+                if let Some(e) = self.entity_starting_at(toks, k + 1).filter(ends_clause) {
+                    return Some(Found::Named(e, Attribution::Indirect));
+                }
+            }
             if let Some(f) = self.subject_before(toks, k) {
                 return Some(f);
             }
@@ -2840,6 +2862,15 @@ mod tests {
                 some("Viktor Orban", Attribution::Indirect),
             ]
         );
+    }
+
+    #[test]
+    fn after_a_comma_an_inverted_cue_takes_the_name_after_it() {
+        // The name before the comma is what the quotation is about, not its speaker.
+        let t = "\"It seems extremely unlikely\" that Sanders can catch Clinton, said Steve Elmendorf, a strategist.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Steve Elmendorf"));
+        let t = "\"This will be a challenge\" for Clinton, said Madeleine Kunin.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Madeleine Kunin"));
     }
 
     #[test]
