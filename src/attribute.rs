@@ -658,6 +658,9 @@ impl Finder<'_> {
             return None;
         }
         if g.trim().is_empty() {
+            if let Some(e) = self.name_before_unclosed_role(toks, s) {
+                return Some(Found::Named(e, Attribution::Indirect));
+            }
             if let Some((span, _)) = self.role_ending_before(toks, s + 1) {
                 return Some(Found::Pronoun(span, Attribution::Indirect));
             }
@@ -724,6 +727,62 @@ impl Finder<'_> {
             }
         }
         None
+    }
+
+    /// Whether the words right before the cue at `k` (over auxiliaries and adverbs) are a role
+    /// in an apposition whose closing comma is missing ([`Self::name_before_unclosed_role`]).
+    fn unclosed_role_before_cue(&self, toks: &[Token], k: usize) -> bool {
+        let mut j = k;
+        while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
+            j -= 1;
+        }
+        j > 0 && self.name_before_unclosed_role(toks, j - 1).is_some()
+    }
+
+    /// "Vincent Magwenya, Zuma's spokesman said": an apposition of a role whose closing comma is
+    /// missing, right before the cue. `toks[s]` must be a title ("spokesman", "marshal"), the
+    /// words from the comma to it plain lower-case words, possessives or an article (at most
+    /// six), and a person's name that opens its clause must end right before the comma.
+    fn name_before_unclosed_role(&self, toks: &[Token], s: usize) -> Option<Entity> {
+        if toks[s].quoted || toks[s].is_cap() || !self.lex.titles.contains(&toks[s].lower) {
+            return None;
+        }
+        let mut from = s;
+        while from > 0 && s - from < 6 {
+            let g = gap(self.text, toks, from - 1).trim();
+            if g == "," {
+                break;
+            }
+            // A possessive's ending stands between it and the next word ("Zuma's spokesman").
+            let g = if toks[from - 1].possessive {
+                g.trim_start_matches(['\'', '’', 's'])
+            } else {
+                g
+            };
+            if !g.is_empty() {
+                return None;
+            }
+            let t = &toks[from - 1];
+            if t.quoted || (t.is_cap() && !t.possessive) {
+                return None;
+            }
+            from -= 1;
+        }
+        if from == 0 || from == s + 1 || gap(self.text, toks, from - 1).trim() != "," {
+            return None;
+        }
+        // The name opens its clause ("After meeting Ann Halvorson, the spokesman said": the
+        // name is an object, and the role the next clause's subject).
+        let opens_clause = |e: &Entity| {
+            let first = toks.iter().position(|t| t.start >= e.mention.start);
+            first.is_some_and(|i| {
+                i == 0
+                    || gap(self.text, toks, i - 1).contains([',', ';', ':'])
+                    || matches!(toks[i - 1].lower.as_str(), "and" | "but")
+            })
+        };
+        self.entity_ending_at(toks, from - 1)
+            .filter(|e| e.kind == ActorKind::Person && opens_clause(e))
     }
 
     /// For a name `n` ending at token `s` that stands between commas after "PERSON of the …
@@ -978,9 +1037,13 @@ impl Finder<'_> {
             "his", "her", "its", "their",
         ];
         let t = &toks[k];
-        // ("Member of Parliament for …", "Chairman of the Joint Chiefs": a title before "of")
-        let title_of =
-            self.lex.titles.contains(&t.lower) && toks.get(k + 1).is_some_and(|n| n.lower == "of");
+        // ("Member of Parliament for …", "Chairman of the Joint Chiefs", "Director General of
+        // the FAO": titles before "of")
+        let titles = toks[k..]
+            .iter()
+            .take_while(|t| !t.quoted && self.lex.titles.contains(&t.lower))
+            .count();
+        let title_of = titles > 0 && toks.get(k + titles).is_some_and(|n| n.lower == "of");
         !t.quoted
             && (OPENERS.contains(&t.lower.as_str())
                 || t.text.chars().all(|c| c.is_ascii_digit())
@@ -1049,6 +1112,11 @@ impl Finder<'_> {
             }
             match self.subject_before(toks, k) {
                 Some(Found::Named(e, a)) if e.mention.start >= toks[first].start => {
+                    return Some(Found::Named(e, a))
+                }
+                // "Vincent Magwenya, Zuma's spokesman said": the last comma opens an
+                // apposition whose closing comma is missing, and the name before it speaks.
+                Some(Found::Named(e, a)) if self.unclosed_role_before_cue(toks, k) => {
                     return Some(Found::Named(e, a))
                 }
                 Some(Found::Pronoun(s, a)) if s.start >= toks[first].start => {
@@ -2865,6 +2933,22 @@ mod tests {
     }
 
     #[test]
+    fn an_apposition_of_several_titles_before_of_describes_the_name_before_it() {
+        let t = "Jacques Diouf, Director General of the Food and Agriculture Organization, says 30 countries face a crisis.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Jacques Diouf"));
+    }
+
+    #[test]
+    fn an_apposed_role_without_its_closing_comma_describes_the_name_before_it() {
+        let t = "Vincent Magwenya, Zuma's spokesman said the visit would go ahead.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Vincent Magwenya"));
+        // A comma that closes no apposition: the name is an object, and the role the subject
+        // of the next clause.
+        let t = "After meeting Ann Halvorson, Zuma's spokesman said the visit would go ahead.";
+        assert_ne!(who(t)[0].0.as_deref(), Some("Ann Halvorson"));
+    }
+
+    #[test]
     fn after_a_comma_an_inverted_cue_takes_the_name_after_it() {
         // The name before the comma is what the quotation is about, not its speaker.
         let t = "\"It seems extremely unlikely\" that Sanders can catch Clinton, said Steve Elmendorf, a strategist.";
@@ -2874,15 +2958,19 @@ mod tests {
     }
 
     #[test]
-    fn asserting_alleging_and_being_critical_report_a_position() {
+    fn asserting_alleging_thanking_and_informing_report_speech() {
         let t = "Justice Minister Mehmet Sahin asserted that the inquiry is lawful. \
-                 Deniz Baykal was critical of the arrests. Kemal Ozkan alleged that police lied.";
+                 Deniz Baykal was critical of the arrests. Kemal Ozkan alleged that police lied. \
+                 Ann Halvorson thanked the volunteers for their work. Tom Reyes informed the \
+                 council of the new budget.";
         assert_eq!(
             who(t),
             [
                 some("Mehmet Sahin", Attribution::Indirect),
                 some("Deniz Baykal", Attribution::Indirect),
                 some("Kemal Ozkan", Attribution::Indirect),
+                some("Ann Halvorson", Attribution::Indirect),
+                some("Tom Reyes", Attribution::Indirect),
             ]
         );
     }
