@@ -1640,7 +1640,24 @@ impl Finder<'_> {
                     // ("according to the Daily Caller")
                     let from = k + 2 + usize::from(toks[k + 2].lower == "the");
                     if let Some(e) = self.entity_starting_at(toks, from) {
-                        return Some(Found::Named(e, Attribution::AccordingTo));
+                        // "According to the Herald, Professor John Burrows said …": a person
+                        // named as the subject of a "said"-type verb later in the sentence
+                        // speaks; the source only reports it.
+                        let later = (from + 1..n).find_map(|k2| {
+                            let said = !toks[k2].quoted
+                                && self.lex.inverted.contains(&toks[k2].lower)
+                                && toks[k2].start > e.mention.end;
+                            match said.then(|| self.subject_before(toks, k2)).flatten() {
+                                Some(Found::Named(p, a))
+                                    if p.kind == ActorKind::Person
+                                        && p.mention.start > e.mention.end =>
+                                {
+                                    Some(Found::Named(p, a))
+                                }
+                                _ => None,
+                            }
+                        });
+                        return Some(later.unwrap_or(Found::Named(e, Attribution::AccordingTo)));
                     }
                 }
                 continue;
@@ -2974,6 +2991,16 @@ mod tests {
         // Without a person of that name, the city still stands for its country.
         let t = "Paris claims the deal is fair.";
         assert_eq!(who(t)[0].0.as_deref(), Some("France"));
+    }
+
+    #[test]
+    fn a_speaker_said_to_speak_in_a_report_speaks_for_the_sentence() {
+        let t = "According to the Daily Ledger, Professor Ann Halvorson, the chair of the panel, \
+                 said the flag had never been put to a vote.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Ann Halvorson"));
+        // The report alone, when nobody in it is said to speak.
+        let t = "According to the Daily Ledger, the flag had never been put to a vote.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Daily Ledger"));
     }
 
     #[test]
