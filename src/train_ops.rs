@@ -73,7 +73,7 @@ fn par_copy(x: &[f32]) -> Vec<f32> {
 fn par_repeat_rows(b: &[f32], m: usize) -> Vec<f32> {
     let n = b.len();
     let mut y = Vec::with_capacity(m * n);
-    y.spare_capacity_mut()
+    y.spare_capacity_mut()[..m * n]
         .par_chunks_mut(n.max(1) * rows_per_task(n))
         .for_each(|rows| {
             for row in rows.chunks_mut(n.max(1)) {
@@ -82,9 +82,9 @@ fn par_repeat_rows(b: &[f32], m: usize) -> Vec<f32> {
                 }
             }
         });
-    // SAFETY: the spare capacity holds at least m · n values, split into rows of n, and every
-    // row was written in full above (each chunk is a whole number of rows: its length is a
-    // multiple of n, and the last one ends at m · n).
+    // SAFETY: the first m · n values of the spare capacity (it holds at least that many) were
+    // split into rows of n, and every row was written in full above (each chunk is a whole
+    // number of rows: its length is a multiple of n, and the last one ends at m · n).
     unsafe { y.set_len(m * n) };
     y
 }
