@@ -241,6 +241,9 @@ struct Finder<'a> {
     /// alone is that person's surname, even where the actor table knows it as something else
     /// ("Valeska Paris … Paris claims": not France).
     surnames: std::collections::HashSet<String>,
+    /// Each sentence's runs of names ([`Finder::run_entities`]), scanned once. Only persons of
+    /// two words or more are read from them, which `surnames` cannot change.
+    runs: Vec<Vec<(usize, Entity)>>,
 }
 
 impl<'a> Finder<'a> {
@@ -269,10 +272,13 @@ impl<'a> Finder<'a> {
             mid_caps,
             lower_seen,
             surnames: Default::default(),
+            runs: Vec::new(),
         };
-        let surnames = sent_toks
+        f.runs = sent_toks.iter().map(|toks| f.run_entities(toks)).collect();
+        f.surnames = f
+            .runs
             .iter()
-            .flat_map(|toks| f.run_entities(toks))
+            .flatten()
             .filter(|(_, e)| e.kind == ActorKind::Person)
             .filter_map(|(_, e)| {
                 let mut words = e.name.split_whitespace();
@@ -280,7 +286,6 @@ impl<'a> Finder<'a> {
                 words.next().is_some().then(|| last.to_string())
             })
             .collect();
-        f.surnames = surnames;
         f
     }
 
@@ -641,13 +646,20 @@ enum Found {
 }
 
 impl Finder<'_> {
-    /// The subject of the cue at token `k`: the name right before it (over auxiliaries and
-    /// adverbs, and over an apposition between commas), or a pronoun.
-    fn subject_before(&self, toks: &[Token], k: usize) -> Option<Found> {
+    /// Where the words allowed between a speaker and the cue at `k` ("has also repeatedly")
+    /// begin: the speaker's phrase ends right before the returned index.
+    fn start_of_between(&self, toks: &[Token], k: usize) -> usize {
         let mut j = k;
         while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
             j -= 1;
         }
+        j
+    }
+
+    /// The subject of the cue at token `k`: the name right before it (over auxiliaries and
+    /// adverbs, and over an apposition between commas), or a pronoun.
+    fn subject_before(&self, toks: &[Token], k: usize) -> Option<Found> {
+        let j = self.start_of_between(toks, k);
         if j == 0 {
             return None;
         }
@@ -750,10 +762,7 @@ impl Finder<'_> {
     /// Whether the words right before the cue at `k` (over auxiliaries and adverbs) are a role
     /// in an apposition whose closing comma is missing ([`Self::name_before_unclosed_role`]).
     fn unclosed_role_before_cue(&self, toks: &[Token], k: usize) -> bool {
-        let mut j = k;
-        while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
-            j -= 1;
-        }
+        let j = self.start_of_between(toks, k);
         j > 0 && self.name_before_unclosed_role(toks, j - 1).is_some()
     }
 
@@ -1072,10 +1081,7 @@ impl Finder<'_> {
     /// Right before the cue at `k` (over auxiliaries) stands a common noun or a pronoun that
     /// names no one we resolve ("commentators", "they", "we").
     fn unnamed_subject_before(&self, toks: &[Token], k: usize) -> bool {
-        let mut j = k;
-        while j > 0 && self.is_between(&toks[j - 1]) && !toks[j - 1].quoted {
-            j -= 1;
-        }
+        let j = self.start_of_between(toks, k);
         if j == 0 || toks[j - 1].quoted || !gap(self.text, toks, j - 1).trim().is_empty() {
             return false;
         }
@@ -2173,8 +2179,8 @@ pub fn attribute_document(
     // Zelenskyy"): for "the President said".
     let mut role_people: Vec<(usize, String, String)> = Vec::new();
     let mut full_names: Vec<FullName> = Vec::new();
-    for toks in &sent_toks {
-        for (i, e) in f.run_entities(toks) {
+    for (toks, runs) in sent_toks.iter().zip(&f.runs) {
+        for (i, e) in runs.iter().cloned() {
             // (a full name, not a word of an organisation: "Joint Chiefs of Staff")
             if e.kind != ActorKind::Person || !e.name.contains(char::is_whitespace) {
                 continue;
