@@ -699,7 +699,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             "statements": texts.len(),
             "warmup": a.warmup,
             "reps": a.reps,
-            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16(), "amx_bf16": standpoint::model::bf16::amx_in_use(), "avx512vnni": standpoint::model::int8::vnni() },
+            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16(), "amx_bf16": standpoint::model::bf16::amx_in_use(), "avx512vnni": standpoint::model::int8::vnni(), "int8_avx2": standpoint::model::int8::avx2() },
             "flops": "2 x multiply-adds of the encoder's dense layers and attention over the real tokens; embeddings, normalisation, activations and the classifier not counted",
             "results": results,
         });

@@ -418,10 +418,10 @@ impl CrossEncoder {
                 message: format!("--precision {} needs --backend native", precision.as_str()),
             });
         }
-        if precision == Precision::Int8 && !super::int8::vnni() {
+        if precision == Precision::Int8 && !super::int8::vnni() && !super::int8::avx2() {
             tracing::warn!(
-                "--precision int8: this CPU has no AVX512-VNNI, so the products run on the portable \
-                 integer loop, which is slower than f32 (the labels are the same)"
+                "--precision int8: this CPU has neither AVX512-VNNI nor AVX2, so the products run \
+                 on the portable integer loop, which is slower than f32 (the labels are the same)"
             );
         }
         let got = sha256_hex(delta);

@@ -9,8 +9,13 @@
 //! `Σ x·w ≈ scale[j] · (sx · Σ a·q + lo · Σ q)`, the second sum being the column sums of `q`. The
 //! integer dot products are exact (no saturation: `vpdpbusd`, not `vpdpbusds`; at most 4·255·127
 //! per step and k ≤ 16,000 keeps them inside i32), and the float epilogue is the same expression
-//! on every path: the AVX512-VNNI kernel and the portable integer loop give bit-identical results,
-//! which the tests check on every CPU that has the instructions.
+//! on every path: the AVX512-VNNI kernel, the AVX2 kernel and the portable integer loop give
+//! bit-identical results, which the tests check on every CPU that has the instructions.
+//!
+//! CPUs with AVX2 but no VNNI (AMD Zen 3, older Xeons) take the AVX2 kernel: `vpmaddubsw`, AVX2's
+//! byte product, saturates its 16-bit pair sums (2·255·127 does not fit), so the bytes are widened
+//! to 16 bits once (the weights when packed, the activations per call) and multiplied with
+//! `vpmaddwd` (pairs of 16-bit products summed into 32-bit lanes), which is exact.
 //!
 //! Only the dense layers run in int8; attention, softmax, LayerNorm and GELU stay f32.
 
@@ -32,6 +37,40 @@ pub fn vnni() -> bool {
     }
 }
 
+/// Whether the AVX2 kernel runs here (AVX2 present, AVX512-VNNI absent or switched off).
+pub fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static V: OnceLock<bool> = OnceLock::new();
+        *V.get_or_init(|| !vnni() && avx2_present())
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU has what the AVX2 kernel is compiled with (the tests run it on every CPU that
+/// does, VNNI or not).
+#[cfg(target_arch = "x86_64")]
+fn avx2_present() -> bool {
+    std::env::var_os("STANDPOINT_NO_INT8_AVX2").is_none()
+        && std::is_x86_feature_detected!("avx")
+        && std::is_x86_feature_detected!("avx2")
+}
+
+/// The instruction path of the int8 products on this CPU, for `bench` and the logs.
+pub fn path_name() -> &'static str {
+    if vnni() {
+        "AVX512-VNNI (vpdpbusd)"
+    } else if avx2() {
+        "AVX2 (bytes widened to 16 bits, vpmaddwd)"
+    } else {
+        "portable exact integer loop"
+    }
+}
+
 /// Dense weights `(k, n)` quantised to int8 per output channel, packed for `vpdpbusd`: blocks
 /// of 16 columns, each `kq / 4` groups of 16 columns × 4 consecutive rows (64 bytes).
 #[derive(Debug, Clone)]
@@ -43,6 +82,9 @@ pub struct PackedInt8 {
     /// `n` rounded up to a multiple of 16 (padding columns are zero).
     np: usize,
     q: Vec<i8>,
+    /// `q` widened to 16 bits for the AVX2 kernel (empty where that kernel does not run): blocks
+    /// of 16 columns, each `kq / 2` groups of 16 columns × 2 consecutive rows (32 values).
+    q16: Vec<i16>,
     scale: Vec<f32>,
     colsum: Vec<i32>,
 }
@@ -71,15 +113,36 @@ impl PackedInt8 {
                 q[jb * kq * 16 + (i / 4) * 64 + c * 4 + i % 4] = v;
             }
         }
-        PackedInt8 {
+        let mut p = PackedInt8 {
             k,
             n,
             kq,
             np,
             q,
+            q16: Vec::new(),
             scale,
             colsum,
+        };
+        if avx2() {
+            p.q16 = p.widened();
         }
+        p
+    }
+
+    /// `q` in the layout of the AVX2 kernel: `q16[jb·kq·16 + p·32 + c·2 + t]` is the weight of
+    /// row `2p + t`, column `16·jb + c`.
+    fn widened(&self) -> Vec<i16> {
+        let kq = self.kq;
+        let mut w = vec![0i16; self.np * kq];
+        for jb in 0..self.np / 16 {
+            for i in 0..kq {
+                for c in 0..16 {
+                    w[jb * kq * 16 + (i / 2) * 32 + c * 2 + i % 2] =
+                        self.q[jb * kq * 16 + (i / 4) * 64 + c * 4 + i % 4] as i16;
+                }
+            }
+        }
+        w
     }
 
     /// Activations of `rows` rows of `x` as unsigned bytes (`round((x − lo) / sx)`, ties to
@@ -109,6 +172,12 @@ impl PackedInt8 {
             if vnni() {
                 // SAFETY: vnni() checked AVX-512F; `dst` and `xr` both hold k elements.
                 unsafe { quantise_avx512(xr, lo, inv, dst) };
+                continue;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx2() {
+                // SAFETY: avx2() checked AVX and AVX2; `dst` and `xr` both hold k elements.
+                unsafe { quantise_avx2(xr, lo, inv, dst) };
                 continue;
             }
             quantise_portable(xr, lo, inv, dst);
@@ -145,6 +214,13 @@ impl PackedInt8 {
             // SAFETY: `vnni()` checked AVX-512F and AVX512-VNNI; `a` holds `rows` rows of `kq`
             // bytes (quantise_rows), `self.q` the np / 16 blocks of kq × 16 bytes (pack).
             unsafe { self.rows_vnni(a, sx, rows, dst) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx2() {
+            // SAFETY: `avx2()` checked AVX and AVX2, and `pack` built `q16` because it holds;
+            // `a` holds `rows` rows of `kq` bytes.
+            unsafe { self.rows_avx2(&self.q16, a, sx, rows, dst) };
             return;
         }
         self.rows_portable(a, sx, rows, dst);
@@ -238,6 +314,81 @@ impl PackedInt8 {
                 r += mr;
             }
             jb += nb;
+        }
+    }
+
+    /// The AVX2 kernel: `q16` is [`PackedInt8::widened`] (passed in so that the tests can run
+    /// this kernel on CPUs where `pack` did not build it).
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX and AVX2; `q16` is `self.widened()`; `a` holds `rows` rows of `kq` bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx,avx2")]
+    unsafe fn rows_avx2(
+        &self,
+        q16: &[i16],
+        a: &[u8],
+        sx: &[(f32, f32)],
+        rows: usize,
+        dst: &mut [f32],
+    ) {
+        let (kq, n, np) = (self.kq, self.n, self.np);
+        assert!(a.len() >= rows * kq && sx.len() >= rows && dst.len() >= rows * n);
+        assert_eq!(q16.len(), np * kq, "q16 is the widened weights");
+        // The activations widened to 16 bits once (kq is even, so pairs never straddle rows).
+        let a16: Vec<i16> = a[..rows * kq].iter().map(|&v| v as i16).collect();
+        let mut acc = [0i32; MR * 16];
+        // Column blocks outside, row tiles inside: a block's weights (16 columns × kq values)
+        // stay in L1/L2 while every row tile streams past them.
+        for jb in 0..np / 16 {
+            let j0 = jb * 16;
+            let mut r = 0;
+            while r < rows {
+                let mr = MR.min(rows - r);
+                // SAFETY: rows r..r+mr of `a16` (mr ≤ rows − r) and block jb of `q16` (jb <
+                // np / 16) are in bounds, `acc` holds MR × 16 lanes; the features are this
+                // function's contract.
+                unsafe {
+                    let ap = a16.as_ptr().add(r * kq);
+                    let bp = q16.as_ptr().add(jb * kq * 16);
+                    match mr {
+                        6 => tile_avx2::<6>(ap, kq, bp, &mut acc),
+                        5 => tile_avx2::<5>(ap, kq, bp, &mut acc),
+                        4 => tile_avx2::<4>(ap, kq, bp, &mut acc),
+                        3 => tile_avx2::<3>(ap, kq, bp, &mut acc),
+                        2 => tile_avx2::<2>(ap, kq, bp, &mut acc),
+                        _ => tile_avx2::<1>(ap, kq, bp, &mut acc),
+                    }
+                }
+                for i in 0..mr {
+                    let lanes = &acc[i * 16..(i + 1) * 16];
+                    let d = &mut dst[(r + i) * n..(r + i + 1) * n];
+                    for h in 0..2 {
+                        let c0 = j0 + 8 * h;
+                        if c0 + 8 <= n {
+                            // SAFETY: columns c0..c0+8 are inside the row, `scale` and
+                            // `colsum`; AVX is this function's contract.
+                            unsafe {
+                                epilogue8(
+                                    &lanes[8 * h..8 * h + 8],
+                                    sx[r + i],
+                                    &self.scale[c0..c0 + 8],
+                                    &self.colsum[c0..c0 + 8],
+                                    &mut d[c0..c0 + 8],
+                                )
+                            };
+                        } else {
+                            for c in 0..8 {
+                                if c0 + c < n {
+                                    d[c0 + c] += self.finish(lanes[8 * h + c], sx[r + i], c0 + c);
+                                }
+                            }
+                        }
+                    }
+                }
+                r += mr;
+            }
         }
     }
 }
@@ -381,6 +532,112 @@ unsafe fn tile_dyn<const R: usize>(
     }
 }
 
+/// [`quantise_portable`] eight at a time (`vcvtps2dq` rounds ties to even, as
+/// `round_ties_even` does).
+///
+/// # Safety
+///
+/// AVX and AVX2; `x` and `dst` have the same length.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn quantise_avx2(x: &[f32], lo: f32, inv: f32, dst: &mut [u8]) {
+    use std::arch::x86_64::*;
+    assert_eq!(x.len(), dst.len());
+    let n = x.len() / 8 * 8;
+    let (vlo, vinv) = (_mm256_set1_ps(lo), _mm256_set1_ps(inv));
+    let (zero, top) = (_mm256_set1_ps(0.0), _mm256_set1_ps(255.0));
+    for i in (0..n).step_by(8) {
+        // SAFETY: elements i..i+8 are inside both slices (i + 8 ≤ n ≤ len).
+        unsafe {
+            let v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x.as_ptr().add(i)), vlo), vinv);
+            let v = _mm256_min_ps(_mm256_max_ps(v, zero), top);
+            let q = _mm256_cvtps_epi32(v);
+            // 0..=255 in every lane, so the saturating packs are exact.
+            let w = _mm_packus_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256::<1>(q));
+            _mm_storel_epi64(
+                dst.as_mut_ptr().add(i) as *mut __m128i,
+                _mm_packus_epi16(w, w),
+            );
+        }
+    }
+    quantise_portable(&x[n..], lo, inv, &mut dst[n..]);
+}
+
+/// [`epilogue16`] for 8 columns with AVX (the same operations in the same order).
+///
+/// # Safety
+///
+/// AVX; every slice holds 8 elements.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn epilogue8(
+    acc: &[i32],
+    (sx, lo): (f32, f32),
+    scale: &[f32],
+    colsum: &[i32],
+    dst: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    assert!(acc.len() == 8 && scale.len() == 8 && colsum.len() == 8 && dst.len() == 8);
+    // SAFETY: each slice holds 8 elements (asserted), read and written unaligned.
+    unsafe {
+        let a = _mm256_cvtepi32_ps(_mm256_loadu_si256(acc.as_ptr() as *const __m256i));
+        let cs = _mm256_cvtepi32_ps(_mm256_loadu_si256(colsum.as_ptr() as *const __m256i));
+        // Not fused, as in the portable path.
+        let inner = _mm256_add_ps(
+            _mm256_mul_ps(_mm256_set1_ps(sx), a),
+            _mm256_mul_ps(_mm256_set1_ps(lo), cs),
+        );
+        let v = _mm256_mul_ps(_mm256_loadu_ps(scale.as_ptr()), inner);
+        let d = _mm256_loadu_ps(dst.as_ptr());
+        _mm256_storeu_ps(dst.as_mut_ptr(), _mm256_add_ps(d, v));
+    }
+}
+
+/// `acc[i·16 + c] = Σ_p Σ_t a[i][2p+t] · q16_block[p][c][t]` for `R` rows and one block of 16
+/// columns, with `vpmaddwd` (exact: |a·q| ≤ 255·127, a pair's sum fits 32 bits, and k ≤
+/// 16,000 keeps the running sums inside i32).
+///
+/// # Safety
+///
+/// AVX2; `a` addresses `R` rows of `kq` 16-bit values; `b` one block of `kq × 16` values; `kq`
+/// is even.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,avx2")]
+unsafe fn tile_avx2<const R: usize>(
+    a: *const i16,
+    kq: usize,
+    b: *const i16,
+    acc_out: &mut [i32; MR * 16],
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm256_setzero_si256(); 2]; R];
+    for p in 0..kq / 2 {
+        // SAFETY: group p of the block: 32 values (64 bytes) inside its kq × 16.
+        let (b0, b1) = unsafe {
+            (
+                _mm256_loadu_si256(b.add(p * 32) as *const __m256i),
+                _mm256_loadu_si256(b.add(p * 32 + 16) as *const __m256i),
+            )
+        };
+        for (i, row) in acc.iter_mut().enumerate() {
+            // SAFETY: values 2p, 2p+1 of row i, inside its kq values (read unaligned).
+            let pair = unsafe { (a.add(i * kq + p * 2) as *const i32).read_unaligned() };
+            let av = _mm256_set1_epi32(pair);
+            row[0] = _mm256_add_epi32(row[0], _mm256_madd_epi16(av, b0));
+            row[1] = _mm256_add_epi32(row[1], _mm256_madd_epi16(av, b1));
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (h, v) in row.iter().enumerate() {
+            // SAFETY: lanes i·16 + 8h .. +8 are inside acc_out (i < R ≤ MR, h < 2).
+            unsafe {
+                _mm256_storeu_si256(acc_out.as_mut_ptr().add(i * 16 + 8 * h) as *mut __m256i, *v)
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,11 +691,76 @@ mod tests {
                 p.matmul_acc(&x, m, &mut both, 2);
                 assert_eq!(both, portable, "m{m} k{k} n{n}, 2 threads");
             }
+            #[cfg(target_arch = "x86_64")]
+            if avx2_present() {
+                let mut fast = vec![0.5f32; m * n];
+                // SAFETY: avx2_present() checked AVX and AVX2; q16 is the widened weights; `a`
+                // holds m rows of kq bytes.
+                unsafe { p.rows_avx2(&p.widened(), &a, &sx, m, &mut fast) };
+                assert_eq!(fast, portable, "AVX2: m{m} k{k} n{n}");
+                if avx2() {
+                    let mut both = vec![0.5f32; m * n];
+                    p.matmul_acc(&x, m, &mut both, 2);
+                    assert_eq!(both, portable, "AVX2: m{m} k{k} n{n}, 2 threads");
+                }
+            }
         }
         if !vnni() {
             crate::model::report_skipped(
-                "int8::product on AVX512-VNNI: not on this CPU (the portable integer path ran)",
+                "int8::product on AVX512-VNNI: not on this CPU (the AVX2 and portable integer paths ran where present)",
             );
+        }
+        #[cfg(target_arch = "x86_64")]
+        if !avx2_present() {
+            crate::model::report_skipped(
+                "int8::product on AVX2: not on this CPU (the portable integer path ran)",
+            );
+        }
+    }
+
+    /// Extreme values: every activation byte 255 against weights of ±127 in long rows, where
+    /// `vpmaddubsw` would saturate; the AVX2 kernel (16-bit products) stays exact.
+    #[test]
+    fn avx2_kernel_is_exact_at_the_extremes() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if !avx2_present() {
+                crate::model::report_skipped("int8 AVX2 extremes: no AVX2 on this CPU");
+                return;
+            }
+            let (m, k, n) = (7, 1536, 48);
+            // Columns alternate all +max and all −max weights; rows alternate min and max.
+            let w: Vec<f32> = (0..k * n)
+                .map(|i| if (i % n) % 2 == 0 { 1.0 } else { -1.0 })
+                .collect();
+            // Even rows: −3 once, then +3 (bytes 0, then 255 throughout); odd rows alternate.
+            let x: Vec<f32> = (0..m * k)
+                .map(|i| match ((i / k) % 2, i % k) {
+                    (0, 0) => -3.0,
+                    (0, _) => 3.0,
+                    _ => -3.0 + (i % 2) as f32 * 6.0,
+                })
+                .collect();
+            let p = PackedInt8::pack(&w, k, n);
+            let (a, sx) = p.quantise_rows(&x, m);
+            let mut portable = vec![0f32; m * n];
+            p.rows_portable(&a, &sx, m, &mut portable);
+            let mut fast = vec![0f32; m * n];
+            // SAFETY: AVX and AVX2 checked; q16 is the widened weights; `a` holds m rows.
+            unsafe { p.rows_avx2(&p.widened(), &a, &sx, m, &mut fast) };
+            assert_eq!(fast, portable);
+            // Every value sits on its row's minimum or maximum and every weight on ±max, so
+            // the quantised product equals the f32 one up to float rounding.
+            for r in 0..m {
+                for j in 0..n {
+                    let exact: f32 = (0..k).map(|i| x[r * k + i] * w[i * n + j]).sum();
+                    let got = portable[r * n + j];
+                    assert!(
+                        (got - exact).abs() < 1e-3 * k as f32,
+                        "[{r},{j}] {got} vs {exact}"
+                    );
+                }
+            }
         }
     }
 
@@ -468,6 +790,19 @@ mod tests {
             // SAFETY: as above.
             unsafe { quantise_avx512(&ties, 0.0, 1.0, &mut ft) };
             assert_eq!(ft, pt);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if avx2_present() {
+            let mut fast = vec![0u8; x.len()];
+            // SAFETY: avx2_present() checked AVX and AVX2; equal lengths.
+            unsafe { quantise_avx2(&x, lo, inv, &mut fast) };
+            assert_eq!(fast, portable);
+            let mut ft = vec![0u8; 16];
+            // SAFETY: as above.
+            unsafe { quantise_avx2(&ties, 0.0, 1.0, &mut ft) };
+            assert_eq!(ft, pt);
+        } else {
+            crate::model::report_skipped("int8 quantisation on AVX2: no AVX2 on this CPU");
         }
     }
 

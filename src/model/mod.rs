@@ -288,11 +288,7 @@ pub fn instruction_path(backend: &str, precision: &str) -> String {
             format!("products: {products}; element-wise: {elementwise}")
         }
         ("native", "int8") => {
-            let products = if int8::vnni() {
-                "AVX512-VNNI (vpdpbusd)"
-            } else {
-                "portable exact integer loop, no VNNI"
-            };
+            let products = int8::path_name();
             format!("products: {products}; element-wise: {elementwise}")
         }
         ("native", _) => format!("products: {gemm_f32}; element-wise: {elementwise}"),
