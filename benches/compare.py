@@ -288,11 +288,23 @@ def max_abs_diff(a, b):
 
 # --------------------------------------------------------------------------- GEMM peak
 
-def gemm_peak(threads_list, n=2048, reps=5):
+def cpu_has_bf16():
+    """Whether the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX-BF16): without it PyTorch's
+    bf16 matrix product is emulated and a 2048x2048 one takes minutes, so it is skipped."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def gemm_peak(threads_list, n=2048, reps=5, bf16=True):
     import torch
     old = torch.get_num_threads()
     out = []
-    for dtype, label in ((torch.float32, "f32"), (torch.bfloat16, "bf16")):
+    dtypes = [(torch.float32, "f32")] + ([(torch.bfloat16, "bf16")] if bf16 else [])
+    for dtype, label in dtypes:
         a = torch.randn(n, n).to(dtype)
         b = torch.randn(n, n).to(dtype)
         for th in threads_list:
@@ -318,7 +330,9 @@ def run_standpoint(args, statements_path):
            "--batch-sizes", str(args.batch_size), "--max-batch-tokens", "0",
            "--arrangements", args.standpoint_arrangements,
            "--precisions", args.standpoint_precisions, "--backends", args.standpoint_backends,
-           "--warmup", "1", "--reps", str(args.reps), "--json"]
+           "--warmup", "1", "--reps", str(args.reps), "--json",
+           # every statement the Python engines ran (bench's own default is 2,000)
+           "--limit", str(args.limit)]
     info = {"command": cmd, "ok": False, "results": []}
     print("\nstandpoint (runs after the Python rounds; not interleaved with them):\n  "
           + " ".join(_quote(c) for c in cmd), flush=True)
@@ -519,9 +533,11 @@ def main():
     gemm = []
     gemm_threads = [int(x) for x in args.gemm_threads.split(",") if x.strip()]
     if gemm_threads:
-        gemm = gemm_peak(gemm_threads)
+        bf16 = cpu_has_bf16()
+        gemm = gemm_peak(gemm_threads, bf16=bf16)
         print("GEMM peak (torch.mm 2048x2048, GFLOP/s, median of 5): " + ", ".join(
-            f"{g['dtype']} {g['threads']}T {g['gflops_median']:.0f}" for g in gemm))
+            f"{g['dtype']} {g['threads']}T {g['gflops_median']:.0f}" for g in gemm)
+            + ("" if bf16 else " (bf16 skipped: no AVX512-BF16 or AMX on this CPU)"))
     torch.set_num_threads(args.threads)
 
     # model and engines
@@ -585,7 +601,10 @@ def main():
                      "vs PyTorch f32", ort_int8, "ort_int8_vs_pytorch_max_abs_prob_diff",
                      "ort_int8_error")
 
-    if not args.no_bf16:
+    if not args.no_bf16 and not cpu_has_bf16():
+        print("PyTorch bf16 autocast: skipped (no AVX512-BF16 or AMX on this CPU: bf16 would be "
+              "emulated; --no-bf16 says so explicitly)")
+    elif not args.no_bf16:
         add_peer("PyTorch bf16 autocast", "PyTorch bf16 autocast", "vs f32",
                  lambda: TorchEngine(model, batches, args.threads, bf16=True),
                  "pytorch_bf16_vs_f32_max_abs_prob_diff", "bf16_error")

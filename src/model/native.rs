@@ -23,8 +23,8 @@
 //!   bfloat16 and multiplied on Intel AMX tiles, or with AVX512-BF16 dot products, where the CPU
 //!   has them (see [`super::bf16`]);
 //! - **int8 weights** as an option ([`Precision::Int8`]): weights per output channel and
-//!   activations per row in 8 bits, integer products on AVX512-VNNI where the CPU has it (see
-//!   [`super::int8`]); the FFN's down projection stays bf16 (or f32).
+//!   activations per row in 8 bits, integer products on AVX512-VNNI where the CPU has it, else on
+//!   AVX2 (see [`super::int8`]); the FFN's down projection stays bf16 (or f32).
 //!
 //! The matrix products are the `gemm` crate's (the one candle's CPU backend calls), with its
 //! AVX-512 kernels enabled (`x86-v4`). A batch runs on the calling thread (or `threads` rayon
@@ -46,8 +46,8 @@ pub enum Precision {
     /// Dense weights rounded to bfloat16 (activations stay f32; products accumulate in f32).
     Bf16,
     /// Dense weights in int8 per output channel, activations quantised per row on the fly,
-    /// products in exact integers (AVX512-VNNI where the CPU has it); attention, softmax,
-    /// LayerNorm and GELU stay f32.
+    /// products in exact integers (AVX512-VNNI where the CPU has it, else AVX2); attention,
+    /// softmax, LayerNorm and GELU stay f32.
     Int8,
 }
 
@@ -618,14 +618,13 @@ pub mod kernels {
             match level() {
                 // SAFETY: AVX-512F was detected on this CPU.
                 Level::Avx512 => return unsafe { gelu_avx512(x) },
-                Level::Avx2 => return gelu_v3(x),
+                // SAFETY: AVX2 and FMA were detected on this CPU.
+                Level::Avx2 => return unsafe { gelu_avx2(x) },
                 Level::Base => {}
             }
         }
         gelu_generic(x)
     }
-
-    dispatch!(gelu_v3, gelu_generic, (x: &mut [f32]));
 
     /// [`exp`] on 16 lanes (arguments ≤ 88; below −87 it gives e^−87 ≈ 1.6e-38).
     ///
@@ -723,6 +722,121 @@ pub mod kernels {
             gelu_generic(&mut x[n..]);
         }
     }
+
+    /// [`exp`] on 8 lanes with AVX2 and FMA (arguments ≤ 88; below −87 it gives e^−87): as
+    /// [`exp512`], with 2^k built from the exponent bits (k + 127 stays in 1..=254).
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn exp256(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+        use std::arch::x86_64::*;
+        let c = |v: f32| _mm256_set1_ps(v);
+        let e = _mm256_min_ps(_mm256_max_ps(x, c(-87.0)), c(88.0));
+        let k = _mm256_round_ps::<0x08>(_mm256_mul_ps(e, c(std::f32::consts::LOG2_E)));
+        let r = _mm256_fnmadd_ps(k, c(0.693_359_4), e);
+        let r = _mm256_fnmadd_ps(k, c(-2.121_944_4e-4), r);
+        let mut q = c(1.0 / 720.0);
+        for k in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+            q = _mm256_fmadd_ps(q, r, c(k));
+        }
+        let bits = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+            _mm256_cvtps_epi32(k),
+            _mm256_set1_epi32(127),
+        ));
+        _mm256_mul_ps(q, _mm256_castsi256_ps(bits))
+    }
+
+    /// Softmax of each row of `n` values, `n` a multiple of 8, with AVX2 intrinsics.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX2 and FMA; `n` is a multiple of 8.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn softmax_avx2(x: &mut [f32], n: usize) {
+        use std::arch::x86_64::*;
+        /// The sum or maximum of 8 lanes.
+        #[target_feature(enable = "avx2,fma")]
+        fn reduce(v: __m256, f: unsafe fn(__m128, __m128) -> __m128) -> f32 {
+            // SAFETY: SSE is part of x86-64 and AVX is implied by AVX2 (this function's
+            // features); `f` is `_mm_add_ps` or `_mm_max_ps`, plain SSE.
+            unsafe {
+                let h = f(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+                let h = f(h, _mm_movehl_ps(h, h));
+                let h = f(h, _mm_shuffle_ps::<0b01>(h, h));
+                _mm_cvtss_f32(h)
+            }
+        }
+        // SAFETY: AVX2 and FMA (this function's contract); each row has `n` values, `n` a
+        // multiple of 8, so every 8-lane load and store at `p + i`, i < n, stays inside the row.
+        unsafe {
+            for r in x.chunks_exact_mut(n) {
+                let p = r.as_mut_ptr();
+                let mut m = _mm256_set1_ps(f32::NEG_INFINITY);
+                for i in (0..n).step_by(8) {
+                    m = _mm256_max_ps(m, _mm256_loadu_ps(p.add(i)));
+                }
+                let m = _mm256_set1_ps(reduce(m, _mm_max_ps));
+                let mut s = _mm256_setzero_ps();
+                for i in (0..n).step_by(8) {
+                    let e = exp256(_mm256_sub_ps(_mm256_loadu_ps(p.add(i)), m));
+                    s = _mm256_add_ps(s, e);
+                    _mm256_storeu_ps(p.add(i), e);
+                }
+                let inv = _mm256_set1_ps(1.0 / reduce(s, _mm_add_ps));
+                for i in (0..n).step_by(8) {
+                    _mm256_storeu_ps(p.add(i), _mm256_mul_ps(_mm256_loadu_ps(p.add(i)), inv));
+                }
+            }
+        }
+    }
+
+    /// [`gelu_avx512`] with AVX2 and FMA, 8 lanes at a time: the reciprocal from `vrcpps` and
+    /// one Newton step, 2^k from the exponent bits ([`exp256`]). The last `len % 8` values take
+    /// the portable path.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX2 and FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn gelu_avx2(x: &mut [f32]) {
+        // SAFETY: AVX2 and FMA (this function's contract); i + 8 ≤ n ≤ x.len(), so each 8-lane
+        // load and store stays inside `x`.
+        unsafe {
+            use std::arch::x86_64::*;
+            let c = |v: f32| _mm256_set1_ps(v);
+            let n = x.len() / 8 * 8;
+            let sign = c(-0.0);
+            for i in (0..n).step_by(8) {
+                let p = x.as_mut_ptr().add(i);
+                let u = _mm256_loadu_ps(p);
+                let z = _mm256_mul_ps(u, c(std::f32::consts::FRAC_1_SQRT_2));
+                let a = _mm256_andnot_ps(sign, z);
+                let d = _mm256_fmadd_ps(c(P), a, c(1.0));
+                let r = _mm256_rcp_ps(d);
+                let r = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, c(2.0)));
+                // A second Newton step: `vrcpps` has 12 bits where `vrcp14ps` has 14.
+                let t = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, c(2.0)));
+                let mut poly = c(A[4]);
+                for &k in A[..4].iter().rev() {
+                    poly = _mm256_fmadd_ps(poly, t, c(k));
+                }
+                poly = _mm256_mul_ps(poly, t);
+                // e^(−a²)
+                let ex = exp256(_mm256_mul_ps(_mm256_sub_ps(c(0.0), a), a));
+                let erf_abs = _mm256_fnmadd_ps(poly, ex, c(1.0));
+                let erf = _mm256_or_ps(erf_abs, _mm256_and_ps(z, sign));
+                let y = _mm256_mul_ps(_mm256_mul_ps(u, c(0.5)), _mm256_add_ps(c(1.0), erf));
+                _mm256_storeu_ps(p, y);
+            }
+            gelu_generic(&mut x[n..]);
+        }
+    }
     /// Softmax of each row of `n` values, in place.
     pub fn softmax_rows(x: &mut [f32], n: usize) {
         #[cfg(target_arch = "x86_64")]
@@ -730,10 +844,13 @@ pub mod kernels {
             // SAFETY: AVX-512F was detected on this CPU.
             return unsafe { softmax_avx512(x, n) };
         }
-        softmax_v3(x, n)
+        #[cfg(target_arch = "x86_64")]
+        if n.is_multiple_of(8) && level() != Level::Base {
+            // SAFETY: AVX2 and FMA were detected on this CPU (Avx512 implies them).
+            return unsafe { softmax_avx2(x, n) };
+        }
+        softmax_generic(x, n)
     }
-
-    dispatch!(softmax_v3, softmax_generic, (x: &mut [f32], n: usize));
 
     /// For the tests: GELU by each implementation (the hand-written AVX-512 one and the portable
     /// one), `None` where this CPU cannot run it.
@@ -750,7 +867,20 @@ pub mod kernels {
         });
         #[cfg(not(target_arch = "x86_64"))]
         let avx512 = None;
-        vec![("portable", Some(generic)), ("avx512", avx512)]
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = (level() != Level::Base).then(|| {
+            let mut y = x.to_vec();
+            // SAFETY: `level` found AVX2 and FMA on this CPU (Avx512 implies them).
+            unsafe { gelu_avx2(&mut y) };
+            y
+        });
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = None;
+        vec![
+            ("portable", Some(generic)),
+            ("avx512", avx512),
+            ("avx2", avx2),
+        ]
     }
 
     /// For the tests: softmax rows by each implementation, `None` where this CPU cannot run it
@@ -768,7 +898,20 @@ pub mod kernels {
         });
         #[cfg(not(target_arch = "x86_64"))]
         let avx512 = None;
-        vec![("portable", Some(generic)), ("avx512", avx512)]
+        #[cfg(target_arch = "x86_64")]
+        let avx2 = (level() != Level::Base && n.is_multiple_of(8)).then(|| {
+            let mut y = x.to_vec();
+            // SAFETY: `level` found AVX2 and FMA on this CPU, and n is a multiple of 8.
+            unsafe { softmax_avx2(&mut y, n) };
+            y
+        });
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx2 = None;
+        vec![
+            ("portable", Some(generic)),
+            ("avx512", avx512),
+            ("avx2", avx2),
+        ]
     }
     dispatch!(
         layer_norm_rows,
