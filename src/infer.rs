@@ -42,9 +42,12 @@ impl Threads {
     /// It sets an environment variable, which is only sound while no other thread can read or
     /// write the environment: call it first thing in `main`, before any other thread exists.
     pub unsafe fn configure(self) -> Result<(), String> {
+        #[allow(clippy::disallowed_methods)] // the one place allowed (clippy.toml)
         // SAFETY: the caller guarantees that this process has no other thread yet (this
         // function's contract), so nothing reads the environment while it changes.
-        unsafe { std::env::set_var("RAYON_NUM_THREADS", self.threads_per_worker.to_string()) };
+        unsafe {
+            std::env::set_var("RAYON_NUM_THREADS", self.threads_per_worker.to_string())
+        };
         rayon::ThreadPoolBuilder::new()
             .num_threads(self.workers * self.threads_per_worker)
             .thread_name(|i| format!("standpoint-{i}"))

@@ -189,8 +189,11 @@ impl Encoder {
     /// (on a CPU with few cores this beats one batch at a time on all cores). `on_batch` gets the
     /// number of texts of each finished batch. Results are in input order.
     ///
-    /// With `workers > 1`, sets `RAYON_NUM_THREADS=1` for the process when it is unset, since
-    /// candle's CPU matmul reads it on every call.
+    /// candle's CPU matmul reads `RAYON_NUM_THREADS` on every call, so with `workers > 1` the
+    /// caller sets it to the threads each worker may use before any thread starts (the CLI does,
+    /// through [`crate::infer::Threads::configure`]); unset, each worker's products spread over
+    /// every core (correct, but oversubscribed). This function never changes the environment:
+    /// doing so while other threads run is unsound.
     pub fn embed_many(
         &self,
         texts: &[&str],
@@ -204,9 +207,6 @@ impl Encoder {
         }
         let batch_size = batch_size.max(1);
         let workers = workers.max(1);
-        if workers > 1 && std::env::var_os("RAYON_NUM_THREADS").is_none() {
-            std::env::set_var("RAYON_NUM_THREADS", "1");
-        }
         let mut order: Vec<(usize, usize)> = texts
             .iter()
             .enumerate()
