@@ -594,8 +594,14 @@ pub mod kernels {
             pub fn $name($($arg: $ty),*) {
                 #[cfg(target_arch = "x86_64")]
                 {
+                    /// # Safety
+                    ///
+                    /// The CPU has AVX-512F, AVX-512VL, AVX2 and FMA.
                     #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
                     unsafe fn v4($($arg: $ty),*) { $generic($($arg),*) }
+                    /// # Safety
+                    ///
+                    /// The CPU has AVX2 and FMA.
                     #[target_feature(enable = "avx2,fma")]
                     unsafe fn v3($($arg: $ty),*) { $generic($($arg),*) }
                     match level() {
