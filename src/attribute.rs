@@ -1524,6 +1524,37 @@ impl Finder<'_> {
         })
     }
 
+    /// A possessive name whose word for speech leads into a quotation owns it ("Clinton’s
+    /// response was: “…”", "Bush's Facebook post: “…”", "in Bolton’s view, “…”"): the speech noun
+    /// is among the last words before the mark (only "was" or "is" after it), and at most two
+    /// words stand between it and the possessive.
+    fn possessive_lead(&self, toks: &[Token]) -> Option<Found> {
+        let n = toks.len();
+        let mut k = n;
+        while k > 0 && matches!(toks[k - 1].lower.as_str(), "was" | "is") {
+            k -= 1;
+        }
+        if k == 0 {
+            return None;
+        }
+        let noun = &toks[k - 1];
+        if noun.quoted
+            || !(self.lex.speech_nouns.contains(&noun.lower)
+                || self.lex.statement_nouns.contains(&noun.lower))
+        {
+            return None;
+        }
+        let p = (k.saturating_sub(4)..k - 1)
+            .rev()
+            .find(|&j| toks[j].possessive && !toks[j].quoted)?;
+        // (the gap right after the possessive holds its "’s")
+        if (p + 1..k).any(|j| toks[j].quoted || (j > p + 1 && !self.adjacent(toks, j - 1))) {
+            return None;
+        }
+        let e = self.entity_ending_at(toks, p)?;
+        (e.kind == ActorKind::Person).then_some(Found::Named(e, Attribution::DirectQuote))
+    }
+
     /// The subject of the main clause, for a participle cue ("Russia has …, demanding that").
     fn clause_subject(&self, toks: &[Token], region_start: usize, k: usize) -> Option<Found> {
         for i in 0..k {
@@ -2027,6 +2058,13 @@ pub fn attribute_document(
         }
         if found.is_none() && !toks.is_empty() {
             found = f.gerund_subject(&toks);
+        }
+        if found.is_none() && !toks.is_empty() {
+            let last = text[..q.open].trim_end();
+            let copula = matches!(toks[toks.len() - 1].lower.as_str(), "was" | "is");
+            if last.ends_with(':') || last.ends_with(',') || copula {
+                found = f.possessive_lead(&toks);
+            }
         }
         // A frame that leads into the quote with a colon, a comma or a participle
         // ("Pence continued:", "…, writing").
@@ -3032,6 +3070,19 @@ mod tests {
         // The report alone, when nobody in it is said to speak.
         let t = "According to the Daily Ledger, the flag had never been put to a vote.";
         assert_eq!(who(t)[0].0.as_deref(), Some("Daily Ledger"));
+    }
+
+    #[test]
+    fn a_possessive_name_whose_speech_leads_into_a_quotation_owns_it() {
+        let t = "From Halvorson's Facebook post: \"We will not give up the pier.\"";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Halvorson"));
+        let t = "Anna Kowalski's campaign slogan is \"Bread and bridges.\" She repeats it often.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Anna Kowalski"));
+        let t = "The mayor met Anna Kowalski. Kowalski's response was: \"We are ready.\"";
+        assert_eq!(who(t)[1].0.as_deref(), Some("Kowalski"));
+        // Not a word for speech: the possessive owns something else.
+        let t = "The mayor met Anna Kowalski. Kowalski's house is \"a fortress.\"";
+        assert_eq!(who(t)[1].0.as_deref(), None);
     }
 
     #[test]

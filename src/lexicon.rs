@@ -38,6 +38,9 @@ struct LexiconFile {
     participles: Vec<String>,
     between: Vec<String>,
     statement_nouns: Vec<String>,
+    /// Optional, so that older lexicon copies still load.
+    #[serde(default)]
+    speech_nouns: Vec<String>,
     narrator_openers: Vec<String>,
     titles: Vec<String>,
     demonyms: Vec<String>,
@@ -58,6 +61,9 @@ pub struct Lexicon {
     pub participles: HashSet<String>,
     pub between: HashSet<String>,
     pub statement_nouns: HashSet<String>,
+    /// Nouns for what a person said that lead a quotation after a possessive ("Clinton’s
+    /// response was: “…”").
+    pub speech_nouns: HashSet<String>,
     pub narrator_openers: Vec<Vec<String>>,
     pub titles: HashSet<String>,
     pub demonyms: HashSet<String>,
@@ -107,6 +113,7 @@ impl Lexicon {
             participles: f.participles.iter().map(|p| words(p)[0].clone()).collect(),
             between: set(f.between),
             statement_nouns: set(f.statement_nouns),
+            speech_nouns: set(f.speech_nouns),
             narrator_openers: f.narrator_openers.iter().map(|c| words(c)).collect(),
             titles: set(f.titles),
             demonyms: set(f.demonyms),
