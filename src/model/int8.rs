@@ -652,10 +652,10 @@ mod tests {
         (w, x)
     }
 
-    /// The VNNI kernel and the portable integer loop agree bit for bit (every shape class: row
+    /// The VNNI and AVX2 kernels and the portable integer loop agree bit for bit (every shape class: row
     /// and column tails, k not a multiple of 4), and both are close to the f32 product.
     #[test]
-    fn vnni_and_portable_paths_agree_exactly_and_approximate_f32() {
+    fn every_integer_path_agrees_exactly_and_approximates_f32() {
         for &(m, k, n) in &[
             (1, 4, 16),
             (5, 7, 20),
