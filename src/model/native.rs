@@ -802,7 +802,7 @@ pub mod kernels {
     }
 
     /// [`gelu_avx512`] with AVX2 and FMA, 8 lanes at a time: the reciprocal from `vrcpps` and
-    /// one Newton step, 2^k from the exponent bits ([`exp256`]). The last `len % 8` values take
+    /// two Newton steps, 2^k from the exponent bits ([`exp256`]). The last `len % 8` values take
     /// the portable path.
     ///
     /// # Safety
