@@ -149,17 +149,35 @@ impl PackedBf16 {
 
     /// `dst (m, n) += x (m, k) · W`, with `x` rounded to bf16 on the fast path.
     pub fn matmul_acc(&self, x: &[f32], m: usize, dst: &mut [f32], threads: usize) {
+        self.matmul_blocks(x, m, dst, threads, &|_, _| {}, &|_| {});
+    }
+
+    /// `dst (m, n) = x (m, k) · W` plus what `init` puts in each block of output rows, then
+    /// `finish` on the block: blocks of at most [`MC`] rows, `init(first_row, block)` right
+    /// before the block's products and `finish(block)` right after, while it is in cache.
+    pub fn matmul_blocks(
+        &self,
+        x: &[f32],
+        m: usize,
+        dst: &mut [f32],
+        threads: usize,
+        init: &(dyn Fn(usize, &mut [f32]) + Sync),
+        finish: &(dyn Fn(&mut [f32]) + Sync),
+    ) {
         assert_eq!(x.len(), m * self.k);
         assert_eq!(dst.len(), m * self.n);
         if let Some(w) = &self.widened {
+            init(0, dst);
             super::native::matmul_acc(x, m, self.k, w, self.n, dst, threads);
+            finish(dst);
             return;
         }
         #[cfg(target_arch = "x86_64")]
         {
             let use_amx = self.n.is_multiple_of(32) && amx::available();
-            let block = |(xc, dc): (&[f32], &mut [f32])| {
+            let block = |(i, (xc, dc)): (usize, (&[f32], &mut [f32]))| {
                 let rows = xc.len() / self.k;
+                init(i * MC, dc);
                 // SAFETY: this path exists only when AVX512-BF16 was detected (`widened` is None);
                 // the AMX path only when AMX was detected and the OS allowed it.
                 unsafe {
@@ -169,15 +187,18 @@ impl PackedBf16 {
                         self.rows_bf16(xc, rows, dc)
                     }
                 }
+                finish(dc);
             };
             if threads > 1 {
                 use rayon::prelude::*;
                 x.par_chunks(MC * self.k)
                     .zip(dst.par_chunks_mut(MC * self.n))
+                    .enumerate()
                     .for_each(block);
             } else {
                 x.chunks(MC * self.k)
                     .zip(dst.chunks_mut(MC * self.n))
+                    .enumerate()
                     .for_each(block);
             }
         }
@@ -738,6 +759,40 @@ mod tests {
         }
         if !native_bf16() {
             skipped("bf16::product on AVX512-BF16: not on this CPU (the portable path ran)");
+        }
+    }
+    /// `matmul_blocks` fills and finishes every output row exactly once, with the right row
+    /// numbers, on one and two threads, and its products are `matmul_acc`'s.
+    #[test]
+    fn blocks_are_initialised_and_finished_once_each() {
+        let (m, k, n) = (2 * MC + 5, 40, 48);
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
+            .collect();
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
+            .collect();
+        let p = PackedBf16::pack(&w, k, n);
+        let start = |r: usize, c: usize| r as f32 * 0.25 + c as f32 * 0.01;
+        for threads in [1, 2] {
+            let mut want: Vec<f32> = (0..m * n).map(|i| start(i / n, i % n)).collect();
+            p.matmul_acc(&x, m, &mut want, threads);
+            for v in &mut want {
+                *v = *v * 2.0 + 1.0;
+            }
+            let mut got = vec![f32::NAN; m * n];
+            let init = |r0: usize, block: &mut [f32]| {
+                for (i, v) in block.iter_mut().enumerate() {
+                    *v = start(r0 + i / n, i % n);
+                }
+            };
+            let finish = |block: &mut [f32]| {
+                for v in block.iter_mut() {
+                    *v = *v * 2.0 + 1.0;
+                }
+            };
+            p.matmul_blocks(&x, m, &mut got, threads, &init, &finish);
+            assert_eq!(got, want, "{threads} thread(s)");
         }
     }
 }

@@ -92,6 +92,9 @@ pub struct PackedInt8 {
 /// Rows per micro-tile of the kernel, and column blocks of 16 per micro-tile.
 const MR: usize = 6;
 const NB: usize = 4;
+/// Rows per block of the result: its activations (at most 1,536 bytes a row here) stay in L2
+/// while every column group passes over them.
+const MC: usize = 48;
 
 impl PackedInt8 {
     /// Quantises and packs `w` (`k × n`, row-major).
@@ -187,24 +190,48 @@ impl PackedInt8 {
 
     /// `dst (m, n) += x (m, k) · W`, the products in int8, on `threads` threads (split by rows).
     pub fn matmul_acc(&self, x: &[f32], m: usize, dst: &mut [f32], threads: usize) {
+        self.matmul_blocks(x, m, dst, threads, &|_, _| {}, &|_| {});
+    }
+
+    /// `dst (m, n) = x (m, k) · W` plus what `init` puts in each block of output rows, then
+    /// `finish` on the block: blocks of at most [`MC`] rows, `init(first_row, block)` right
+    /// before the block's products and `finish(block)` right after, while it is in cache.
+    pub fn matmul_blocks(
+        &self,
+        x: &[f32],
+        m: usize,
+        dst: &mut [f32],
+        threads: usize,
+        init: &(dyn Fn(usize, &mut [f32]) + Sync),
+        finish: &(dyn Fn(&mut [f32]) + Sync),
+    ) {
         assert_eq!(x.len(), m * self.k);
         assert_eq!(dst.len(), m * self.n);
         if m == 0 || self.n == 0 {
+            init(0, dst);
+            finish(dst);
             return;
         }
         let (a, sx) = self.quantise_rows(x, m);
-        let per = m.div_ceil(threads.max(1)).max(MR);
+        // Blocks of MC rows (a multiple of MR), each thread taking whole blocks.
+        let blocks = m.div_ceil(MC);
+        let per = blocks.div_ceil(threads.max(1)) * MC;
+        let run = |r0: usize, d: &mut [f32]| {
+            for (b, block) in d.chunks_mut(MC * self.n).enumerate() {
+                let r = r0 + b * MC;
+                let rows = block.len() / self.n;
+                init(r, block);
+                self.rows(&a[r * self.kq..], &sx[r..r + rows], rows, block);
+                finish(block);
+            }
+        };
         if threads > 1 && m > per {
             use rayon::prelude::*;
             dst.par_chunks_mut(per * self.n)
                 .enumerate()
-                .for_each(|(t, d)| {
-                    let r0 = t * per;
-                    let rows = d.len() / self.n;
-                    self.rows(&a[r0 * self.kq..], &sx[r0..r0 + rows], rows, d);
-                });
+                .for_each(|(t, d)| run(t * per, d));
         } else {
-            self.rows(&a, &sx, m, dst);
+            run(0, dst);
         }
     }
 
@@ -815,5 +842,39 @@ mod tests {
         let mut dst = vec![1f32; 2 * n];
         p.matmul_acc(&x, 2, &mut dst, 1);
         assert!(dst.iter().all(|&v| v == 1.0));
+    }
+    /// `matmul_blocks` fills and finishes every output row exactly once, with the right row
+    /// numbers, on one and two threads, and its products are `matmul_acc`'s.
+    #[test]
+    fn blocks_are_initialised_and_finished_once_each() {
+        let (m, k, n) = (2 * MC + 5, 40, 48);
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
+            .collect();
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
+            .collect();
+        let p = PackedInt8::pack(&w, k, n);
+        let start = |r: usize, c: usize| r as f32 * 0.25 + c as f32 * 0.01;
+        for threads in [1, 2] {
+            let mut want: Vec<f32> = (0..m * n).map(|i| start(i / n, i % n)).collect();
+            p.matmul_acc(&x, m, &mut want, threads);
+            for v in &mut want {
+                *v = *v * 2.0 + 1.0;
+            }
+            let mut got = vec![f32::NAN; m * n];
+            let init = |r0: usize, block: &mut [f32]| {
+                for (i, v) in block.iter_mut().enumerate() {
+                    *v = start(r0 + i / n, i % n);
+                }
+            };
+            let finish = |block: &mut [f32]| {
+                for v in block.iter_mut() {
+                    *v = *v * 2.0 + 1.0;
+                }
+            };
+            p.matmul_blocks(&x, m, &mut got, threads, &init, &finish);
+            assert_eq!(got, want, "{threads} thread(s)");
+        }
     }
 }
