@@ -325,17 +325,18 @@ def gemm_peak(threads_list, n=2048, reps=5, bf16=True):
 
 # --------------------------------------------------------------------------- standpoint
 
-def run_standpoint(args, statements_path):
+def run_standpoint(args, statements_path, reps=None, heading=None):
     cmd = [args.standpoint_bin, "bench", "--statements", statements_path, "--target", args.target,
            "--batch-sizes", str(args.batch_size), "--max-batch-tokens", "0",
            "--arrangements", args.standpoint_arrangements,
            "--precisions", args.standpoint_precisions, "--backends", args.standpoint_backends,
-           "--warmup", "1", "--reps", str(args.reps), "--json",
+           "--warmup", "1", "--reps", str(reps or args.reps), "--json",
            # every statement the Python engines ran (bench's own default is 2,000)
            "--limit", str(args.limit)]
     info = {"command": cmd, "ok": False, "results": []}
-    print("\nstandpoint (runs after the Python rounds; not interleaved with them):\n  "
-          + " ".join(_quote(c) for c in cmd), flush=True)
+    print(("\nstandpoint (runs after the Python rounds; not interleaved with them):"
+           if heading is None else heading) + "\n  " + " ".join(_quote(c) for c in cmd),
+          flush=True)
     if not os.path.exists(args.standpoint_bin):
         info["error"] = f"{args.standpoint_bin} does not exist (cargo build --release?)"
         print("  skipped: " + info["error"])
@@ -381,6 +382,27 @@ def _parse_json(text):
 
 def _quote(s):
     return s if re.fullmatch(r"[\w./,:=-]+", s) else "'" + s.replace("'", "'\\''") + "'"
+
+
+def merge_standpoint_rounds(infos):
+    """One `run_standpoint` result from several one-rep runs: each cell's reps in round order."""
+    cells, order = {}, []
+    for info in infos:
+        for r in info.get("results", []):
+            key = (r.get("backend"), r.get("precision"), r.get("workers"),
+                   r.get("threads_per_worker"), r.get("batch_size"))
+            if key not in cells:
+                cells[key] = dict(r, reps=[])
+                order.append(key)
+            cells[key]["reps"] += list(r.get("reps") or [])
+    merged = []
+    for key in order:
+        c = cells[key]
+        c["statements_per_s"] = statistics.median(c["reps"]) if c["reps"] else None
+        c["tokens_per_s"] = None  # recomputed from the statements' tokens
+        merged.append(c)
+    return {"ok": bool(infos) and all(i.get("ok") for i in infos), "results": merged,
+            "rounds": infos}
 
 
 def standpoint_rows(info, n_statements, real_tokens):
@@ -489,6 +511,9 @@ def parse_args():
     p.add_argument("--standpoint-precisions", default="f32,bf16,int8")
     p.add_argument("--standpoint-backends", default="native,candle")
     p.add_argument("--standpoint-timeout", type=float, default=3600, help="seconds")
+    p.add_argument("--interleave", action="store_true",
+                   help="run `standpoint bench` once per round, between the Python engines' reps "
+                        "(on a machine whose speed drifts), instead of all its reps afterwards")
     p.add_argument("--json", dest="json_out", help="write all numbers to this file")
     return p.parse_args()
 
@@ -612,7 +637,11 @@ def main():
     # timed rounds: rep r of every engine, then rep r+1, ...
     print(f"\ntiming {len(engines)} Python engines, {args.reps} reps each, round-robin, "
           f"{args.threads} thread(s), after 1 warm-up pass each", flush=True)
+    if args.interleave and not args.no_standpoint:
+        print("  (each round also runs `standpoint bench` once: one warm-up and one timed pass "
+              "per cell, in its own process)", flush=True)
     times = {e: [] for e in engines}
+    rounds = []
     for rep in range(args.reps):
         for e in engines:
             t0 = time.perf_counter()
@@ -620,6 +649,15 @@ def main():
             times[e].append(time.perf_counter() - t0)
         print(f"  rep {rep + 1}: " + ", ".join(
             f"{e.name} {e.precision} {n / times[e][-1]:.1f}/s" for e in engines), flush=True)
+        if args.interleave and not args.no_standpoint:
+            info = run_standpoint(args, statements_path, reps=1,
+                                  heading=f"  rep {rep + 1}: standpoint")
+            rounds.append(info)
+            print("    " + ", ".join(
+                f"{r.get('backend')} {r.get('precision')} {r.get('workers')}x"
+                f"{r.get('threads_per_worker')} {float(r['statements_per_s']):.1f}/s"
+                for r in info.get("results", []) if r.get("statements_per_s") is not None),
+                flush=True)
 
     rows = []
     for e in engines:
@@ -632,13 +670,16 @@ def main():
 
     standpoint = None
     if not args.no_standpoint:
-        standpoint = run_standpoint(args, statements_path)
+        standpoint = (merge_standpoint_rounds(rounds) if args.interleave
+                      else run_standpoint(args, statements_path))
         rows += standpoint_rows(standpoint, n, real_tokens)
 
     print(f"\n{n} statements, batch size {args.batch_size}; arr = workers x threads per worker; "
           "min/max over reps; tokens/s counts real (unpadded) tokens")
     if rows and any(r["source"] == "standpoint bench" for r in rows):
-        print("(standpoint rows ran after the Python rounds, in their own process)")
+        print("(standpoint rows ran in the same rounds as the Python engines, one process per "
+              "round)" if args.interleave else
+              "(standpoint rows ran after the Python rounds, in their own process)")
     print_table(rows)
 
     if args.json_out:
