@@ -405,6 +405,31 @@ def merge_standpoint_rounds(infos):
             "rounds": infos}
 
 
+def per_round_ratios(rows):
+    """With --interleave: for each standpoint row, the median over rounds of its rate divided by
+    the same round's rate of ONNX Runtime f32, ONNX Runtime int8 and standpoint's own f32 (same
+    arrangement); rounds share the machine's speed, so these drift less than ratios of medians."""
+    def find(engine, precision, arrangement=None):
+        for r in rows:
+            if (r["engine"] == engine and r["precision"] == precision
+                    and (arrangement is None or r["arrangement"] == arrangement)):
+                return r
+        return None
+    out = []
+    for r in rows:
+        if not r["engine"].startswith("standpoint/"):
+            continue
+        peers = {"ORT f32": find("onnxruntime", "f32"), "ORT int8": find("onnxruntime", "int8"),
+                 "own f32": find(r["engine"], "f32", r["arrangement"])}
+        ratios = {}
+        for name, peer in peers.items():
+            if peer is None or peer is r or len(peer["reps"]) != len(r["reps"]):
+                continue
+            ratios[name] = statistics.median(a / b for a, b in zip(r["reps"], peer["reps"]))
+        out.append((r, ratios))
+    return out
+
+
 def standpoint_rows(info, n_statements, real_tokens):
     rows = []
     for r in info.get("results", []):
@@ -681,6 +706,12 @@ def main():
               "round)" if args.interleave else
               "(standpoint rows ran after the Python rounds, in their own process)")
     print_table(rows)
+    ratios = per_round_ratios(rows) if args.interleave else []
+    if ratios:
+        print("\nmedian of the per-round ratios (standpoint rate / the peer's rate in the same round):")
+        for r, rs in ratios:
+            print(f"  {r['engine']} {r['precision']} {r['arrangement']}: " + ", ".join(
+                f"{v:.2f}x {k}" for k, v in rs.items()))
 
     if args.json_out:
         doc = {"machine": mach, "versions": versions,
@@ -688,7 +719,10 @@ def main():
                "statements": {"n": n, "path": statements_path, "real_tokens": real_tokens,
                               "padded_tokens": padded_tokens, "batches": len(batches)},
                "model": {"base": snap, "model_dir": args.model_dir, **model_meta},
-               "gemm_peak": gemm, "checks": checks, "rows": rows, "standpoint": standpoint}
+               "gemm_peak": gemm, "checks": checks, "rows": rows, "standpoint": standpoint,
+               "per_round_ratios": [{"engine": r["engine"], "precision": r["precision"],
+                                     "arrangement": r["arrangement"], **rs}
+                                    for r, rs in ratios]}
         with open(args.json_out, "w") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")

@@ -766,6 +766,7 @@ mod tests {
             skipped("bf16::product on AVX512-BF16: not on this CPU (the portable path ran)");
         }
     }
+
     /// `matmul_blocks` fills and finishes every output row exactly once, with the right row
     /// numbers, on one and two threads, and its products are `matmul_acc`'s.
     #[test]

@@ -843,6 +843,7 @@ mod tests {
         p.matmul_acc(&x, 2, &mut dst, 1);
         assert!(dst.iter().all(|&v| v == 1.0));
     }
+
     /// `matmul_blocks` fills and finishes every output row exactly once, with the right row
     /// numbers, on one and two threads, and its products are `matmul_acc`'s.
     #[test]
