@@ -779,26 +779,12 @@ mod tests {
             .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
             .collect();
         let p = PackedBf16::pack(&w, k, n);
-        let start = |r: usize, c: usize| r as f32 * 0.25 + c as f32 * 0.01;
-        for threads in [1, 2] {
-            let mut want: Vec<f32> = (0..m * n).map(|i| start(i / n, i % n)).collect();
-            p.matmul_acc(&x, m, &mut want, threads);
-            for v in &mut want {
-                *v = *v * 2.0 + 1.0;
-            }
-            let mut got = vec![f32::NAN; m * n];
-            let init = |r0: usize, block: &mut [f32]| {
-                for (i, v) in block.iter_mut().enumerate() {
-                    *v = start(r0 + i / n, i % n);
-                }
-            };
-            let finish = |block: &mut [f32]| {
-                for v in block.iter_mut() {
-                    *v = *v * 2.0 + 1.0;
-                }
-            };
-            p.matmul_blocks(&x, m, &mut got, threads, &init, &finish);
-            assert_eq!(got, want, "{threads} thread(s)");
-        }
+        crate::model::check_blocks(
+            &x,
+            m,
+            n,
+            &|x, m, dst, threads| p.matmul_acc(x, m, dst, threads),
+            &|x, m, dst, threads, init, finish| p.matmul_blocks(x, m, dst, threads, init, finish),
+        );
     }
 }

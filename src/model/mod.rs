@@ -191,6 +191,49 @@ pub fn distinct_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<&'a s
 
 /// Says, in the test output even when the test passes (libtest hides `print!`), that a kernel
 /// path could not run on this CPU.
+/// For the packed kernels' tests: `blocks(x, m, dst, threads, init, finish)` (a
+/// `matmul_blocks`) fills and finishes every output row exactly once, with the right row numbers,
+/// on one and two threads, and its products are `acc(x, m, dst, threads)`'s (a `matmul_acc`).
+/// `x` is `(m, k)`; the output `(m, n)`.
+#[cfg(test)]
+#[allow(clippy::type_complexity)]
+pub(crate) fn check_blocks(
+    x: &[f32],
+    m: usize,
+    n: usize,
+    acc: &dyn Fn(&[f32], usize, &mut [f32], usize),
+    blocks: &dyn Fn(
+        &[f32],
+        usize,
+        &mut [f32],
+        usize,
+        &(dyn Fn(usize, &mut [f32]) + Sync),
+        &(dyn Fn(&mut [f32]) + Sync),
+    ),
+) {
+    let start = |r: usize, c: usize| r as f32 * 0.25 + c as f32 * 0.01;
+    for threads in [1, 2] {
+        let mut want: Vec<f32> = (0..m * n).map(|i| start(i / n, i % n)).collect();
+        acc(x, m, &mut want, threads);
+        for v in &mut want {
+            *v = *v * 2.0 + 1.0;
+        }
+        let mut got = vec![f32::NAN; m * n];
+        let init = |r0: usize, block: &mut [f32]| {
+            for (i, v) in block.iter_mut().enumerate() {
+                *v = start(r0 + i / n, i % n);
+            }
+        };
+        let finish = |block: &mut [f32]| {
+            for v in block.iter_mut() {
+                *v = *v * 2.0 + 1.0;
+            }
+        };
+        blocks(x, m, &mut got, threads, &init, &finish);
+        assert_eq!(got, want, "{threads} thread(s)");
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn report_skipped(what: &str) {
     use std::io::Write;
