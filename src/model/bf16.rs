@@ -729,12 +729,7 @@ mod tests {
             // the encoder's shape: 12 steps of the AMX loop
             (40, 384, 64),
         ] {
-            let w: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
-                .collect();
-            let x: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
-                .collect();
+            let (w, x) = crate::model::test_operands(m, k, n);
             let p = PackedBf16::pack(&w, k, n);
             for threads in [1, 2] {
                 let mut dst: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.01).collect();
@@ -772,12 +767,7 @@ mod tests {
     #[test]
     fn blocks_are_initialised_and_finished_once_each() {
         let (m, k, n) = (2 * MC + 5, 40, 48);
-        let w: Vec<f32> = (0..k * n)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
-            .collect();
-        let x: Vec<f32> = (0..m * k)
-            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
-            .collect();
+        let (w, x) = crate::model::test_operands(m, k, n);
         let p = PackedBf16::pack(&w, k, n);
         crate::model::check_blocks(
             &x,

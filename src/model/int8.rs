@@ -669,15 +669,7 @@ unsafe fn tile_avx2<const R: usize>(
 mod tests {
     use super::*;
 
-    fn data(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
-        let w = (0..k * n)
-            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
-            .collect();
-        let x = (0..m * k)
-            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
-            .collect();
-        (w, x)
-    }
+    use crate::model::test_operands as data;
 
     /// The VNNI and AVX2 kernels and the portable integer loop agree bit for bit (every shape class: row
     /// and column tails, k not a multiple of 4), and both are close to the f32 product.

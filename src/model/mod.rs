@@ -189,8 +189,19 @@ pub fn distinct_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<&'a s
     out
 }
 
-/// Says, in the test output even when the test passes (libtest hides `print!`), that a kernel
-/// path could not run on this CPU.
+/// Test operands for the packed products: weights `w (k, n)` and activations `x (m, k)`, spread
+/// over about ±1.6 in a pattern that lines up with no kernel's tile.
+#[cfg(test)]
+pub(crate) fn test_operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+    let w = (0..k * n)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0)
+        .collect();
+    let x = (0..m * k)
+        .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
+        .collect();
+    (w, x)
+}
+
 /// For the packed kernels' tests: `blocks(x, m, dst, threads, init, finish)` (a
 /// `matmul_blocks`) fills and finishes every output row exactly once, with the right row numbers,
 /// on one and two threads, and its products are `acc(x, m, dst, threads)`'s (a `matmul_acc`).
@@ -234,6 +245,8 @@ pub(crate) fn check_blocks(
     }
 }
 
+/// Says, in the test output even when the test passes (libtest hides `print!`), that a kernel
+/// path could not run on this CPU.
 #[cfg(test)]
 pub(crate) fn report_skipped(what: &str) {
     use std::io::Write;
