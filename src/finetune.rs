@@ -38,7 +38,7 @@ use crate::model::{Label, ModelError};
 use crate::train::{
     golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
-use crate::train_ops::{attention, gelu, layer_norm, linear_in as lin, FusedAdamW};
+use crate::train_ops::{attention_qkv, gelu, layer_norm, linear_in as lin, FusedAdamW};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
@@ -298,19 +298,22 @@ impl TrainLayer {
         let (b, l, h) = x.dims3()?;
         let hd = h / self.heads;
         let x2 = x.reshape((b * l, h))?;
-        let lin = |x: &Tensor, w: usize, b: usize| lin(x, self.p(w), self.p(b), self.precision);
-        let ctx = attention(
-            &lin(&x2, 0, 1)?,
-            &lin(&x2, 2, 3)?,
-            &lin(&x2, 4, 5)?,
+        let layer = |x: &Tensor, w: usize, b: usize| lin(x, self.p(w), self.p(b), self.precision);
+        // Query, key and value as one product with the three weight matrices stacked: the
+        // input is read (and rounded, in bf16) once, and the backward pass gives the input's
+        // gradient in one product instead of three products and two sums.
+        let w_qkv = Tensor::cat(&[self.p(0), self.p(2), self.p(4)], 0)?;
+        let b_qkv = Tensor::cat(&[self.p(1), self.p(3), self.p(5)], 0)?;
+        let ctx = attention_qkv(
+            &lin(&x2, &w_qkv, &b_qkv, self.precision)?,
             mask,
             self.heads,
             1.0 / (hd as f64).sqrt(),
         )?;
-        let a = dropout(&lin(&ctx, 6, 7)?, p_drop, rng.as_deref_mut())?;
+        let a = dropout(&layer(&ctx, 6, 7)?, p_drop, rng.as_deref_mut())?;
         let a = layer_norm(&(a + &x2)?, self.p(8), self.p(9), self.eps)?;
-        let i = gelu(&lin(&a, 10, 11)?)?;
-        let o = dropout(&lin(&i, 12, 13)?, p_drop, rng)?;
+        let i = gelu(&layer(&a, 10, 11)?)?;
+        let o = dropout(&layer(&i, 12, 13)?, p_drop, rng)?;
         layer_norm(&(o + &a)?, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
     }
 }

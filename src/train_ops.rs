@@ -196,20 +196,48 @@ fn bf16_product(lhs: &[f32], m: usize, rhs: &PackedBf16, dst: &mut [f32]) {
     rhs.matmul_acc(lhs, m, dst, rayon::current_num_threads());
 }
 
-/// The transpose of the row-major `(m, n)` matrix `a`, row-major `(n, m)`, in 32 × 32 blocks.
+/// The transpose of the row-major `(m, n)` matrix `a`, row-major `(n, m)`: blocks of 32 of its
+/// rows (32 columns of `a`) on the thread pool's threads.
 fn transpose(a: &[f32], m: usize, n: usize) -> Vec<f32> {
     const B: usize = 32;
     let mut t = vec![0f32; m * n];
-    for r0 in (0..m).step_by(B) {
-        for c0 in (0..n).step_by(B) {
-            for r in r0..(r0 + B).min(m) {
-                for c in c0..(c0 + B).min(n) {
-                    t[c * m + r] = a[r * n + c];
-                }
+    if m == 0 || n == 0 {
+        return t;
+    }
+    t.par_chunks_mut(B * m).enumerate().for_each(|(cb, out)| {
+        let (c0, cols) = (cb * B, out.len() / m);
+        for r in 0..m {
+            for (c, &v) in a[r * n + c0..r * n + c0 + cols].iter().enumerate() {
+                out[c * m + r] = v;
             }
         }
-    }
+    });
     t
+}
+
+/// The column sums of the row-major `(m, n)` matrix `g`: fixed blocks of rows summed on the
+/// thread pool's threads, then the blocks' sums added in order, so the result does not depend
+/// on how the work was shared out (the same seed gives the same model).
+fn column_sums(g: &[f32], n: usize) -> Vec<f32> {
+    let partial: Vec<Vec<f32>> = g
+        .par_chunks(n * rows_per_task(n).max(64))
+        .map(|block| {
+            let mut s = vec![0f32; n];
+            for row in block.chunks_exact(n) {
+                for (d, v) in s.iter_mut().zip(row) {
+                    *d += v;
+                }
+            }
+            s
+        })
+        .collect();
+    let mut sum = vec![0f32; n];
+    for p in partial {
+        for (d, v) in sum.iter_mut().zip(p) {
+            *d += v;
+        }
+    }
+    sum
 }
 
 impl CustomOp3 for Linear {
@@ -293,12 +321,7 @@ impl CustomOp3 for Linear {
                         }
                         .run(&mut dw, false);
                     }
-                    let mut db = vec![0f32; n];
-                    for row in g.chunks_exact(n) {
-                        for (d, v) in db.iter_mut().zip(row) {
-                            *d += v;
-                        }
-                    }
+                    let db = column_sums(g, n);
                     let dev = x.device();
                     Ok((
                         Some(Tensor::from_vec(dx, x.shape(), dev)?),
@@ -447,13 +470,6 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
 /// GELU, exact (erf) form.
 struct Gelu;
 
-/// d/dx of `x·Φ(x)`: `Φ(x) + x·φ(x)`.
-fn gelu_slope(x: f32) -> f32 {
-    const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
-    let cdf = 0.5 * (1.0 + kernels::erf(x * std::f32::consts::FRAC_1_SQRT_2));
-    cdf + x * FRAC_1_SQRT_2PI * kernels::exp(-0.5 * x * x)
-}
-
 impl CustomOp1 for Gelu {
     fn name(&self) -> &'static str {
         "standpoint-gelu"
@@ -472,11 +488,7 @@ impl CustomOp1 for Gelu {
                 dx.par_chunks_mut(16_384)
                     .zip(xv.par_chunks(16_384))
                     .zip(g.par_chunks(16_384))
-                    .for_each(|((d, xc), gc)| {
-                        for ((d, &x), &g) in d.iter_mut().zip(xc).zip(gc) {
-                            *d = g * gelu_slope(x);
-                        }
-                    });
+                    .for_each(|((d, xc), gc)| kernels::gelu_backward(d, xc, gc));
                 Ok(Some(Tensor::from_vec(dx, x.shape(), x.device())?))
             })
         })
@@ -504,11 +516,14 @@ fn flush_tiny(x: &mut [f32], tiny: f32) {
     }
 }
 
-/// Multi-head self-attention on the projections' own layout: `q`, `k`, `v` (b·l, H) with the
-/// heads side by side in H, `mask` the additive mask per batch row (b·l values: 0 for a token, a
-/// large negative number for padding) → the context (b·l, H). Every head's products read and
-/// write its column block in place (strided matrix products), so nothing is split, transposed
-/// or copied; the backward pass recomputes the probabilities instead of keeping them.
+/// Multi-head self-attention on the fused projection's own layout: `qkv` (b·l, 3H), each row
+/// the token's query, key and value side by side (one product with the three weight matrices
+/// stacked), the heads side by side within each; `mask` the additive mask per batch row (b·l
+/// values: 0 for a token, a large negative number for padding) → the context (b·l, H). Every
+/// head's products read and write its column block in place (strided matrix products), so
+/// nothing is split, transposed or copied; the backward pass writes the three gradients into one
+/// (b·l, 3H) tensor, so the projection's backward pass is one product with no sums of partial
+/// gradients, and it recomputes the probabilities instead of keeping them.
 struct Attention {
     b: usize,
     l: usize,
@@ -519,16 +534,17 @@ struct Attention {
 
 impl Attention {
     /// The probabilities of head `h` of batch row `bi`: softmax(scale·Q Kᵀ + mask), (l × l).
-    fn probabilities(&self, q: &[f32], k: &[f32], width: usize, h: usize, bi: usize) -> Vec<f32> {
-        let (l, hd) = (self.l, width / self.heads);
-        let base = bi * l * width + h * hd;
+    /// `width` is H; the rows of `qkv` are 3H long.
+    fn probabilities(&self, qkv: &[f32], width: usize, h: usize, bi: usize) -> Vec<f32> {
+        let (l, hd, stride) = (self.l, width / self.heads, 3 * width);
+        let base = bi * l * stride + h * hd;
         let mut p = vec![0f32; l * l];
         Gemm {
             m: l,
             n: l,
             k: hd,
-            lhs: (&q[base..], width, 1),
-            rhs: (&k[base..], 1, width),
+            lhs: (&qkv[base..], stride, 1),
+            rhs: (&qkv[base + width..], 1, stride),
         }
         .run_into(&mut p, l, false, gemm::Parallelism::None);
         let mask = &self.mask[bi * l..(bi + 1) * l];
@@ -543,35 +559,23 @@ impl Attention {
     }
 }
 
-impl CustomOp3 for Attention {
+impl CustomOp1 for Attention {
     fn name(&self) -> &'static str {
         "standpoint-attention"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let q = values(s1, l1, "attention q")?;
-        let k = values(s2, l2, "attention k")?;
-        let v = values(s3, l3, "attention v")?;
-        let (rows, width) = l1.shape().dims2()?;
+    fn cpu_fwd(&self, s: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let qkv = values(s, layout, "attention qkv")?;
+        let (rows, stride) = layout.shape().dims2()?;
+        let width = stride / 3;
         if rows != self.b * self.l
-            || l2.shape() != l1.shape()
-            || l3.shape() != l1.shape()
+            || stride % 3 != 0
             || width % self.heads != 0
             || self.mask.len() != rows
         {
             return Err(Error::Msg(format!(
-                "attention: q {:?}, k {:?}, v {:?} do not fit {} rows of {} tokens, {} heads",
-                l1.shape(),
-                l2.shape(),
-                l3.shape(),
+                "attention: qkv {:?} does not fit {} rows of {} tokens, {} heads",
+                layout.shape(),
                 self.b,
                 self.l,
                 self.heads
@@ -583,13 +587,13 @@ impl CustomOp3 for Attention {
             .enumerate()
             .for_each(|(bi, out)| {
                 for h in 0..self.heads {
-                    let p = self.probabilities(q, k, width, h, bi);
+                    let p = self.probabilities(qkv, width, h, bi);
                     Gemm {
                         m: l,
                         n: hd,
                         k: l,
                         lhs: (&p, l, 1),
-                        rhs: (&v[bi * l * width + h * hd..], width, 1),
+                        rhs: (&qkv[bi * l * stride + 2 * width + h * hd..], stride, 1),
                     }
                     .run_into(
                         &mut out[h * hd..],
@@ -599,121 +603,96 @@ impl CustomOp3 for Attention {
                     );
                 }
             });
-        Ok((CpuStorage::F32(ctx), l1.shape().clone()))
+        Ok((CpuStorage::F32(ctx), Shape::from((rows, width))))
     }
 
-    fn bwd(
-        &self,
-        q: &Tensor,
-        k: &Tensor,
-        v: &Tensor,
-        _res: &Tensor,
-        dctx: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (rows, width) = q.dims2()?;
+    fn bwd(&self, qkv: &Tensor, _res: &Tensor, dctx: &Tensor) -> Result<Option<Tensor>> {
+        let (rows, stride) = qkv.dims2()?;
+        let width = stride / 3;
         let (l, hd) = (self.l, width / self.heads);
-        let mut dq = vec![0f32; rows * width];
-        let mut dk = vec![0f32; rows * width];
-        let mut dv = vec![0f32; rows * width];
-        with_values(q, |q| {
-            with_values(k, |k| {
-                with_values(v, |v| {
-                    with_values(dctx, |g| {
-                        dq.par_chunks_mut(l * width)
-                            .zip(dk.par_chunks_mut(l * width))
-                            .zip(dv.par_chunks_mut(l * width))
-                            .enumerate()
-                            .for_each(|(bi, ((dq, dk), dv))| {
-                                let base = bi * l * width;
-                                for h in 0..self.heads {
-                                    let at = base + h * hd;
-                                    let p = self.probabilities(q, k, width, h, bi);
-                                    let none = gemm::Parallelism::None;
-                                    // dV = Pᵀ · dctx
-                                    Gemm {
-                                        m: l,
-                                        n: hd,
-                                        k: l,
-                                        lhs: (&p, 1, l),
-                                        rhs: (&g[at..], width, 1),
-                                    }
-                                    .run_into(
-                                        &mut dv[h * hd..],
-                                        width,
-                                        false,
-                                        none,
-                                    );
-                                    // dP = dctx · Vᵀ, then dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
-                                    let mut ds = vec![0f32; l * l];
-                                    Gemm {
-                                        m: l,
-                                        n: l,
-                                        k: hd,
-                                        lhs: (&g[at..], width, 1),
-                                        rhs: (&v[at..], 1, width),
-                                    }
-                                    .run_into(&mut ds, l, false, none);
-                                    for (dr, pr) in ds.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
-                                        let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                                        for (d, &pv) in dr.iter_mut().zip(pr) {
-                                            *d = self.scale * pv * (*d - dot);
-                                        }
-                                        flush_tiny(dr, f32::MIN_POSITIVE);
-                                    }
-                                    // dQ = dS · K, dK = dSᵀ · Q
-                                    Gemm {
-                                        m: l,
-                                        n: hd,
-                                        k: l,
-                                        lhs: (&ds, l, 1),
-                                        rhs: (&k[at..], width, 1),
-                                    }
-                                    .run_into(
-                                        &mut dq[h * hd..],
-                                        width,
-                                        false,
-                                        none,
-                                    );
-                                    Gemm {
-                                        m: l,
-                                        n: hd,
-                                        k: l,
-                                        lhs: (&ds, 1, l),
-                                        rhs: (&q[at..], width, 1),
-                                    }
-                                    .run_into(
-                                        &mut dk[h * hd..],
-                                        width,
-                                        false,
-                                        none,
-                                    );
+        let mut dqkv = vec![0f32; rows * stride];
+        with_values(qkv, |qkv| {
+            with_values(dctx, |g| {
+                dqkv.par_chunks_mut(l * stride)
+                    .enumerate()
+                    .for_each(|(bi, d)| {
+                        let none = gemm::Parallelism::None;
+                        for h in 0..self.heads {
+                            let at = bi * l * stride + h * hd; // this head's query in `qkv`
+                            let gat = bi * l * width + h * hd; // its context in `g`
+                            let p = self.probabilities(qkv, width, h, bi);
+                            // dV = Pᵀ · dctx
+                            Gemm {
+                                m: l,
+                                n: hd,
+                                k: l,
+                                lhs: (&p, 1, l),
+                                rhs: (&g[gat..], width, 1),
+                            }
+                            .run_into(
+                                &mut d[2 * width + h * hd..],
+                                stride,
+                                false,
+                                none,
+                            );
+                            // dP = dctx · Vᵀ, then dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
+                            let mut ds = vec![0f32; l * l];
+                            Gemm {
+                                m: l,
+                                n: l,
+                                k: hd,
+                                lhs: (&g[gat..], width, 1),
+                                rhs: (&qkv[at + 2 * width..], 1, stride),
+                            }
+                            .run_into(&mut ds, l, false, none);
+                            for (dr, pr) in ds.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
+                                let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                                for (d, &pv) in dr.iter_mut().zip(pr) {
+                                    *d = self.scale * pv * (*d - dot);
                                 }
-                            });
-                        Ok(())
-                    })
-                })
+                                flush_tiny(dr, f32::MIN_POSITIVE);
+                            }
+                            // dQ = dS · K, dK = dSᵀ · Q
+                            Gemm {
+                                m: l,
+                                n: hd,
+                                k: l,
+                                lhs: (&ds, l, 1),
+                                rhs: (&qkv[at + width..], stride, 1),
+                            }
+                            .run_into(
+                                &mut d[h * hd..],
+                                stride,
+                                false,
+                                none,
+                            );
+                            Gemm {
+                                m: l,
+                                n: hd,
+                                k: l,
+                                lhs: (&ds, 1, l),
+                                rhs: (&qkv[at..], stride, 1),
+                            }
+                            .run_into(
+                                &mut d[width + h * hd..],
+                                stride,
+                                false,
+                                none,
+                            );
+                        }
+                    });
+                Ok(())
             })
         })?;
-        let dev = q.device();
-        Ok((
-            Some(Tensor::from_vec(dq, (rows, width), dev)?),
-            Some(Tensor::from_vec(dk, (rows, width), dev)?),
-            Some(Tensor::from_vec(dv, (rows, width), dev)?),
-        ))
+        Ok(Some(Tensor::from_vec(dqkv, (rows, stride), qkv.device())?))
     }
 }
 
-/// Multi-head self-attention, fused: `q`, `k`, `v` (b·l, H) as the projections give them,
-/// `mask` (b, l) of 0/1 (1 for a token), `heads` heads of H / heads values, scores scaled by
-/// `scale`. Returns the context (b·l, H), heads side by side.
-pub fn attention(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    mask: &Tensor,
-    heads: usize,
-    scale: f64,
-) -> Result<Tensor> {
+/// Multi-head self-attention, fused: `qkv` (b·l, 3H), each row a token's query, key and value
+/// side by side as one product with the stacked weights gives them, `mask` (b, l) of 0/1 (1 for a
+/// token), `heads` heads of H / heads values, scores scaled by `scale`. Returns the context
+/// (b·l, H), heads side by side.
+pub fn attention_qkv(qkv: &Tensor, mask: &Tensor, heads: usize, scale: f64) -> Result<Tensor> {
     let (b, l) = mask.dims2()?;
     let mask: Vec<f32> = mask
         .to_dtype(candle_core::DType::F32)?
@@ -722,17 +701,25 @@ pub fn attention(
         .into_iter()
         .map(|m| if m > 0.5 { 0.0 } else { -1e9 })
         .collect();
-    q.contiguous()?.apply_op3(
-        &k.contiguous()?,
-        &v.contiguous()?,
-        Attention {
-            b,
-            l,
-            heads,
-            scale: scale as f32,
-            mask,
-        },
-    )
+    qkv.contiguous()?.apply_op1(Attention {
+        b,
+        l,
+        heads,
+        scale: scale as f32,
+        mask,
+    })
+}
+
+/// [`attention_qkv`] with the query, key and value given apart, each (b·l, H).
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    heads: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    attention_qkv(&Tensor::cat(&[q, k, v], 1)?, mask, heads, scale)
 }
 
 /// AdamW with decoupled weight decay, the same update as `candle_nn::AdamW` (the tests check

@@ -669,41 +669,88 @@ pub mod kernels {
         _mm512_scalef_ps(q, k)
     }
 
-    /// Softmax of each row of `n` values, `n` a multiple of 16, with AVX-512 intrinsics.
+    /// Softmax of each row of `n` values with AVX-512 intrinsics, the last `n % 16` values of
+    /// each row under a lane mask (attention rows are as long as the batch's longest pair, rarely
+    /// a multiple of 16; in training their portable softmax and GELU's took a tenth of the time).
     ///
     /// # Safety
     ///
-    /// The CPU has AVX-512F; `n` is a multiple of 16.
+    /// The CPU has AVX-512F; `n` > 0.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn softmax_avx512(x: &mut [f32], n: usize) {
-        // SAFETY: AVX-512F (this function's contract); each row has `n` values, `n` a multiple of 16, so every 16-lane load and store at `p + i`, i < n, stays inside the row.
+        // SAFETY: AVX-512F (this function's contract); each row has `n` values: the full 16-lane
+        // loads and stores at `p + i` have i + 16 ≤ full ≤ n, and the masked ones at `p + full`
+        // touch only the lanes of `tail`, the n − full < 16 values left in the row.
         unsafe {
             use std::arch::x86_64::*;
+            let full = n / 16 * 16;
+            let tail: __mmask16 = ((1u32 << (n - full)) - 1) as __mmask16;
+            let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
             for r in x.chunks_exact_mut(n) {
                 let p = r.as_mut_ptr();
-                let mut m = _mm512_set1_ps(f32::NEG_INFINITY);
-                for i in (0..n).step_by(16) {
+                let mut m = _mm512_mask_loadu_ps(neg_inf, tail, p.add(full));
+                for i in (0..full).step_by(16) {
                     m = _mm512_max_ps(m, _mm512_loadu_ps(p.add(i)));
                 }
                 let m = _mm512_set1_ps(_mm512_reduce_max_ps(m));
                 let mut s = _mm512_setzero_ps();
-                for i in (0..n).step_by(16) {
+                for i in (0..full).step_by(16) {
                     let e = exp512(_mm512_sub_ps(_mm512_loadu_ps(p.add(i)), m));
                     s = _mm512_add_ps(s, e);
                     _mm512_storeu_ps(p.add(i), e);
                 }
+                let e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, p.add(full)), m));
+                s = _mm512_mask_add_ps(s, tail, s, e);
+                _mm512_mask_storeu_ps(p.add(full), tail, e);
                 let inv = _mm512_set1_ps(1.0 / _mm512_reduce_add_ps(s));
-                for i in (0..n).step_by(16) {
+                for i in (0..full).step_by(16) {
                     _mm512_storeu_ps(p.add(i), _mm512_mul_ps(_mm512_loadu_ps(p.add(i)), inv));
                 }
+                let t = _mm512_maskz_loadu_ps(tail, p.add(full));
+                _mm512_mask_storeu_ps(p.add(full), tail, _mm512_mul_ps(t, inv));
             }
         }
     }
 
-    /// [`gelu`] written with AVX-512 intrinsics: the same formulas as [`erf`] and [`exp`], with
-    /// fused multiply-adds, the reciprocal from `vrcp14ps` and one Newton step, and 2^k by
-    /// `vscalefps`. The last `len % 16` values take the portable path.
+    /// erf(x/√2) on 16 lanes, with e^(−x²/2) (the exponential its formula takes, which is also
+    /// the standard normal density's up to 1/√(2π)): the formulas of [`erf`] and [`exp`], with
+    /// fused multiply-adds, the reciprocal from `vrcp14ps` and one Newton step.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn erf_scaled512(
+        u: std::arch::x86_64::__m512,
+    ) -> (std::arch::x86_64::__m512, std::arch::x86_64::__m512) {
+        use std::arch::x86_64::*;
+        let c = |v: f32| _mm512_set1_ps(v);
+        let z = _mm512_mul_ps(u, c(std::f32::consts::FRAC_1_SQRT_2));
+        let a = _mm512_abs_ps(z);
+        let d = _mm512_fmadd_ps(c(P), a, c(1.0));
+        let r = _mm512_rcp14_ps(d);
+        let t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, c(2.0)));
+        let mut poly = c(A[4]);
+        for &k in A[..4].iter().rev() {
+            poly = _mm512_fmadd_ps(poly, t, c(k));
+        }
+        poly = _mm512_mul_ps(poly, t);
+        // e^(−a²) = e^(−x²/2)
+        // SAFETY: AVX-512F (this function's contract).
+        let ex = unsafe { exp512(_mm512_mul_ps(_mm512_sub_ps(c(0.0), a), a)) };
+        let erf_abs = _mm512_fnmadd_ps(poly, ex, c(1.0));
+        let erf = _mm512_castsi512_ps(_mm512_or_si512(
+            _mm512_castps_si512(erf_abs),
+            _mm512_and_si512(_mm512_castps_si512(z), _mm512_set1_epi32(i32::MIN)),
+        ));
+        (erf, ex)
+    }
+
+    /// [`gelu`] written with AVX-512 intrinsics (see [`erf_scaled512`]). The last `len % 16`
+    /// values take the portable path.
     ///
     /// # Safety
     ///
@@ -716,32 +763,84 @@ pub mod kernels {
             use std::arch::x86_64::*;
             let c = |v: f32| _mm512_set1_ps(v);
             let n = x.len() / 16 * 16;
-            let sign = _mm512_set1_epi32(i32::MIN);
             for i in (0..n).step_by(16) {
                 let p = x.as_mut_ptr().add(i);
                 let u = _mm512_loadu_ps(p);
-                let z = _mm512_mul_ps(u, c(std::f32::consts::FRAC_1_SQRT_2));
-                let a = _mm512_abs_ps(z);
-                let d = _mm512_fmadd_ps(c(P), a, c(1.0));
-                let r = _mm512_rcp14_ps(d);
-                let t = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, c(2.0)));
-                let mut poly = c(A[4]);
-                for &k in A[..4].iter().rev() {
-                    poly = _mm512_fmadd_ps(poly, t, c(k));
-                }
-                poly = _mm512_mul_ps(poly, t);
-                // e^(−a²)
-                let ex = exp512(_mm512_mul_ps(_mm512_sub_ps(c(0.0), a), a));
-                let erf_abs = _mm512_fnmadd_ps(poly, ex, c(1.0));
-                let erf = _mm512_castsi512_ps(_mm512_or_si512(
-                    _mm512_castps_si512(erf_abs),
-                    _mm512_and_si512(_mm512_castps_si512(z), sign),
-                ));
+                let (erf, _) = erf_scaled512(u);
                 let y = _mm512_mul_ps(_mm512_mul_ps(u, c(0.5)), _mm512_add_ps(c(1.0), erf));
                 _mm512_storeu_ps(p, y);
             }
             gelu_generic(&mut x[n..]);
         }
+    }
+
+    /// GELU's backward pass: `dx = g · GELU′(x)`, GELU′(x) = Φ(x) + x·φ(x), element by element.
+    pub fn gelu_backward(dx: &mut [f32], x: &[f32], g: &[f32]) {
+        assert!(dx.len() == x.len() && g.len() == x.len());
+        #[cfg(target_arch = "x86_64")]
+        if level() == Level::Avx512 {
+            // SAFETY: AVX-512F was detected on this CPU; the three slices have one length.
+            return unsafe { gelu_backward_avx512(dx, x, g) };
+        }
+        gelu_backward_generic(dx, x, g)
+    }
+
+    /// `1/√(2π)`, the standard normal density at 0.
+    const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+
+    fn gelu_backward_generic(dx: &mut [f32], x: &[f32], g: &[f32]) {
+        for ((d, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+            let cdf = 0.5 * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+            *d = g * (cdf + x * FRAC_1_SQRT_2PI * exp(-0.5 * x * x));
+        }
+    }
+
+    /// [`gelu_backward`] with AVX-512 intrinsics: one exponential serves both erf and the
+    /// density (see [`erf_scaled512`]). The last `len % 16` values take the portable path.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F; `dx`, `x` and `g` have one length.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn gelu_backward_avx512(dx: &mut [f32], x: &[f32], g: &[f32]) {
+        // SAFETY: AVX-512F (this function's contract); i + 16 ≤ n ≤ the common length, so each
+        // 16-lane load and store stays inside its slice.
+        unsafe {
+            use std::arch::x86_64::*;
+            let c = |v: f32| _mm512_set1_ps(v);
+            let n = x.len() / 16 * 16;
+            for i in (0..n).step_by(16) {
+                let u = _mm512_loadu_ps(x.as_ptr().add(i));
+                let (erf, ex) = erf_scaled512(u);
+                let cdf = _mm512_mul_ps(c(0.5), _mm512_add_ps(c(1.0), erf));
+                let slope = _mm512_fmadd_ps(_mm512_mul_ps(u, c(FRAC_1_SQRT_2PI)), ex, cdf);
+                let d = _mm512_mul_ps(_mm512_loadu_ps(g.as_ptr().add(i)), slope);
+                _mm512_storeu_ps(dx.as_mut_ptr().add(i), d);
+            }
+            gelu_backward_generic(&mut dx[n..], &x[n..], &g[n..]);
+        }
+    }
+
+    /// For the tests: GELU's backward pass by each implementation, `None` where this CPU cannot
+    /// run it.
+    #[cfg(test)]
+    pub(crate) fn gelu_backward_each(
+        x: &[f32],
+        g: &[f32],
+    ) -> Vec<(&'static str, Option<Vec<f32>>)> {
+        let mut generic = vec![0f32; x.len()];
+        gelu_backward_generic(&mut generic, x, g);
+        #[cfg(target_arch = "x86_64")]
+        let avx512 = (level() == Level::Avx512).then(|| {
+            let mut d = vec![0f32; x.len()];
+            // SAFETY: `level` found AVX-512F on this CPU; the slices have one length.
+            unsafe { gelu_backward_avx512(&mut d, x, g) };
+            d
+        });
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx512 = None;
+        vec![("portable", Some(generic)), ("avx512", avx512)]
     }
 
     /// [`exp`] on 8 lanes with AVX2 and FMA (arguments ≤ 88; below −87 it gives e^−87): as
@@ -861,8 +960,8 @@ pub mod kernels {
     /// Softmax of each row of `n` values, in place.
     pub fn softmax_rows(x: &mut [f32], n: usize) {
         #[cfg(target_arch = "x86_64")]
-        if n.is_multiple_of(16) && level() == Level::Avx512 {
-            // SAFETY: AVX-512F was detected on this CPU.
+        if n > 0 && level() == Level::Avx512 {
+            // SAFETY: AVX-512F was detected on this CPU; n > 0.
             return unsafe { softmax_avx512(x, n) };
         }
         #[cfg(target_arch = "x86_64")]
@@ -905,15 +1004,15 @@ pub mod kernels {
     }
 
     /// For the tests: softmax rows by each implementation, `None` where this CPU cannot run it
-    /// (the AVX-512 one needs `n` a multiple of 16).
+    /// (the AVX2 one needs `n` a multiple of 8).
     #[cfg(test)]
     pub(crate) fn softmax_each(x: &[f32], n: usize) -> Vec<(&'static str, Option<Vec<f32>>)> {
         let mut generic = x.to_vec();
         softmax_generic(&mut generic, n);
         #[cfg(target_arch = "x86_64")]
-        let avx512 = (level() == Level::Avx512 && n.is_multiple_of(16)).then(|| {
+        let avx512 = (level() == Level::Avx512 && n > 0).then(|| {
             let mut y = x.to_vec();
-            // SAFETY: `level` found AVX-512F on this CPU, and n is a multiple of 16.
+            // SAFETY: `level` found AVX-512F on this CPU, and n > 0.
             unsafe { softmax_avx512(&mut y, n) };
             y
         });
@@ -1129,24 +1228,57 @@ mod tests {
                 );
             }
         }
-        let rows: Vec<f32> = (0..96)
-            .map(|i| ((i * 7919) % 23) as f32 * 0.37 - 4.0)
-            .collect();
-        for (name, p) in kernels::softmax_each(&rows, 48) {
-            let Some(p) = p else {
-                skipped(&format!("native::softmax {name}: not on this CPU"));
+        // GELU's derivative, Φ(x) + x·φ(x), times a gradient that varies in sign and size.
+        let g: Vec<f32> = xs.iter().map(|x| 1.5 - (x * 3.7).sin()).collect();
+        for (name, d) in kernels::gelu_backward_each(&xs, &g) {
+            let Some(d) = d else {
+                skipped(&format!("native::gelu_backward {name}: not on this CPU"));
                 continue;
             };
-            for (r, row) in rows.chunks(48).enumerate() {
-                let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-                let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
-                for (i, v) in row.iter().enumerate() {
-                    let got = p[r * 48 + i] as f64;
-                    let want = (*v as f64 - m).exp() / z;
-                    assert!(
-                        (got - want).abs() < 1e-6,
-                        "{name} [{r},{i}]: {got} vs {want}"
-                    );
+            for ((x, g), d) in xs.iter().zip(&g).zip(&d) {
+                let x64 = *x as f64;
+                // (beyond |x| = 5 the series loses precision, and Φ is 0 or 1 within 3e-7)
+                let cdf = if x64.abs() > 5.0 {
+                    if x64 > 0.0 {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                } else {
+                    0.5 * (1.0 + erf_series(x64 / std::f64::consts::SQRT_2))
+                };
+                let pdf = (-0.5 * x64 * x64).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                let want = *g as f64 * (cdf + x64 * pdf);
+                assert!(
+                    (*d as f64 - want).abs() < 2e-6 * (1.0 + want.abs()),
+                    "{name}: gelu'({x}) · {g} = {d}, want {want}"
+                );
+            }
+        }
+        // Rows of 48 (whole vectors), 7 (a masked tail only) and 37 (both), two of each.
+        for n in [48, 7, 37] {
+            let rows: Vec<f32> = (0..2 * n)
+                .map(|i| ((i * 7919) % 23) as f32 * 0.37 - 4.0)
+                .collect();
+            for (name, p) in kernels::softmax_each(&rows, n) {
+                let Some(p) = p else {
+                    skipped(&format!(
+                        "native::softmax {name} (rows of {n}): not on this CPU, or not for rows \
+                         of this length"
+                    ));
+                    continue;
+                };
+                for (r, row) in rows.chunks(n).enumerate() {
+                    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+                    let z: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+                    for (i, v) in row.iter().enumerate() {
+                        let got = p[r * n + i] as f64;
+                        let want = (*v as f64 - m).exp() / z;
+                        assert!(
+                            (got - want).abs() < 1e-6,
+                            "{name} (rows of {n}) [{r},{i}]: {got} vs {want}"
+                        );
+                    }
                 }
             }
         }
