@@ -38,7 +38,9 @@ use crate::model::{Label, ModelError};
 use crate::train::{
     golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
-use crate::train_ops::{attention_qkv, gelu, layer_norm, linear_in as lin, FusedAdamW};
+use crate::train_ops::{
+    attention_qkv, dropout_add, gelu, layer_norm, linear_in as lin, FusedAdamW,
+};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
@@ -243,18 +245,27 @@ const LAYER_PARAMS: [&str; 16] = [
     "output.LayerNorm.bias",
 ];
 
-/// Seeded inverted dropout: keeps each value with probability `1 − p`, scaled by `1/(1 − p)`.
-fn dropout(x: &Tensor, p: f32, rng: Option<&mut Rng>) -> candle_core::Result<Tensor> {
-    let Some(rng) = rng else { return Ok(x.clone()) };
+/// A seeded inverted-dropout mask of `n` factors: each 1/(1 − p) with probability `1 − p`,
+/// else 0; `None` without `rng` or with p ≤ 0.
+fn dropout_mask(n: usize, p: f32, rng: Option<&mut Rng>) -> Option<Vec<f32>> {
+    let rng = rng?;
     if p <= 0.0 {
-        return Ok(x.clone());
+        return None;
     }
     let scale = 1.0 / (1.0 - p);
-    let n = x.elem_count();
-    let mask: Vec<f32> = (0..n)
-        .map(|_| if rng.uniform() < p { 0.0 } else { scale })
-        .collect();
-    x * Tensor::from_vec(mask, x.shape(), x.device())?
+    Some(
+        (0..n)
+            .map(|_| if rng.uniform() < p { 0.0 } else { scale })
+            .collect(),
+    )
+}
+
+/// Seeded inverted dropout: keeps each value with probability `1 − p`, scaled by `1/(1 − p)`.
+fn dropout(x: &Tensor, p: f32, rng: Option<&mut Rng>) -> candle_core::Result<Tensor> {
+    match dropout_mask(x.elem_count(), p, rng) {
+        None => Ok(x.clone()),
+        Some(mask) => x * Tensor::from_vec(mask, x.shape(), x.device())?,
+    }
 }
 
 impl TrainLayer {
@@ -310,11 +321,13 @@ impl TrainLayer {
             self.heads,
             1.0 / (hd as f64).sqrt(),
         )?;
-        let a = dropout(&layer(&ctx, 6, 7)?, p_drop, rng.as_deref_mut())?;
-        let a = layer_norm(&(a + &x2)?, self.p(8), self.p(9), self.eps)?;
+        let mask = dropout_mask(b * l * h, p_drop, rng.as_deref_mut());
+        let a = dropout_add(&layer(&ctx, 6, 7)?, &x2, mask)?;
+        let a = layer_norm(&a, self.p(8), self.p(9), self.eps)?;
         let i = gelu(&layer(&a, 10, 11)?)?;
-        let o = dropout(&layer(&i, 12, 13)?, p_drop, rng)?;
-        layer_norm(&(o + &a)?, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
+        let mask = dropout_mask(b * l * h, p_drop, rng);
+        let o = dropout_add(&layer(&i, 12, 13)?, &a, mask)?;
+        layer_norm(&o, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
     }
 }
 

@@ -89,6 +89,15 @@ fn par_repeat_rows(b: &[f32], m: usize) -> Vec<f32> {
     y
 }
 
+/// `n` zeros, written on the thread pool's threads. Training keeps freed memory in the heap
+/// ([`crate::finetune::keep_freed_memory`]), so a large `vec![0.0; n]` is a reused block that
+/// the allocator clears with one `memset` on the calling thread while the other threads wait.
+fn zeroed(n: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    v.par_extend(rayon::iter::repeat_n(0f32, n));
+    v
+}
+
 /// Rows per rayon task for row-wise work on rows of `n` values (about 64 KiB a task).
 fn rows_per_task(n: usize) -> usize {
     (16_384 / n.max(1)).max(1)
@@ -200,7 +209,7 @@ fn bf16_product(lhs: &[f32], m: usize, rhs: &PackedBf16, dst: &mut [f32]) {
 /// rows (32 columns of `a`) on the thread pool's threads.
 fn transpose(a: &[f32], m: usize, n: usize) -> Vec<f32> {
     const B: usize = 32;
-    let mut t = vec![0f32; m * n];
+    let mut t = zeroed(m * n);
     if m == 0 || n == 0 {
         return t;
     }
@@ -295,23 +304,30 @@ impl CustomOp3 for Linear {
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (n, k) = w.dims2()?;
         let m = x.elem_count() / k;
+        // The input's gradient only where something upstream is trained: not for the first
+        // trained layer, whose input comes from the frozen part (a product and a sum saved).
+        let need_dx = x.track_op();
         with_values(x, |xv| {
             with_values(w, |wv| {
                 with_values(dy, |g| {
-                    let mut dx = vec![0f32; m * k];
-                    let mut dw = vec![0f32; n * k];
+                    let mut dx = zeroed(if need_dx { m * k } else { 0 });
+                    let mut dw = zeroed(n * k);
                     if self.bf16 {
-                        bf16_product(g, m, &PackedBf16::pack(wv, n, k), &mut dx);
+                        if need_dx {
+                            bf16_product(g, m, &PackedBf16::pack(wv, n, k), &mut dx);
+                        }
                         bf16_product(&transpose(g, m, n), n, &PackedBf16::pack(xv, m, k), &mut dw);
                     } else {
-                        Gemm {
-                            m,
-                            n: k,
-                            k: n,
-                            lhs: (g, n, 1),
-                            rhs: (wv, k, 1),
+                        if need_dx {
+                            Gemm {
+                                m,
+                                n: k,
+                                k: n,
+                                lhs: (g, n, 1),
+                                rhs: (wv, k, 1),
+                            }
+                            .run(&mut dx, false);
                         }
-                        .run(&mut dx, false);
                         Gemm {
                             m: n,
                             n: k,
@@ -323,8 +339,13 @@ impl CustomOp3 for Linear {
                     }
                     let db = column_sums(g, n);
                     let dev = x.device();
+                    let dx = if need_dx {
+                        Some(Tensor::from_vec(dx, x.shape(), dev)?)
+                    } else {
+                        None
+                    };
                     Ok((
-                        Some(Tensor::from_vec(dx, x.shape(), dev)?),
+                        dx,
                         Some(Tensor::from_vec(dw, (n, k), dev)?),
                         Some(Tensor::from_vec(db, n, dev)?),
                     ))
@@ -354,6 +375,89 @@ pub fn linear_in(x: &Tensor, w: &Tensor, b: &Tensor, precision: Precision) -> Re
     };
     x.contiguous()?
         .apply_op3(&w.contiguous()?, &b.contiguous()?, Linear { bf16 })
+}
+
+/// `y ⊙ mask + res`: a sublayer's output after dropout, added to the residual stream, in one
+/// parallel pass each way instead of candle's multiplication and addition (and their backward
+/// passes), which run on one thread.
+struct DropoutAdd {
+    /// Per value 0 or 1/(1 − p); `None` without dropout.
+    mask: Option<Vec<f32>>,
+}
+
+impl candle_core::CustomOp2 for DropoutAdd {
+    fn name(&self) -> &'static str {
+        "standpoint-dropout-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let y = values(s1, l1, "dropout-add y")?;
+        let res = values(s2, l2, "dropout-add residual")?;
+        if l1.shape() != l2.shape() || self.mask.as_ref().is_some_and(|m| m.len() != y.len()) {
+            return Err(Error::Msg(format!(
+                "dropout-add: y {:?} and residual {:?} (or the mask) differ",
+                l1.shape(),
+                l2.shape()
+            )));
+        }
+        let mut out = zeroed(y.len());
+        out.par_chunks_mut(16_384).enumerate().for_each(|(c, o)| {
+            let at = c * 16_384;
+            let (yc, rc) = (&y[at..at + o.len()], &res[at..at + o.len()]);
+            match &self.mask {
+                Some(mask) => {
+                    let mc = &mask[at..at + o.len()];
+                    for (((o, &y), &m), &r) in o.iter_mut().zip(yc).zip(mc).zip(rc) {
+                        *o = y * m + r;
+                    }
+                }
+                None => {
+                    for ((o, &y), &r) in o.iter_mut().zip(yc).zip(rc) {
+                        *o = y + r;
+                    }
+                }
+            }
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        y: &Tensor,
+        _res: &Tensor,
+        _out: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let dy = match &self.mask {
+            None => g.clone(),
+            Some(mask) => with_values(g, |gv| {
+                let mut d = zeroed(gv.len());
+                d.par_chunks_mut(16_384)
+                    .zip(gv.par_chunks(16_384))
+                    .zip(mask.par_chunks(16_384))
+                    .for_each(|((d, g), m)| {
+                        for ((d, &g), &m) in d.iter_mut().zip(g).zip(m) {
+                            *d = g * m;
+                        }
+                    });
+                Tensor::from_vec(d, y.shape(), y.device())
+            })?,
+        };
+        Ok((Some(dy), Some(g.clone())))
+    }
+}
+
+/// `y ⊙ mask + res` with its backward pass; `mask` holds one factor per value of `y` (0 or
+/// 1/(1 − p) for inverted dropout), `None` for none.
+pub fn dropout_add(y: &Tensor, res: &Tensor, mask: Option<Vec<f32>>) -> Result<Tensor> {
+    y.contiguous()?
+        .apply_op2(&res.contiguous()?, DropoutAdd { mask })
 }
 
 /// Layer norm over the last dimension with weight and bias.
@@ -401,7 +505,7 @@ impl CustomOp3 for LayerNorm {
         with_values(x, |xv| {
             with_values(w, |wv| {
                 with_values(dy, |g| {
-                    let mut dx = vec![0f32; xv.len()];
+                    let mut dx = zeroed(xv.len());
                     let rows = rows_per_task(n);
                     // Per task: dx for its rows, and its share of the weight and bias gradients.
                     let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
@@ -484,7 +588,7 @@ impl CustomOp1 for Gelu {
     fn bwd(&self, x: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
         with_values(x, |xv| {
             with_values(dy, |g| {
-                let mut dx = vec![0f32; xv.len()];
+                let mut dx = zeroed(xv.len());
                 dx.par_chunks_mut(16_384)
                     .zip(xv.par_chunks(16_384))
                     .zip(g.par_chunks(16_384))
@@ -582,7 +686,7 @@ impl CustomOp1 for Attention {
             )));
         }
         let (l, hd) = (self.l, width / self.heads);
-        let mut ctx = vec![0f32; rows * width];
+        let mut ctx = zeroed(rows * width);
         ctx.par_chunks_mut(l * width)
             .enumerate()
             .for_each(|(bi, out)| {
@@ -610,7 +714,7 @@ impl CustomOp1 for Attention {
         let (rows, stride) = qkv.dims2()?;
         let width = stride / 3;
         let (l, hd) = (self.l, width / self.heads);
-        let mut dqkv = vec![0f32; rows * stride];
+        let mut dqkv = zeroed(rows * stride);
         with_values(qkv, |qkv| {
             with_values(dctx, |g| {
                 dqkv.par_chunks_mut(l * stride)
@@ -772,7 +876,7 @@ impl Optimizer for FusedAdamW {
             };
             let next = with_values(var.as_tensor(), |theta| {
                 with_values(g, |g| {
-                    let mut out = vec![0f32; theta.len()];
+                    let mut out = zeroed(theta.len());
                     out.par_chunks_mut(16_384)
                         .zip(theta.par_chunks(16_384))
                         .zip(g.par_chunks(16_384))
@@ -863,6 +967,65 @@ mod tests {
                     y.is_some()
                 ),
             }
+        }
+    }
+
+    #[test]
+    fn dropout_add_matches_primitives() {
+        let mask: Vec<f32> = (0..24)
+            .map(|i| if i % 3 == 0 { 0.0 } else { 1.5 })
+            .collect();
+        let m = Tensor::from_vec(mask.clone(), (4, 6), &Device::Cpu).unwrap();
+        compare(
+            &[random(&[4, 6], 51), random(&[4, 6], 52)],
+            |t| dropout_add(&t[0], &t[1], Some(mask.clone())),
+            |t| (&t[0] * &m)? + &t[1],
+            1e-6,
+            1e-6,
+        );
+        compare(
+            &[random(&[4, 6], 53), random(&[4, 6], 54)],
+            |t| dropout_add(&t[0], &t[1], None),
+            |t| &t[0] + &t[1],
+            1e-6,
+            1e-6,
+        );
+    }
+
+    /// The input's gradient is left out where the input is not trained (the first trained
+    /// layer's input comes from the frozen part); the weights' gradients are the same.
+    #[test]
+    fn linear_skips_the_gradient_of_an_untrained_input() {
+        let x = random(&[5, 8], 61);
+        let w = Var::from_tensor(&random(&[3, 8], 62)).unwrap();
+        let b = Var::from_tensor(&random(&[3], 63)).unwrap();
+        let weights = random(&[5, 3], 64);
+        let grads = (linear(&x, w.as_tensor(), b.as_tensor()).unwrap() * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(grads.get(&x).is_none(), "a gradient for an untracked input");
+        let xv = Var::from_tensor(&x).unwrap();
+        let reference = (xv
+            .as_tensor()
+            .matmul(&w.as_tensor().t().unwrap())
+            .unwrap()
+            .broadcast_add(b.as_tensor())
+            .unwrap()
+            * &weights)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&w, &b] {
+            let d = max_diff(
+                grads.get(v.as_tensor()).unwrap(),
+                reference.get(v.as_tensor()).unwrap(),
+            );
+            assert!(d < 1e-5, "weight gradient differs by {d}");
         }
     }
 

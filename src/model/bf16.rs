@@ -360,32 +360,49 @@ impl PackedBf16 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
 unsafe fn pack_rows(w: &[f32], k: usize, n: usize, kp: usize) -> Vec<u32> {
-    use std::arch::x86_64::*;
+    use rayon::prelude::*;
     assert!(w.len() >= k * n && n.is_multiple_of(16) && 2 * kp >= k);
-    let nb = n / 16;
-    let mut p = vec![0u32; nb * kp * 16];
+    let mut p = vec![0u32; n / 16 * kp * 16];
+    // One task per 16-column block (training packs activations of thousands of rows here).
+    p.par_chunks_mut(kp * 16)
+        .enumerate()
+        .for_each(|(jb, block)| {
+            // SAFETY: the CPU features are this function's contract, and the block is block jb <
+            // n / 16 of `p`, kp · 16 pairs.
+            unsafe { pack_rows_block(w, k, n, jb, block) }
+        });
+    p
+}
+
+/// Column block `jb` of [`pack_rows`]: its `kp × 16` pairs into `block`.
+///
+/// # Safety
+///
+/// The CPU has AVX-512F and AVX512-BF16; `w` holds `k · n` values; `(jb + 1) · 16 ≤ n`;
+/// `block` holds at least ⌈k/2⌉ · 16 pairs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pack_rows_block(w: &[f32], k: usize, n: usize, jb: usize, block: &mut [u32]) {
+    use std::arch::x86_64::*;
+    assert!(w.len() >= k * n && (jb + 1) * 16 <= n && block.len() >= k.div_ceil(2) * 16);
     // SAFETY: the CPU features are this function's contract; every load reads 16 values of a
     // row r < k at columns jb·16.. < n, inside `w` (k · n values, asserted); every store writes
-    // the 16 pairs at (jb·kp + pp)·16 with pp < ⌈k/2⌉ ≤ kp, inside `p` (nb · kp · 16).
+    // the 16 pairs at pp·16 with pp < ⌈k/2⌉, inside `block` (asserted).
     unsafe {
-        let half = |r: usize, jb: usize| {
+        let half = |r: usize| {
             let v = _mm512_cvtneps_pbh(_mm512_loadu_ps(w.as_ptr().add(r * n + jb * 16)));
             _mm512_cvtepu16_epi32(std::mem::transmute::<__m256bh, __m256i>(v))
         };
-        // Row pairs outside, so that both rows are read front to back.
         for pp in 0..k.div_ceil(2) {
-            for jb in 0..nb {
-                let lo = half(2 * pp, jb);
-                let pair = if 2 * pp + 1 < k {
-                    _mm512_or_si512(lo, _mm512_slli_epi32::<16>(half(2 * pp + 1, jb)))
-                } else {
-                    lo
-                };
-                _mm512_storeu_si512(p.as_mut_ptr().add((jb * kp + pp) * 16) as *mut _, pair);
-            }
+            let lo = half(2 * pp);
+            let pair = if 2 * pp + 1 < k {
+                _mm512_or_si512(lo, _mm512_slli_epi32::<16>(half(2 * pp + 1)))
+            } else {
+                lo
+            };
+            _mm512_storeu_si512(block.as_mut_ptr().add(pp * 16) as *mut _, pair);
         }
     }
-    p
 }
 
 /// The packed layout (as [`pack_rows`]) of the `(k, n)` matrix stored transposed: `w` is
