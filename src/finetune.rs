@@ -253,11 +253,21 @@ fn dropout_mask(n: usize, p: f32, rng: Option<&mut Rng>) -> Option<Vec<f32>> {
         return None;
     }
     let scale = 1.0 / (1.0 - p);
-    Some(
-        (0..n)
-            .map(|_| if rng.uniform() < p { 0.0 } else { scale })
-            .collect(),
-    )
+    // The same values as `n` calls of `rng.uniform()` in order, drawn on the pool's threads.
+    use rayon::prelude::*;
+    let from = Rng(rng.0);
+    let mask = (0..n as u64)
+        .into_par_iter()
+        .map(|i| {
+            if from.uniform_ahead(i) < p {
+                0.0
+            } else {
+                scale
+            }
+        })
+        .collect();
+    rng.skip(n as u64);
+    Some(mask)
 }
 
 /// Seeded inverted dropout: keeps each value with probability `1 − p`, scaled by `1/(1 − p)`.

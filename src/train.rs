@@ -283,15 +283,37 @@ pub fn set_scores(gold: &[Label], pred: &[Label]) -> SetScores {
 pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
+    /// SplitMix64's step: the state advances by a constant and the output is a mix of it, so
+    /// the `i`-th draw ahead can be computed without the ones before ([`Rng::uniform_ahead`]).
+    const STEP: u64 = 0x9E37_79B9_7F4A_7C15;
+
+    fn mix(mut z: u64) -> u64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(Self::STEP);
+        Self::mix(self.0)
+    }
     pub(crate) fn uniform(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+        Self::to_unit(self.next_u64())
+    }
+    fn to_unit(x: u64) -> f32 {
+        (x >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// The value the `i`-th call of [`Rng::uniform`] from now (counting from 0) would give,
+    /// without drawing it; with [`Rng::skip`] this fills long arrays in parallel with exactly
+    /// the values a loop of `uniform` calls gives.
+    pub(crate) fn uniform_ahead(&self, i: u64) -> f32 {
+        Self::to_unit(Self::mix(
+            self.0
+                .wrapping_add(Self::STEP.wrapping_mul(i.wrapping_add(1))),
+        ))
+    }
+    /// Advances as `n` draws would.
+    pub(crate) fn skip(&mut self, n: u64) {
+        self.0 = self.0.wrapping_add(Self::STEP.wrapping_mul(n));
     }
     /// Standard normal (Box–Muller).
     pub(crate) fn normal(&mut self) -> f32 {
@@ -1088,6 +1110,23 @@ pub fn evaluate_model(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The draws ahead are the draws a loop gives, and skipping lands where the loop ends.
+    #[test]
+    fn draws_ahead_and_skips_match_drawing_in_order() {
+        let mut serial = Rng(17);
+        let ahead = Rng(17);
+        for i in 0..1000 {
+            assert_eq!(
+                ahead.uniform_ahead(i).to_bits(),
+                serial.uniform().to_bits(),
+                "draw {i}"
+            );
+        }
+        let mut skipped = Rng(17);
+        skipped.skip(1000);
+        assert_eq!(skipped.next_u64(), serial.next_u64());
+    }
 
     #[test]
     fn scores_of_a_small_confusion() {
