@@ -249,6 +249,67 @@ fn column_sums(g: &[f32], n: usize) -> Vec<f32> {
     sum
 }
 
+/// `x · wᵀ + b` on slices: `x` rows of `k`, `w` (n, k), `b` (n) → rows of `n`.
+fn linear_forward(x: &[f32], w: &[f32], b: &[f32], k: usize, n: usize, bf16: bool) -> Vec<f32> {
+    let m = x.len() / k;
+    let mut y = par_repeat_rows(b, m);
+    if bf16 {
+        bf16_product(x, m, &PackedBf16::pack_strided(w, k, n, 1, k), &mut y);
+    } else {
+        Gemm {
+            m,
+            n,
+            k,
+            lhs: (x, k, 1),
+            rhs: (w, 1, k),
+        }
+        .run(&mut y, true);
+    }
+    y
+}
+
+/// The backward pass of [`linear_forward`] for the output gradient `g` (rows of `n`): the
+/// input's gradient (empty unless `need_dx`), the weight's `(n, k)` and the bias's.
+fn linear_backward(
+    x: &[f32],
+    w: &[f32],
+    g: &[f32],
+    k: usize,
+    n: usize,
+    need_dx: bool,
+    bf16: bool,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let m = x.len() / k;
+    let mut dx = zeroed(if need_dx { m * k } else { 0 });
+    let mut dw = zeroed(n * k);
+    if bf16 {
+        if need_dx {
+            bf16_product(g, m, &PackedBf16::pack(w, n, k), &mut dx);
+        }
+        bf16_product(&transpose(g, m, n), n, &PackedBf16::pack(x, m, k), &mut dw);
+    } else {
+        if need_dx {
+            Gemm {
+                m,
+                n: k,
+                k: n,
+                lhs: (g, n, 1),
+                rhs: (w, k, 1),
+            }
+            .run(&mut dx, false);
+        }
+        Gemm {
+            m: n,
+            n: k,
+            k: m,
+            lhs: (g, 1, n),
+            rhs: (x, k, 1),
+        }
+        .run(&mut dw, false);
+    }
+    (dx, dw, column_sums(g, n))
+}
+
 impl CustomOp3 for Linear {
     fn name(&self) -> &'static str {
         "standpoint-linear"
@@ -275,20 +336,7 @@ impl CustomOp3 for Linear {
                 l3.shape()
             )));
         }
-        let m = x.len() / k;
-        let mut y = par_repeat_rows(b, m);
-        if self.bf16 {
-            bf16_product(x, m, &PackedBf16::pack_strided(w, k, n, 1, k), &mut y);
-        } else {
-            Gemm {
-                m,
-                n,
-                k,
-                lhs: (x, k, 1),
-                rhs: (w, 1, k),
-            }
-            .run(&mut y, true);
-        }
+        let y = linear_forward(x, w, b, k, n, self.bf16);
         let mut dims = l1.shape().dims().to_vec();
         *dims.last_mut().expect("x has a last dimension") = n;
         Ok((CpuStorage::F32(y), Shape::from(dims)))
@@ -303,41 +351,13 @@ impl CustomOp3 for Linear {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (n, k) = w.dims2()?;
-        let m = x.elem_count() / k;
         // The input's gradient only where something upstream is trained: not for the first
         // trained layer, whose input comes from the frozen part (a product and a sum saved).
         let need_dx = x.track_op();
         with_values(x, |xv| {
             with_values(w, |wv| {
                 with_values(dy, |g| {
-                    let mut dx = zeroed(if need_dx { m * k } else { 0 });
-                    let mut dw = zeroed(n * k);
-                    if self.bf16 {
-                        if need_dx {
-                            bf16_product(g, m, &PackedBf16::pack(wv, n, k), &mut dx);
-                        }
-                        bf16_product(&transpose(g, m, n), n, &PackedBf16::pack(xv, m, k), &mut dw);
-                    } else {
-                        if need_dx {
-                            Gemm {
-                                m,
-                                n: k,
-                                k: n,
-                                lhs: (g, n, 1),
-                                rhs: (wv, k, 1),
-                            }
-                            .run(&mut dx, false);
-                        }
-                        Gemm {
-                            m: n,
-                            n: k,
-                            k: m,
-                            lhs: (g, 1, n),
-                            rhs: (xv, k, 1),
-                        }
-                        .run(&mut dw, false);
-                    }
-                    let db = column_sums(g, n);
+                    let (dx, dw, db) = linear_backward(xv, wv, g, k, n, need_dx, self.bf16);
                     let dev = x.device();
                     let dx = if need_dx {
                         Some(Tensor::from_vec(dx, x.shape(), dev)?)
@@ -385,6 +405,43 @@ struct DropoutAdd {
     mask: Option<Vec<f32>>,
 }
 
+/// `y ⊙ mask + res` on slices of one length (`y + res` without a mask).
+fn dropout_add_forward(y: &[f32], res: &[f32], mask: Option<&[f32]>) -> Vec<f32> {
+    let mut out = zeroed(y.len());
+    out.par_chunks_mut(16_384).enumerate().for_each(|(c, o)| {
+        let at = c * 16_384;
+        let (yc, rc) = (&y[at..at + o.len()], &res[at..at + o.len()]);
+        match mask {
+            Some(mask) => {
+                let mc = &mask[at..at + o.len()];
+                for (((o, &y), &m), &r) in o.iter_mut().zip(yc).zip(mc).zip(rc) {
+                    *o = y * m + r;
+                }
+            }
+            None => {
+                for ((o, &y), &r) in o.iter_mut().zip(yc).zip(rc) {
+                    *o = y + r;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// `g ⊙ mask`.
+fn times_mask(g: &[f32], mask: &[f32]) -> Vec<f32> {
+    let mut d = zeroed(g.len());
+    d.par_chunks_mut(16_384)
+        .zip(g.par_chunks(16_384))
+        .zip(mask.par_chunks(16_384))
+        .for_each(|((d, g), m)| {
+            for ((d, &g), &m) in d.iter_mut().zip(g).zip(m) {
+                *d = g * m;
+            }
+        });
+    d
+}
+
 impl candle_core::CustomOp2 for DropoutAdd {
     fn name(&self) -> &'static str {
         "standpoint-dropout-add"
@@ -406,24 +463,7 @@ impl candle_core::CustomOp2 for DropoutAdd {
                 l2.shape()
             )));
         }
-        let mut out = zeroed(y.len());
-        out.par_chunks_mut(16_384).enumerate().for_each(|(c, o)| {
-            let at = c * 16_384;
-            let (yc, rc) = (&y[at..at + o.len()], &res[at..at + o.len()]);
-            match &self.mask {
-                Some(mask) => {
-                    let mc = &mask[at..at + o.len()];
-                    for (((o, &y), &m), &r) in o.iter_mut().zip(yc).zip(mc).zip(rc) {
-                        *o = y * m + r;
-                    }
-                }
-                None => {
-                    for ((o, &y), &r) in o.iter_mut().zip(yc).zip(rc) {
-                        *o = y + r;
-                    }
-                }
-            }
-        });
+        let out = dropout_add_forward(y, res, self.mask.as_deref());
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -437,16 +477,7 @@ impl candle_core::CustomOp2 for DropoutAdd {
         let dy = match &self.mask {
             None => g.clone(),
             Some(mask) => with_values(g, |gv| {
-                let mut d = zeroed(gv.len());
-                d.par_chunks_mut(16_384)
-                    .zip(gv.par_chunks(16_384))
-                    .zip(mask.par_chunks(16_384))
-                    .for_each(|((d, g), m)| {
-                        for ((d, &g), &m) in d.iter_mut().zip(g).zip(m) {
-                            *d = g * m;
-                        }
-                    });
-                Tensor::from_vec(d, y.shape(), y.device())
+                Tensor::from_vec(times_mask(gv, mask), y.shape(), y.device())
             })?,
         };
         Ok((Some(dy), Some(g.clone())))
@@ -463,6 +494,70 @@ pub fn dropout_add(y: &Tensor, res: &Tensor, mask: Option<Vec<f32>>) -> Result<T
 /// Layer norm over the last dimension with weight and bias.
 struct LayerNorm {
     eps: f32,
+}
+
+/// Layer norm of each row of `n` values of `x`.
+fn layer_norm_forward(x: &[f32], n: usize, w: &[f32], b: &[f32], eps: f32) -> Vec<f32> {
+    let mut y = par_copy(x);
+    y.par_chunks_mut(n * rows_per_task(n))
+        .for_each(|c| kernels::layer_norm_rows(c, n, w, b, eps));
+    y
+}
+
+/// The backward pass of [`layer_norm_forward`] for the output gradient `g`: the input's, the
+/// weight's and the bias's gradients. Each task's share of the weight and bias gradients is
+/// summed in task order, so the result does not depend on the threads.
+fn layer_norm_backward(
+    xv: &[f32],
+    wv: &[f32],
+    g: &[f32],
+    n: usize,
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let mut dx = zeroed(xv.len());
+    let rows = rows_per_task(n);
+    let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(n * rows)
+        .zip(xv.par_chunks(n * rows))
+        .zip(g.par_chunks(n * rows))
+        .map(|((dxc, xc), gc)| {
+            let mut dw = vec![0f32; n];
+            let mut db = vec![0f32; n];
+            let mut xhat = vec![0f32; n];
+            for ((dxr, xr), gr) in dxc
+                .chunks_exact_mut(n)
+                .zip(xc.chunks_exact(n))
+                .zip(gc.chunks_exact(n))
+            {
+                let mean = xr.iter().sum::<f32>() / n as f32;
+                let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
+                let rstd = 1.0 / (var + eps).sqrt();
+                let (mut sum_g, mut sum_gx) = (0f32, 0f32);
+                for j in 0..n {
+                    xhat[j] = (xr[j] - mean) * rstd;
+                    let gw = gr[j] * wv[j];
+                    sum_g += gw;
+                    sum_gx += gw * xhat[j];
+                    dw[j] += gr[j] * xhat[j];
+                    db[j] += gr[j];
+                }
+                let (mg, mgx) = (sum_g / n as f32, sum_gx / n as f32);
+                for j in 0..n {
+                    dxr[j] = rstd * (gr[j] * wv[j] - mg - xhat[j] * mgx);
+                }
+            }
+            (dw, db)
+        })
+        .collect();
+    let mut dw = vec![0f32; n];
+    let mut db = vec![0f32; n];
+    for (pw, pb) in &partial {
+        for j in 0..n {
+            dw[j] += pw[j];
+            db[j] += pb[j];
+        }
+    }
+    (dx, dw, db)
 }
 
 impl CustomOp3 for LayerNorm {
@@ -486,10 +581,10 @@ impl CustomOp3 for LayerNorm {
         if w.len() != n || b.len() != n {
             return Err(Error::Msg("layer norm: weight or bias size differs".into()));
         }
-        let mut y = par_copy(x);
-        y.par_chunks_mut(n * rows_per_task(n))
-            .for_each(|c| kernels::layer_norm_rows(c, n, w, b, self.eps));
-        Ok((CpuStorage::F32(y), l1.shape().clone()))
+        Ok((
+            CpuStorage::F32(layer_norm_forward(x, n, w, b, self.eps)),
+            l1.shape().clone(),
+        ))
     }
 
     fn bwd(
@@ -505,51 +600,7 @@ impl CustomOp3 for LayerNorm {
         with_values(x, |xv| {
             with_values(w, |wv| {
                 with_values(dy, |g| {
-                    let mut dx = zeroed(xv.len());
-                    let rows = rows_per_task(n);
-                    // Per task: dx for its rows, and its share of the weight and bias gradients.
-                    let partial: Vec<(Vec<f32>, Vec<f32>)> = dx
-                        .par_chunks_mut(n * rows)
-                        .zip(xv.par_chunks(n * rows))
-                        .zip(g.par_chunks(n * rows))
-                        .map(|((dxc, xc), gc)| {
-                            let mut dw = vec![0f32; n];
-                            let mut db = vec![0f32; n];
-                            let mut xhat = vec![0f32; n];
-                            for ((dxr, xr), gr) in dxc
-                                .chunks_exact_mut(n)
-                                .zip(xc.chunks_exact(n))
-                                .zip(gc.chunks_exact(n))
-                            {
-                                let mean = xr.iter().sum::<f32>() / n as f32;
-                                let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()
-                                    / n as f32;
-                                let rstd = 1.0 / (var + eps).sqrt();
-                                let (mut sum_g, mut sum_gx) = (0f32, 0f32);
-                                for j in 0..n {
-                                    xhat[j] = (xr[j] - mean) * rstd;
-                                    let gw = gr[j] * wv[j];
-                                    sum_g += gw;
-                                    sum_gx += gw * xhat[j];
-                                    dw[j] += gr[j] * xhat[j];
-                                    db[j] += gr[j];
-                                }
-                                let (mg, mgx) = (sum_g / n as f32, sum_gx / n as f32);
-                                for j in 0..n {
-                                    dxr[j] = rstd * (gr[j] * wv[j] - mg - xhat[j] * mgx);
-                                }
-                            }
-                            (dw, db)
-                        })
-                        .collect();
-                    let mut dw = vec![0f32; n];
-                    let mut db = vec![0f32; n];
-                    for (pw, pb) in &partial {
-                        for j in 0..n {
-                            dw[j] += pw[j];
-                            db[j] += pb[j];
-                        }
-                    }
+                    let (dx, dw, db) = layer_norm_backward(xv, wv, g, n, eps);
                     let dev = x.device();
                     Ok((
                         Some(Tensor::from_vec(dx, x.shape(), dev)?),
@@ -637,6 +688,102 @@ struct Attention {
 }
 
 impl Attention {
+    /// The context (rows, H) of `qkv` (rows, 3H); `width` is H.
+    fn forward(&self, qkv: &[f32], width: usize) -> Vec<f32> {
+        let stride = 3 * width;
+        let rows = qkv.len() / stride;
+        let (l, hd) = (self.l, width / self.heads);
+        let mut ctx = zeroed(rows * width);
+        ctx.par_chunks_mut(l * width)
+            .enumerate()
+            .for_each(|(bi, out)| {
+                for h in 0..self.heads {
+                    let p = self.probabilities(qkv, width, h, bi);
+                    Gemm {
+                        m: l,
+                        n: hd,
+                        k: l,
+                        lhs: (&p, l, 1),
+                        rhs: (&qkv[bi * l * stride + 2 * width + h * hd..], stride, 1),
+                    }
+                    .run_into(
+                        &mut out[h * hd..],
+                        width,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            });
+        ctx
+    }
+
+    /// The gradient (rows, 3H) of `qkv` for the context's gradient `g` (rows, H).
+    fn backward(&self, qkv: &[f32], g: &[f32], width: usize) -> Vec<f32> {
+        let stride = 3 * width;
+        let rows = qkv.len() / stride;
+        let (l, hd) = (self.l, width / self.heads);
+        let mut dqkv = zeroed(rows * stride);
+        dqkv.par_chunks_mut(l * stride)
+            .enumerate()
+            .for_each(|(bi, d)| {
+                let none = gemm::Parallelism::None;
+                for h in 0..self.heads {
+                    let at = bi * l * stride + h * hd; // this head's query in `qkv`
+                    let gat = bi * l * width + h * hd; // its context in `g`
+                    let p = self.probabilities(qkv, width, h, bi);
+                    // dV = Pᵀ · dctx
+                    Gemm {
+                        m: l,
+                        n: hd,
+                        k: l,
+                        lhs: (&p, 1, l),
+                        rhs: (&g[gat..], width, 1),
+                    }
+                    .run_into(
+                        &mut d[2 * width + h * hd..],
+                        stride,
+                        false,
+                        none,
+                    );
+                    // dP = dctx · Vᵀ, then dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
+                    let mut ds = vec![0f32; l * l];
+                    Gemm {
+                        m: l,
+                        n: l,
+                        k: hd,
+                        lhs: (&g[gat..], width, 1),
+                        rhs: (&qkv[at + 2 * width..], 1, stride),
+                    }
+                    .run_into(&mut ds, l, false, none);
+                    for (dr, pr) in ds.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
+                        let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
+                        for (d, &pv) in dr.iter_mut().zip(pr) {
+                            *d = self.scale * pv * (*d - dot);
+                        }
+                        flush_tiny(dr, f32::MIN_POSITIVE);
+                    }
+                    // dQ = dS · K, dK = dSᵀ · Q
+                    Gemm {
+                        m: l,
+                        n: hd,
+                        k: l,
+                        lhs: (&ds, l, 1),
+                        rhs: (&qkv[at + width..], stride, 1),
+                    }
+                    .run_into(&mut d[h * hd..], stride, false, none);
+                    Gemm {
+                        m: l,
+                        n: hd,
+                        k: l,
+                        lhs: (&ds, 1, l),
+                        rhs: (&qkv[at..], stride, 1),
+                    }
+                    .run_into(&mut d[width + h * hd..], stride, false, none);
+                }
+            });
+        dqkv
+    }
+
     /// The probabilities of head `h` of batch row `bi`: softmax(scale·Q Kᵀ + mask), (l × l).
     /// `width` is H; the rows of `qkv` are 3H long.
     fn probabilities(&self, qkv: &[f32], width: usize, h: usize, bi: usize) -> Vec<f32> {
@@ -685,108 +832,14 @@ impl CustomOp1 for Attention {
                 self.heads
             )));
         }
-        let (l, hd) = (self.l, width / self.heads);
-        let mut ctx = zeroed(rows * width);
-        ctx.par_chunks_mut(l * width)
-            .enumerate()
-            .for_each(|(bi, out)| {
-                for h in 0..self.heads {
-                    let p = self.probabilities(qkv, width, h, bi);
-                    Gemm {
-                        m: l,
-                        n: hd,
-                        k: l,
-                        lhs: (&p, l, 1),
-                        rhs: (&qkv[bi * l * stride + 2 * width + h * hd..], stride, 1),
-                    }
-                    .run_into(
-                        &mut out[h * hd..],
-                        width,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            });
+        let ctx = self.forward(qkv, width);
         Ok((CpuStorage::F32(ctx), Shape::from((rows, width))))
     }
 
     fn bwd(&self, qkv: &Tensor, _res: &Tensor, dctx: &Tensor) -> Result<Option<Tensor>> {
         let (rows, stride) = qkv.dims2()?;
-        let width = stride / 3;
-        let (l, hd) = (self.l, width / self.heads);
-        let mut dqkv = zeroed(rows * stride);
-        with_values(qkv, |qkv| {
-            with_values(dctx, |g| {
-                dqkv.par_chunks_mut(l * stride)
-                    .enumerate()
-                    .for_each(|(bi, d)| {
-                        let none = gemm::Parallelism::None;
-                        for h in 0..self.heads {
-                            let at = bi * l * stride + h * hd; // this head's query in `qkv`
-                            let gat = bi * l * width + h * hd; // its context in `g`
-                            let p = self.probabilities(qkv, width, h, bi);
-                            // dV = Pᵀ · dctx
-                            Gemm {
-                                m: l,
-                                n: hd,
-                                k: l,
-                                lhs: (&p, 1, l),
-                                rhs: (&g[gat..], width, 1),
-                            }
-                            .run_into(
-                                &mut d[2 * width + h * hd..],
-                                stride,
-                                false,
-                                none,
-                            );
-                            // dP = dctx · Vᵀ, then dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
-                            let mut ds = vec![0f32; l * l];
-                            Gemm {
-                                m: l,
-                                n: l,
-                                k: hd,
-                                lhs: (&g[gat..], width, 1),
-                                rhs: (&qkv[at + 2 * width..], 1, stride),
-                            }
-                            .run_into(&mut ds, l, false, none);
-                            for (dr, pr) in ds.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
-                                let dot: f32 = dr.iter().zip(pr).map(|(a, b)| a * b).sum();
-                                for (d, &pv) in dr.iter_mut().zip(pr) {
-                                    *d = self.scale * pv * (*d - dot);
-                                }
-                                flush_tiny(dr, f32::MIN_POSITIVE);
-                            }
-                            // dQ = dS · K, dK = dSᵀ · Q
-                            Gemm {
-                                m: l,
-                                n: hd,
-                                k: l,
-                                lhs: (&ds, l, 1),
-                                rhs: (&qkv[at + width..], stride, 1),
-                            }
-                            .run_into(
-                                &mut d[h * hd..],
-                                stride,
-                                false,
-                                none,
-                            );
-                            Gemm {
-                                m: l,
-                                n: hd,
-                                k: l,
-                                lhs: (&ds, 1, l),
-                                rhs: (&qkv[at..], stride, 1),
-                            }
-                            .run_into(
-                                &mut d[width + h * hd..],
-                                stride,
-                                false,
-                                none,
-                            );
-                        }
-                    });
-                Ok(())
-            })
+        let dqkv = with_values(qkv, |qkv| {
+            with_values(dctx, |g| Ok(self.backward(qkv, g, stride / 3)))
         })?;
         Ok(Some(Tensor::from_vec(dqkv, (rows, stride), qkv.device())?))
     }
