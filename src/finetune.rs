@@ -38,9 +38,9 @@ use crate::model::{Label, ModelError};
 use crate::train::{
     golden_min, nll_at, read_stance_jsonl, set_name, set_scores, Rng, StanceExample, TrainError,
 };
-use crate::train_ops::{
-    attention_qkv, dropout_add, gelu, layer_norm, linear_in as lin, FusedAdamW,
-};
+#[cfg(test)]
+use crate::train_ops::{attention_qkv, dropout_add, gelu, layer_norm};
+use crate::train_ops::{encoder_layer, encoder_layer_params, linear_in as lin, FusedAdamW};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
@@ -221,6 +221,8 @@ struct Row {
 pub(crate) struct TrainLayer {
     vars: Vec<(String, Var)>,
     heads: usize,
+    /// The feed-forward size.
+    intermediate: usize,
     eps: f64,
     /// Number format of the matrix products (f32, or bf16 operands with f32 sums).
     precision: Precision,
@@ -298,6 +300,7 @@ impl TrainLayer {
         Ok(TrainLayer {
             vars,
             heads: cfg.num_attention_heads,
+            intermediate: cfg.intermediate_size,
             eps: cfg.layer_norm_eps,
             precision,
         })
@@ -308,8 +311,37 @@ impl TrainLayer {
     }
 
     /// `x` (b, l, h), `mask` (b, l) with 1 for a token and 0 for padding. Dropout when `rng`
-    /// is given.
+    /// is given. The whole layer is one operation with its own backward pass
+    /// ([`crate::train_ops::encoder_layer`]).
     pub fn forward(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        p_drop: f32,
+        mut rng: Option<&mut Rng>,
+    ) -> candle_core::Result<Tensor> {
+        let (b, l, h) = x.dims3()?;
+        let params: Vec<&Tensor> = (0..LAYER_PARAMS.len()).map(|i| self.p(i)).collect();
+        let dropout = [
+            dropout_mask(b * l * h, p_drop, rng.as_deref_mut()),
+            dropout_mask(b * l * h, p_drop, rng),
+        ];
+        encoder_layer(
+            x,
+            &encoder_layer_params(&params)?,
+            mask,
+            self.heads,
+            self.intermediate,
+            self.eps,
+            self.precision,
+            dropout,
+        )
+    }
+
+    /// [`TrainLayer::forward`] composed from the separate fused operations, the tests'
+    /// reference for the whole-layer operation.
+    #[cfg(test)]
+    fn forward_composed(
         &self,
         x: &Tensor,
         mask: &Tensor,
@@ -1401,6 +1433,89 @@ mod tests {
                 .to_scalar::<f32>()
                 .unwrap();
             assert!(diff < 1e-4, "row {row}: max difference {diff}");
+        }
+    }
+
+    /// The whole-layer operation gives what the separate operations give, values and the
+    /// gradients of the input and of all 16 parameters, with dropout and padding, in both
+    /// training precisions. (Its input is a variable here, so its gradient is computed.)
+    #[test]
+    fn whole_layer_operation_matches_the_separate_operations() {
+        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let dev = Device::Cpu;
+        let cfg = read_bert_config(&files[0]).unwrap();
+        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
+        let (b, l, h) = (2, 9, cfg.hidden_size);
+        let mask = Tensor::from_vec(
+            vec![1u32, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
+            (b, l),
+            &dev,
+        )
+        .unwrap();
+        let mut r = Rng(5);
+        let x0: Vec<f32> = (0..b * l * h).map(|_| r.normal()).collect();
+        let probe: Vec<f32> = (0..b * l * h).map(|_| r.normal()).collect();
+        let probe = Tensor::from_vec(probe, (b, l, h), &dev).unwrap();
+        for (precision, tol) in [(Precision::F32, 1e-5f32), (Precision::Bf16, 1e-5)] {
+            let layer = TrainLayer::new(&weights, 2, &cfg, precision).unwrap();
+            let x =
+                Var::from_tensor(&Tensor::from_vec(x0.clone(), (b, l, h), &dev).unwrap()).unwrap();
+            let run = |whole: bool| {
+                let mut rng = Rng(11);
+                let y = if whole {
+                    layer.forward(x.as_tensor(), &mask, 0.1, Some(&mut rng))
+                } else {
+                    layer.forward_composed(x.as_tensor(), &mask, 0.1, Some(&mut rng))
+                }
+                .unwrap();
+                let grads = (&y * &probe)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                (y, grads)
+            };
+            let (ya, ga) = run(true);
+            let (yb, gb) = run(false);
+            let diff = |a: &Tensor, b: &Tensor| {
+                (a - b)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
+            let scale = |t: &Tensor| {
+                t.abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    .max(1.0)
+            };
+            assert!(
+                diff(&ya, &yb) <= tol * scale(&yb),
+                "{precision:?}: values differ"
+            );
+            let mut tensors = vec![("input".to_string(), x.as_tensor().clone())];
+            tensors.extend(
+                layer
+                    .vars
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.as_tensor().clone())),
+            );
+            for (name, t) in tensors {
+                let (a, b) = (ga.get(&t).unwrap(), gb.get(&t).unwrap());
+                let d = diff(a, b);
+                assert!(
+                    d <= tol * scale(b),
+                    "{precision:?}: gradient of {name} differs by {d}"
+                );
+            }
         }
     }
 

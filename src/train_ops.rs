@@ -851,13 +851,7 @@ impl CustomOp1 for Attention {
 /// (b·l, H), heads side by side.
 pub fn attention_qkv(qkv: &Tensor, mask: &Tensor, heads: usize, scale: f64) -> Result<Tensor> {
     let (b, l) = mask.dims2()?;
-    let mask: Vec<f32> = mask
-        .to_dtype(candle_core::DType::F32)?
-        .flatten_all()?
-        .to_vec1::<f32>()?
-        .into_iter()
-        .map(|m| if m > 0.5 { 0.0 } else { -1e9 })
-        .collect();
+    let mask = additive_mask(mask)?;
     qkv.contiguous()?.apply_op1(Attention {
         b,
         l,
@@ -877,6 +871,302 @@ pub fn attention(
     scale: f64,
 ) -> Result<Tensor> {
     attention_qkv(&Tensor::cat(&[q, k, v], 1)?, mask, heads, scale)
+}
+
+/// The additive attention mask of a (b, l) 0/1 mask (1 for a token): 0 for a token, −10⁹ for
+/// padding, b·l values.
+fn additive_mask(mask: &Tensor) -> Result<Vec<f32>> {
+    Ok(mask
+        .to_dtype(candle_core::DType::F32)?
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(|m| if m > 0.5 { 0.0 } else { -1e9 })
+        .collect())
+}
+
+/// The parameters of one encoder layer in the order of [`encoder_layer_params`]: (offset,
+/// length) of the stacked query-key-value weight (3H, H) and bias, the attention output's weight
+/// and bias, its layer norm's weight and bias, the intermediate weight (I, H) and bias, the output
+/// weight (H, I) and bias, and its layer norm's weight and bias.
+fn layer_slots(h: usize, i: usize) -> [(usize, usize); 12] {
+    let lens = [3 * h * h, 3 * h, h * h, h, h, h, i * h, i, h * i, h, h, h];
+    let mut slots = [(0, 0); 12];
+    let mut at = 0;
+    for (slot, len) in slots.iter_mut().zip(lens) {
+        *slot = (at, len);
+        at += len;
+    }
+    slots
+}
+
+/// One layer's 16 parameters, in BERT's order (query weight and bias, key, value, attention
+/// output dense, its LayerNorm, intermediate dense, output dense, its LayerNorm), as the one flat
+/// tensor [`encoder_layer`] takes: query, key and value weights stacked, then their biases, then
+/// the rest in order. Differentiable: the flat gradient flows back to each parameter.
+pub fn encoder_layer_params(p: &[&Tensor]) -> Result<Tensor> {
+    if p.len() != 16 {
+        return Err(Error::Msg(format!(
+            "an encoder layer has 16 parameters, not {}",
+            p.len()
+        )));
+    }
+    let order = [0, 2, 4, 1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+    let flat = order
+        .iter()
+        .map(|&i| p[i].flatten_all())
+        .collect::<Result<Vec<_>>>()?;
+    Tensor::cat(&flat, 0)
+}
+
+/// What [`EncoderLayer`]'s forward pass keeps for its backward pass (the input comes back as
+/// the operation's argument).
+struct Saved {
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    s1: Vec<f32>,
+    a: Vec<f32>,
+    f: Vec<f32>,
+    gf: Vec<f32>,
+    s2: Vec<f32>,
+}
+
+/// A whole BERT encoder layer as one candle operation on the input `x` (b·l rows of H) and the
+/// layer's flat parameters ([`encoder_layer_params`]):
+///
+/// ```text
+/// qkv = x·Wqkvᵀ + bqkv          ctx = attention(qkv)
+/// s1  = (ctx·Woᵀ + bo) ⊙ m1 + x  a   = LN1(s1)
+/// f   = a·W1ᵀ + b1              gf  = GELU(f)
+/// s2  = (gf·W2ᵀ + b2) ⊙ m2 + a   out = LN2(s2)
+/// ```
+///
+/// with the dropout masks `m1`, `m2`. The same functions as the separate operations
+/// ([`linear`], [`attention_qkv`], [`dropout_add`], [`layer_norm`], [`gelu`]) compute each step,
+/// and the tests check that the two give the same values and gradients. As one operation, the
+/// layer's intermediate gradients never enter candle's autograd, which gives every gradient a
+/// zeroed tensor and an addition on the calling thread while the pool waits (in a profile of
+/// bf16 training on AMD EPYC Zen 4, the largest serial part left); the backward pass adds the two
+/// gradients of each residual input itself, on the pool's threads.
+struct EncoderLayer {
+    attention: Attention,
+    hidden: usize,
+    inter: usize,
+    eps: f32,
+    bf16: bool,
+    dropout: [Option<Vec<f32>>; 2],
+    need_dx: bool,
+    saved: std::sync::Mutex<Option<Saved>>,
+}
+
+/// `a += b`, on the pool's threads.
+fn add_into(a: &mut [f32], b: &[f32]) {
+    a.par_chunks_mut(16_384)
+        .zip(b.par_chunks(16_384))
+        .for_each(|(a, b)| {
+            for (a, b) in a.iter_mut().zip(b) {
+                *a += b;
+            }
+        });
+}
+
+impl candle_core::CustomOp2 for EncoderLayer {
+    fn name(&self) -> &'static str {
+        "standpoint-encoder-layer"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = values(s1, l1, "encoder layer x")?;
+        let p = values(s2, l2, "encoder layer parameters")?;
+        let (h, i) = (self.hidden, self.inter);
+        let slots = layer_slots(h, i);
+        let rows = self.attention.b * self.attention.l;
+        let total = slots[11].0 + slots[11].1;
+        if x.len() != rows * h || p.len() != total || self.attention.mask.len() != rows {
+            return Err(Error::Msg(format!(
+                "encoder layer: x {:?} and parameters {:?} do not fit {rows} rows of {h} with \
+                 an intermediate size of {i}",
+                l1.shape(),
+                l2.shape()
+            )));
+        }
+        let w = |k: usize| &p[slots[k].0..slots[k].0 + slots[k].1];
+        let qkv = linear_forward(x, w(0), w(1), h, 3 * h, self.bf16);
+        let ctx = self.attention.forward(&qkv, h);
+        let y1 = linear_forward(&ctx, w(2), w(3), h, h, self.bf16);
+        let s1 = dropout_add_forward(&y1, x, self.dropout[0].as_deref());
+        drop(y1);
+        let a = layer_norm_forward(&s1, h, w(4), w(5), self.eps);
+        let f = linear_forward(&a, w(6), w(7), h, i, self.bf16);
+        let mut gf = par_copy(&f);
+        gf.par_chunks_mut(16_384).for_each(kernels::gelu);
+        let y2 = linear_forward(&gf, w(8), w(9), i, h, self.bf16);
+        let s2 = dropout_add_forward(&y2, &a, self.dropout[1].as_deref());
+        drop(y2);
+        let out = layer_norm_forward(&s2, h, w(10), w(11), self.eps);
+        *self
+            .saved
+            .lock()
+            .map_err(|_| Error::Msg("encoder layer: a poisoned lock".into()))? = Some(Saved {
+            qkv,
+            ctx,
+            s1,
+            a,
+            f,
+            gf,
+            s2,
+        });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        params: &Tensor,
+        _out: &Tensor,
+        g: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let saved = self
+            .saved
+            .lock()
+            .map_err(|_| Error::Msg("encoder layer: a poisoned lock".into()))?
+            .take()
+            .ok_or_else(|| {
+                Error::Msg("encoder layer: a second backward pass, or one without forward".into())
+            })?;
+        let (h, i) = (self.hidden, self.inter);
+        let slots = layer_slots(h, i);
+        let bf16 = self.bf16;
+        let (dx, dp) = with_values(x, |x| {
+            with_values(params, |p| {
+                with_values(g, |g| {
+                    let w = |k: usize| &p[slots[k].0..slots[k].0 + slots[k].1];
+                    let mut dp = zeroed(p.len());
+                    let mut put = |k: usize, v: &[f32]| {
+                        dp[slots[k].0..slots[k].0 + slots[k].1].copy_from_slice(v)
+                    };
+                    // out = LN2(s2), s2 = y2 ⊙ m2 + a
+                    let (ds2, dw, db) = layer_norm_backward(&saved.s2, w(10), g, h, self.eps);
+                    put(10, &dw);
+                    put(11, &db);
+                    let dy2 = match &self.dropout[1] {
+                        Some(m) => times_mask(&ds2, m),
+                        None => ds2.clone(),
+                    };
+                    let mut da = ds2;
+                    // y2 = gf·W2ᵀ + b2, gf = GELU(f)
+                    let (dgf, dw, db) = linear_backward(&saved.gf, w(8), &dy2, i, h, true, bf16);
+                    drop(dy2);
+                    put(8, &dw);
+                    put(9, &db);
+                    let mut df = zeroed(dgf.len());
+                    df.par_chunks_mut(16_384)
+                        .zip(saved.f.par_chunks(16_384))
+                        .zip(dgf.par_chunks(16_384))
+                        .for_each(|((d, f), g)| kernels::gelu_backward(d, f, g));
+                    drop(dgf);
+                    // f = a·W1ᵀ + b1
+                    let (da2, dw, db) = linear_backward(&saved.a, w(6), &df, h, i, true, bf16);
+                    drop(df);
+                    put(6, &dw);
+                    put(7, &db);
+                    add_into(&mut da, &da2);
+                    drop(da2);
+                    // a = LN1(s1), s1 = y1 ⊙ m1 + x
+                    let (ds1, dw, db) = layer_norm_backward(&saved.s1, w(4), &da, h, self.eps);
+                    drop(da);
+                    put(4, &dw);
+                    put(5, &db);
+                    let dy1 = match &self.dropout[0] {
+                        Some(m) => times_mask(&ds1, m),
+                        None => ds1.clone(),
+                    };
+                    // y1 = ctx·Woᵀ + bo
+                    let (dctx, dw, db) = linear_backward(&saved.ctx, w(2), &dy1, h, h, true, bf16);
+                    drop(dy1);
+                    put(2, &dw);
+                    put(3, &db);
+                    let dqkv = self.attention.backward(&saved.qkv, &dctx, h);
+                    drop(dctx);
+                    // qkv = x·Wqkvᵀ + bqkv
+                    let (dx2, dw, db) =
+                        linear_backward(x, w(0), &dqkv, h, 3 * h, self.need_dx, bf16);
+                    put(0, &dw);
+                    put(1, &db);
+                    let dx = if self.need_dx {
+                        let mut dx = ds1;
+                        add_into(&mut dx, &dx2);
+                        Some(dx)
+                    } else {
+                        None
+                    };
+                    Ok((dx, dp))
+                })
+            })
+        })?;
+        let dev = x.device();
+        let dx = match dx {
+            Some(dx) => Some(Tensor::from_vec(dx, x.shape(), dev)?),
+            None => None,
+        };
+        Ok((dx, Some(Tensor::from_vec(dp, params.shape(), dev)?)))
+    }
+}
+
+/// A BERT encoder layer, fused ([`EncoderLayer`]): `x` (b, l, H), `params` the flat parameters
+/// of [`encoder_layer_params`], `mask` (b, l) of 0/1 (1 for a token), `heads` attention heads,
+/// `eps` the layer norms' epsilon, `intermediate` the feed-forward size, the products in
+/// `precision`, and the dropout masks after the attention output and the feed-forward output
+/// (each b·l·H factors, or `None`).
+#[allow(clippy::too_many_arguments)]
+pub fn encoder_layer(
+    x: &Tensor,
+    params: &Tensor,
+    mask: &Tensor,
+    heads: usize,
+    intermediate: usize,
+    eps: f64,
+    precision: Precision,
+    dropout: [Option<Vec<f32>>; 2],
+) -> Result<Tensor> {
+    let bf16 = match precision {
+        Precision::F32 => false,
+        Precision::Bf16 => true,
+        Precision::Int8 => {
+            return Err(Error::Msg(
+                "training runs in f32 or bf16, not int8 (an inference format)".into(),
+            ))
+        }
+    };
+    let (b, l, h) = x.dims3()?;
+    if h % heads != 0 {
+        return Err(Error::Msg(format!(
+            "{h} values do not split into {heads} heads"
+        )));
+    }
+    let op = EncoderLayer {
+        attention: Attention {
+            b,
+            l,
+            heads,
+            scale: (1.0 / ((h / heads) as f64).sqrt()) as f32,
+            mask: additive_mask(mask)?,
+        },
+        hidden: h,
+        inter: intermediate,
+        eps: eps as f32,
+        bf16,
+        dropout,
+        need_dx: x.track_op(),
+        saved: std::sync::Mutex::new(None),
+    };
+    x.contiguous()?.apply_op2(&params.contiguous()?, op)
 }
 
 /// AdamW with decoupled weight decay, the same update as `candle_nn::AdamW` (the tests check
