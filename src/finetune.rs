@@ -12,8 +12,10 @@
 //!    only the trainable top layers, forward and backward. With `train_layers = L` everything
 //!    but the embeddings is trained.
 //! 4. The trainable layers are this module's own differentiable BERT layer ([`TrainLayer`];
-//!    candle-transformers' BERT uses a fused layer norm without a backward pass), checked
-//!    against candle-transformers' forward in the tests. Hidden dropout is drawn from the
+//!    candle-transformers' BERT uses a fused layer norm without a backward pass): one candle
+//!    operation per layer with a hand-written backward pass ([`crate::train_ops::encoder_layer`]),
+//!    checked against candle-transformers' forward, against the same layer composed of separate
+//!    operations, and against PyTorch's gradients in the tests. Hidden dropout is drawn from the
 //!    seeded generator, so a run is reproducible with `--seed`.
 //! 5. Loss: cross-entropy weighted so that, when asked, every source and every label within a
 //!    source weigh the same. AdamW (separate learning rates for the encoder layers and the

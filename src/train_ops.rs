@@ -12,7 +12,11 @@
 //! - [`layer_norm`] over the last dimension;
 //! - [`gelu`], the exact (erf) form, with the inference kernels' erf;
 //! - [`attention`]: multi-head self-attention with its padding mask, on the projections' own
-//!   layout (no head split or transpose), probabilities recomputed in the backward pass.
+//!   layout (no head split or transpose), probabilities recomputed in the backward pass;
+//! - [`dropout_add`]: a dropout mask and the residual sum;
+//! - [`encoder_layer`]: a whole BERT layer from the functions behind the operations above, so that
+//!   its intermediate gradients never pass through candle's autograd (which gives each one a
+//!   zeroed tensor and an addition on the calling thread).
 //!
 //! The tests check every value and every gradient against the same computation composed from
 //! candle's differentiable primitives.
@@ -521,29 +525,47 @@ fn layer_norm_backward(
         .zip(xv.par_chunks(n * rows))
         .zip(g.par_chunks(n * rows))
         .map(|((dxc, xc), gc)| {
+            // Element-wise passes and sums of 16 lanes ([`kernels::sum`]), which vectorise; one
+            // pass with running scalar sums does not.
+            let nf = n as f32;
             let mut dw = vec![0f32; n];
             let mut db = vec![0f32; n];
             let mut xhat = vec![0f32; n];
+            let mut gw = vec![0f32; n];
+            let mut tmp = vec![0f32; n];
             for ((dxr, xr), gr) in dxc
                 .chunks_exact_mut(n)
                 .zip(xc.chunks_exact(n))
                 .zip(gc.chunks_exact(n))
             {
-                let mean = xr.iter().sum::<f32>() / n as f32;
-                let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n as f32;
-                let rstd = 1.0 / (var + eps).sqrt();
-                let (mut sum_g, mut sum_gx) = (0f32, 0f32);
-                for j in 0..n {
-                    xhat[j] = (xr[j] - mean) * rstd;
-                    let gw = gr[j] * wv[j];
-                    sum_g += gw;
-                    sum_gx += gw * xhat[j];
-                    dw[j] += gr[j] * xhat[j];
-                    db[j] += gr[j];
+                let mean = kernels::sum(xr) / nf;
+                for ((c, t), &v) in xhat.iter_mut().zip(tmp.iter_mut()).zip(xr) {
+                    *c = v - mean;
+                    *t = *c * *c;
                 }
-                let (mg, mgx) = (sum_g / n as f32, sum_gx / n as f32);
-                for j in 0..n {
-                    dxr[j] = rstd * (gr[j] * wv[j] - mg - xhat[j] * mgx);
+                let rstd = 1.0 / (kernels::sum(&tmp) / nf + eps).sqrt();
+                for ((((c, q), t), &g), &w) in xhat
+                    .iter_mut()
+                    .zip(gw.iter_mut())
+                    .zip(tmp.iter_mut())
+                    .zip(gr)
+                    .zip(wv)
+                {
+                    *c *= rstd;
+                    *q = g * w;
+                    *t = *q * *c;
+                }
+                let (mg, mgx) = (kernels::sum(&gw) / nf, kernels::sum(&tmp) / nf);
+                for ((((d, dwj), dbj), &c), (&g, &q)) in dxr
+                    .iter_mut()
+                    .zip(dw.iter_mut())
+                    .zip(db.iter_mut())
+                    .zip(&xhat)
+                    .zip(gr.iter().zip(&gw))
+                {
+                    *dwj += g * c;
+                    *dbj += g;
+                    *d = rstd * (q - mg - c * mgx);
                 }
             }
             (dw, db)

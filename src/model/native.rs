@@ -1098,7 +1098,7 @@ pub mod kernels {
     /// Sum with 16 independent accumulators, so that it vectorises without reordering changes
     /// between builds.
     #[inline(always)]
-    fn sum(x: &[f32]) -> f32 {
+    pub(crate) fn sum(x: &[f32]) -> f32 {
         let mut acc = [0f32; 16];
         let mut chunks = x.chunks_exact(16);
         for c in &mut chunks {
