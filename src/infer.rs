@@ -34,15 +34,8 @@ impl Threads {
     }
 
     /// Applies the arrangement to this process: `RAYON_NUM_THREADS` (read by candle for each
-    /// matrix product), `CANDLE_NUM_THREADS=1` unless the user set it, and the global rayon pool.
-    /// Returns an error string if the global pool was already built.
-    ///
-    /// candle (0.11) runs its element-wise operations on a pool of its own, `CANDLE_NUM_THREADS`
-    /// − 1 threads that spin between operations; beside the rayon threads on every core they take
-    /// CPU from the matrix products. In `standpoint train` (all six layers, bf16, 2 threads, AMD
-    /// EPYC Zen 4) that pool's threads held 12% of the samples, spinning, and without them one
-    /// epoch took 41 s instead of 47-49 s (two runs each, alternating). The element-wise work
-    /// that remains runs on the calling thread; the heavy operations are standpoint's own.
+    /// matrix product) and the global rayon pool. Returns an error string if the global pool was
+    /// already built.
     ///
     /// # Safety
     ///
@@ -53,16 +46,43 @@ impl Threads {
         // SAFETY: the caller guarantees that this process has no other thread yet (this
         // function's contract), so nothing reads the environment while it changes.
         unsafe {
-            std::env::set_var("RAYON_NUM_THREADS", self.threads_per_worker.to_string());
-            if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-                std::env::set_var("CANDLE_NUM_THREADS", "1");
-            }
+            std::env::set_var("RAYON_NUM_THREADS", self.threads_per_worker.to_string())
         };
         rayon::ThreadPoolBuilder::new()
             .num_threads(self.workers * self.threads_per_worker)
             .thread_name(|i| format!("standpoint-{i}"))
             .build_global()
             .map_err(|e| e.to_string())
+    }
+}
+
+impl Threads {
+    /// [`Threads::configure`] for `standpoint train`, which also switches candle's element-wise
+    /// thread pool off (`CANDLE_NUM_THREADS=1`) unless the user set it.
+    ///
+    /// candle (0.11) runs its element-wise operations on a pool of its own, `CANDLE_NUM_THREADS`
+    /// − 1 threads that spin between operations. In training, whose heavy operations are
+    /// standpoint's own on the rayon pool, those threads took CPU from the matrix products: with
+    /// all six layers, bf16, 2 threads on an AMD EPYC Zen 4 they held 12% of the samples,
+    /// spinning, and without them one epoch took 41 s instead of 47-49 s (two runs each,
+    /// alternating). Inference keeps the pool: candle-transformers' BERT on one worker of two
+    /// threads ran 110 and 108 statements/s without it against 132 and 129 with it (`bench
+    /// --backends candle --arrangements 1x2`, alternating, same CPU).
+    ///
+    /// # Safety
+    ///
+    /// As [`Threads::configure`]: call it first thing in `main`, before any other thread exists.
+    pub unsafe fn configure_for_training(self) -> Result<(), String> {
+        #[allow(clippy::disallowed_methods)] // see `configure`
+        // SAFETY: the caller guarantees that this process has no other thread yet (this
+        // function's contract), so nothing reads the environment while it changes.
+        unsafe {
+            if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+                std::env::set_var("CANDLE_NUM_THREADS", "1");
+            }
+        };
+        // SAFETY: still no other thread (this function's contract).
+        unsafe { self.configure() }
     }
 }
 

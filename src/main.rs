@@ -764,9 +764,15 @@ fn main() -> ExitCode {
         },
     };
     if let Some(t) = threads {
-        // SAFETY: nothing before this point in `main` starts a thread (argument parsing and
-        // reading the bench grid are single-threaded), so the environment can be changed.
-        if let Err(e) = unsafe { t.configure() } {
+        let configured = if matches!(cli.command, Command::Train(_)) {
+            // SAFETY: nothing before this point in `main` starts a thread (argument parsing and
+            // reading the bench grid are single-threaded), so the environment can be changed.
+            unsafe { t.configure_for_training() }
+        } else {
+            // SAFETY: as above.
+            unsafe { t.configure() }
+        };
+        if let Err(e) = configured {
             eprintln!("error: cannot set up threads: {e}");
             return ExitCode::from(2);
         }
