@@ -54,9 +54,7 @@ impl Threads {
             .build_global()
             .map_err(|e| e.to_string())
     }
-}
 
-impl Threads {
     /// [`Threads::configure`] for `standpoint train`, which also switches candle's element-wise
     /// thread pool off (`CANDLE_NUM_THREADS=1`) unless the user set it.
     ///
