@@ -1010,10 +1010,15 @@ impl candle_core::CustomOp2 for EncoderLayer {
         let slots = layer_slots(h, i);
         let rows = self.attention.b * self.attention.l;
         let total = slots[11].0 + slots[11].1;
-        if x.len() != rows * h || p.len() != total || self.attention.mask.len() != rows {
+        let masks_fit = self.dropout.iter().flatten().all(|m| m.len() == rows * h);
+        if x.len() != rows * h
+            || p.len() != total
+            || self.attention.mask.len() != rows
+            || !masks_fit
+        {
             return Err(Error::Msg(format!(
-                "encoder layer: x {:?} and parameters {:?} do not fit {rows} rows of {h} with \
-                 an intermediate size of {i}",
+                "encoder layer: x {:?}, parameters {:?} or a dropout mask do not fit {rows} rows \
+                 of {h} with an intermediate size of {i}",
                 l1.shape(),
                 l2.shape()
             )));
