@@ -1390,14 +1390,21 @@ mod tests {
     use super::*;
     use crate::model::default::encoder_files_in_cache;
 
+    /// The base encoder's files (config, weights, tokenizer), its configuration and its weights
+    /// on the CPU.
+    fn base_encoder() -> (Vec<std::path::PathBuf>, BertConfig, HashMap<String, Tensor>) {
+        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let cfg = read_bert_config(&files[0]).unwrap();
+        let weights = merged_weights(&files[1], HashMap::new(), &Device::Cpu).unwrap();
+        (files.to_vec(), cfg, weights)
+    }
+
     /// The trainable layer computes what candle-transformers' BERT layer computes: the output of
     /// the full 6-layer model equals 5 frozen layers followed by `TrainLayer` 5, with padding.
     #[test]
     fn train_layer_matches_candle_transformers_bert() {
-        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let (files, cfg, weights) = base_encoder();
         let dev = Device::Cpu;
-        let cfg = read_bert_config(&files[0]).unwrap();
-        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
         let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &dev);
         let full = BertModel::load(vb.clone(), &cfg).unwrap();
         let mut low_cfg = cfg.clone();
@@ -1443,10 +1450,8 @@ mod tests {
     /// training precisions. (Its input is a variable here, so its gradient is computed.)
     #[test]
     fn whole_layer_operation_matches_the_separate_operations() {
-        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let (_, cfg, weights) = base_encoder();
         let dev = Device::Cpu;
-        let cfg = read_bert_config(&files[0]).unwrap();
-        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
         let (b, l, h) = (2, 9, cfg.hidden_size);
         let mask = Tensor::from_vec(
             vec![1u32, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
@@ -1547,10 +1552,8 @@ mod tests {
     fn one_step_against_pytorch(precision: Precision, loss_tol: f64, rel: f64) {
         let fx: serde_json::Value =
             serde_json::from_str(include_str!("../tests/fixtures/grad_reference.json")).unwrap();
-        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let (files, cfg, weights) = base_encoder();
         let dev = Device::Cpu;
-        let cfg = read_bert_config(&files[0]).unwrap();
-        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
         let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &dev);
         let mut emb_cfg = cfg.clone();
         emb_cfg.num_hidden_layers = 0;
@@ -1647,10 +1650,8 @@ mod tests {
     /// candle-transformers would cut them), and a few AdamW steps lower the loss.
     #[test]
     fn gradients_reach_every_parameter_and_steps_lower_the_loss() {
-        let files = encoder_files_in_cache().expect("run models/fetch-encoder.sh first");
+        let (_, cfg, weights) = base_encoder();
         let dev = Device::Cpu;
-        let cfg = read_bert_config(&files[0]).unwrap();
-        let weights = merged_weights(&files[1], HashMap::new(), &dev).unwrap();
         let mut rng = Rng(3);
         let top = Top {
             layers: vec![TrainLayer::new(

@@ -4,29 +4,29 @@
 //! candle's autograd builds a layer from small element-wise operations: a layer norm is nine of
 //! them forward and more backward, each a fresh tensor. A profile of training (Intel Xeon with
 //! AMX, one thread, all six layers) put a quarter of the time in the matrix products and most
-//! of the rest in those element-wise passes and their allocations. Each operation here is one
-//! candle custom operation with a hand-written backward pass, on contiguous f32 CPU tensors:
+//! of the rest in those element-wise passes and their allocations. Here each step of a layer is
+//! a pair of functions on f32 slices, forward and backward:
 //!
-//! - [`linear`]: `x·wᵀ + b`, forward and backward on the `gemm` crate's kernels (the ones
-//!   candle's CPU matrix product calls);
-//! - [`layer_norm`] over the last dimension;
-//! - [`gelu`], the exact (erf) form, with the inference kernels' erf;
-//! - [`attention`]: multi-head self-attention with its padding mask, on the projections' own
-//!   layout (no head split or transpose), probabilities recomputed in the backward pass;
-//! - [`dropout_add`]: a dropout mask and the residual sum;
-//! - [`encoder_layer`]: a whole BERT layer from the functions behind the operations above, so that
-//!   its intermediate gradients never pass through candle's autograd (which gives each one a
-//!   zeroed tensor and an addition on the calling thread).
+//! - linear maps `x·wᵀ + b` on the `gemm` crate's kernels (the ones candle's CPU matrix product
+//!   calls) or on bf16 products;
+//! - layer norm over the last dimension;
+//! - GELU, the exact (erf) form, with the inference kernels' erf;
+//! - multi-head self-attention with its padding mask, on the fused query-key-value projection's
+//!   own layout (no head split or transpose), probabilities recomputed in the backward pass;
+//! - a dropout mask and the residual sum.
 //!
-//! The tests check every value and every gradient against the same computation composed from
-//! candle's differentiable primitives.
+//! [`encoder_layer`] runs a whole BERT layer from them as one candle operation, so that its
+//! intermediate gradients never pass through candle's autograd (which gives each one a zeroed
+//! tensor and an addition on the calling thread); [`linear`] / [`linear_in`] is one linear map as
+//! a candle operation (the classifier). For the tests each step is also its own candle operation,
+//! checked value by value and gradient by gradient against the same computation composed from
+//! candle's differentiable primitives; the whole layer is checked against those operations
+//! composed (`finetune`'s tests).
 
 use crate::model::bf16::PackedBf16;
 use crate::model::native::{kernels, Precision};
 use candle_core::backprop::GradStore;
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp3, Error, Layout, Result, Shape, Storage, Tensor, Var,
-};
+use candle_core::{CpuStorage, CustomOp3, Error, Layout, Result, Shape, Storage, Tensor, Var};
 use candle_nn::{Optimizer, ParamsAdamW};
 use rayon::prelude::*;
 
@@ -404,6 +404,7 @@ pub fn linear_in(x: &Tensor, w: &Tensor, b: &Tensor, precision: Precision) -> Re
 /// `y ⊙ mask + res`: a sublayer's output after dropout, added to the residual stream, in one
 /// parallel pass each way instead of candle's multiplication and addition (and their backward
 /// passes), which run on one thread.
+#[cfg(test)]
 struct DropoutAdd {
     /// Per value 0 or 1/(1 − p); `None` without dropout.
     mask: Option<Vec<f32>>,
@@ -446,6 +447,7 @@ fn times_mask(g: &[f32], mask: &[f32]) -> Vec<f32> {
     d
 }
 
+#[cfg(test)]
 impl candle_core::CustomOp2 for DropoutAdd {
     fn name(&self) -> &'static str {
         "standpoint-dropout-add"
@@ -490,12 +492,14 @@ impl candle_core::CustomOp2 for DropoutAdd {
 
 /// `y ⊙ mask + res` with its backward pass; `mask` holds one factor per value of `y` (0 or
 /// 1/(1 − p) for inverted dropout), `None` for none.
+#[cfg(test)]
 pub fn dropout_add(y: &Tensor, res: &Tensor, mask: Option<Vec<f32>>) -> Result<Tensor> {
     y.contiguous()?
         .apply_op2(&res.contiguous()?, DropoutAdd { mask })
 }
 
 /// Layer norm over the last dimension with weight and bias.
+#[cfg(test)]
 struct LayerNorm {
     eps: f32,
 }
@@ -582,6 +586,7 @@ fn layer_norm_backward(
     (dx, dw, db)
 }
 
+#[cfg(test)]
 impl CustomOp3 for LayerNorm {
     fn name(&self) -> &'static str {
         "standpoint-layer-norm"
@@ -636,6 +641,7 @@ impl CustomOp3 for LayerNorm {
 }
 
 /// Layer norm over the last dimension of `x`, with weight `w` and bias `b`, fused.
+#[cfg(test)]
 pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
     x.contiguous()?.apply_op3(
         &w.contiguous()?,
@@ -644,28 +650,42 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
     )
 }
 
+/// GELU (erf form) of every value, on the pool's threads.
+fn gelu_forward(x: &[f32]) -> Vec<f32> {
+    let mut y = par_copy(x);
+    y.par_chunks_mut(16_384).for_each(kernels::gelu);
+    y
+}
+
+/// The backward pass of [`gelu_forward`] at `x` for the output gradient `g`.
+fn gelu_backward(x: &[f32], g: &[f32]) -> Vec<f32> {
+    let mut dx = zeroed(x.len());
+    dx.par_chunks_mut(16_384)
+        .zip(x.par_chunks(16_384))
+        .zip(g.par_chunks(16_384))
+        .for_each(|((d, xc), gc)| kernels::gelu_backward(d, xc, gc));
+    dx
+}
+
 /// GELU, exact (erf) form.
+#[cfg(test)]
 struct Gelu;
 
-impl CustomOp1 for Gelu {
+#[cfg(test)]
+impl candle_core::CustomOp1 for Gelu {
     fn name(&self) -> &'static str {
         "standpoint-gelu"
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let mut y = par_copy(values(s, l, "gelu")?);
-        y.par_chunks_mut(16_384).for_each(kernels::gelu);
+        let y = gelu_forward(values(s, l, "gelu")?);
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
 
     fn bwd(&self, x: &Tensor, _res: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
         with_values(x, |xv| {
             with_values(dy, |g| {
-                let mut dx = zeroed(xv.len());
-                dx.par_chunks_mut(16_384)
-                    .zip(xv.par_chunks(16_384))
-                    .zip(g.par_chunks(16_384))
-                    .for_each(|((d, xc), gc)| kernels::gelu_backward(d, xc, gc));
+                let dx = gelu_backward(xv, g);
                 Ok(Some(Tensor::from_vec(dx, x.shape(), x.device())?))
             })
         })
@@ -673,6 +693,7 @@ impl CustomOp1 for Gelu {
 }
 
 /// GELU (erf form) of `x`, fused.
+#[cfg(test)]
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Gelu)
 }
@@ -832,7 +853,8 @@ impl Attention {
     }
 }
 
-impl CustomOp1 for Attention {
+#[cfg(test)]
+impl candle_core::CustomOp1 for Attention {
     fn name(&self) -> &'static str {
         "standpoint-attention"
     }
@@ -871,6 +893,7 @@ impl CustomOp1 for Attention {
 /// side by side as one product with the stacked weights gives them, `mask` (b, l) of 0/1 (1 for a
 /// token), `heads` heads of H / heads values, scores scaled by `scale`. Returns the context
 /// (b·l, H), heads side by side.
+#[cfg(test)]
 pub fn attention_qkv(qkv: &Tensor, mask: &Tensor, heads: usize, scale: f64) -> Result<Tensor> {
     let (b, l) = mask.dims2()?;
     let mask = additive_mask(mask)?;
@@ -884,6 +907,7 @@ pub fn attention_qkv(qkv: &Tensor, mask: &Tensor, heads: usize, scale: f64) -> R
 }
 
 /// [`attention_qkv`] with the query, key and value given apart, each (b·l, H).
+#[cfg(test)]
 pub fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -1031,8 +1055,7 @@ impl candle_core::CustomOp2 for EncoderLayer {
         drop(y1);
         let a = layer_norm_forward(&s1, h, w(4), w(5), self.eps);
         let f = linear_forward(&a, w(6), w(7), h, i, self.bf16);
-        let mut gf = par_copy(&f);
-        gf.par_chunks_mut(16_384).for_each(kernels::gelu);
+        let gf = gelu_forward(&f);
         let y2 = linear_forward(&gf, w(8), w(9), i, h, self.bf16);
         let s2 = dropout_add_forward(&y2, &a, self.dropout[1].as_deref());
         drop(y2);
@@ -1092,11 +1115,7 @@ impl candle_core::CustomOp2 for EncoderLayer {
                     drop(dy2);
                     put(8, &dw);
                     put(9, &db);
-                    let mut df = zeroed(dgf.len());
-                    df.par_chunks_mut(16_384)
-                        .zip(saved.f.par_chunks(16_384))
-                        .zip(dgf.par_chunks(16_384))
-                        .for_each(|((d, f), g)| kernels::gelu_backward(d, f, g));
+                    let df = gelu_backward(&saved.f, &dgf);
                     drop(dgf);
                     // f = a·W1ᵀ + b1
                     let (da2, dw, db) = linear_backward(&saved.a, w(6), &df, h, i, true, bf16);
