@@ -247,6 +247,25 @@ fn encodings(
         .map_err(|e| ModelError::Tokenizer(e.to_string()))
 }
 
+/// An encoding's tokens without its padding, as the native encoder reads them.
+fn unpadded(e: &tokenizers::Encoding) -> Seq<'_> {
+    let n = e.get_attention_mask().iter().filter(|&&m| m == 1).count();
+    Seq {
+        ids: &e.get_ids()[..n],
+        types: &e.get_type_ids()[..n],
+    }
+}
+
+/// The `(target, statement)` pairs that `--precision int8` runs through the f32 encoder at load
+/// time to find each layer's outlier channels (`int8_calibration.tsv`: synthetic, unlabelled).
+fn int8_calibration_pairs() -> Vec<(&'static str, &'static str)> {
+    include_str!("int8_calibration.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .collect()
+}
+
 /// Tokenizes `(target, text)` pairs as one padded batch.
 pub fn encode_pairs(
     tok: &Tokenizer,
@@ -480,7 +499,13 @@ impl CrossEncoder {
                     )));
                 }
                 let classifier = (w.flatten_all()?.to_vec1()?, b.to_vec1()?);
-                let bert = NativeBert::new(&weights, native_dims(&cfg), precision)?;
+                let calibration = if precision == Precision::Int8 {
+                    encodings(&tokenizer, &int8_calibration_pairs())?
+                } else {
+                    Vec::new()
+                };
+                let seqs: Vec<Seq> = calibration.iter().map(unpadded).collect();
+                let bert = NativeBert::new(&weights, native_dims(&cfg), precision, &seqs)?;
                 Engine::Native { bert, classifier }
             }
         };
@@ -547,16 +572,7 @@ impl CrossEncoder {
             }
             Engine::Native { bert, classifier } => {
                 let encs = encodings(&self.tokenizer, &tp)?;
-                let seqs: Vec<Seq> = encs
-                    .iter()
-                    .map(|e| {
-                        let n = e.get_attention_mask().iter().filter(|&&m| m == 1).count();
-                        Seq {
-                            ids: &e.get_ids()[..n],
-                            types: &e.get_type_ids()[..n],
-                        }
-                    })
-                    .collect();
+                let seqs: Vec<Seq> = encs.iter().map(unpadded).collect();
                 let h = bert.dims().hidden;
                 let pooled = bert.mean_pooled(&seqs, candle_core::utils::get_num_threads())?;
                 let (w, b) = classifier;
@@ -632,5 +648,33 @@ impl StanceModel for CrossEncoder {
     fn predict(&self, pairs: &[Pair<'_>]) -> Result<Vec<Scores>, ModelError> {
         let cal = self.meta.calibration;
         Ok(self.logits(pairs)?.iter().map(|l| cal.scores(l)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The int8 calibration set parses into its twenty (target, statement) pairs: a line without
+    /// a tab, or a comment read as a statement, would change which channels stay in f32.
+    #[test]
+    fn int8_calibration_pairs_are_every_line_but_the_comments() {
+        let text = include_str!("int8_calibration.tsv");
+        let pairs = int8_calibration_pairs();
+        let lines = text.lines().filter(|l| !l.starts_with('#')).count();
+        assert_eq!(pairs.len(), lines);
+        assert_eq!(pairs.len(), 20);
+        for (t, s) in &pairs {
+            assert!(!t.is_empty() && !t.contains('\t'), "target {t:?}");
+            assert!(s.split_whitespace().count() >= 6, "statement {s:?}");
+        }
+        assert!(pairs.iter().any(|(t, _)| *t == "NATO enlargement"));
+        assert!(
+            pairs
+                .iter()
+                .filter(|(t, _)| *t != "NATO enlargement")
+                .count()
+                >= 10
+        );
     }
 }

@@ -87,6 +87,11 @@ pub struct PackedInt8 {
     q16: Vec<i16>,
     scale: Vec<f32>,
     colsum: Vec<i32>,
+    /// Input channels kept in f32 (ascending): their weight rows are zero in `q`, their products
+    /// come from `wide`, and the activations' per-row range leaves them out.
+    outliers: Vec<usize>,
+    /// The f32 weight rows of `outliers`, `outliers.len() × n` row-major.
+    wide: Vec<f32>,
 }
 
 /// Rows per micro-tile of the kernel, and column blocks of 16 per micro-tile.
@@ -99,7 +104,30 @@ const MC: usize = 48;
 impl PackedInt8 {
     /// Quantises and packs `w` (`k × n`, row-major).
     pub fn pack(w: &[f32], k: usize, n: usize) -> PackedInt8 {
+        PackedInt8::pack_with_outliers(w, k, n, &[])
+    }
+
+    /// [`PackedInt8::pack`], with the input channels `outliers` kept in f32: their rows of `w`
+    /// are left out of the int8 weights (and of the per-channel scales) and multiplied in f32,
+    /// and the activations' per-row range is taken over the other channels. A few channels of a
+    /// LayerNorm's output can be ten times larger than the rest; quantised with them, the rest
+    /// keep a tenth of the byte's levels.
+    pub fn pack_with_outliers(w: &[f32], k: usize, n: usize, outliers: &[usize]) -> PackedInt8 {
         assert_eq!(w.len(), k * n, "weights are k × n");
+        let mut outliers = outliers.to_vec();
+        outliers.sort_unstable();
+        outliers.dedup();
+        assert!(
+            outliers.iter().all(|&c| c < k),
+            "outlier channels are inputs"
+        );
+        let mut wide = Vec::with_capacity(outliers.len() * n);
+        let mut rest = w.to_vec();
+        for &c in &outliers {
+            wide.extend_from_slice(&w[c * n..(c + 1) * n]);
+            rest[c * n..(c + 1) * n].fill(0.0);
+        }
+        let w = &rest[..];
         let kq = k.div_ceil(4) * 4;
         let np = n.div_ceil(16) * 16;
         let mut scale = vec![1f32; np];
@@ -125,6 +153,8 @@ impl PackedInt8 {
             q16: Vec::new(),
             scale,
             colsum,
+            outliers,
+            wide,
         };
         if avx2() {
             p.q16 = p.widened();
@@ -154,8 +184,21 @@ impl PackedInt8 {
         let (k, kq) = (self.k, self.kq);
         let mut a = vec![0u8; rows * kq];
         let mut sx = vec![(0f32, 0f32); rows];
+        let mut masked = vec![0f32; if self.outliers.is_empty() { 0 } else { k }];
         for r in 0..rows {
-            let xr = &x[r * k..(r + 1) * k];
+            let mut xr = &x[r * k..(r + 1) * k];
+            if !self.outliers.is_empty() {
+                // The outlier channels take an inner value (the first other one), so that they
+                // widen no range; their weights in `q` are zero.
+                masked.copy_from_slice(xr);
+                let inner = (0..k)
+                    .find(|c| self.outliers.binary_search(c).is_err())
+                    .map_or(0.0, |c| xr[c]);
+                for &c in &self.outliers {
+                    masked[c] = inner;
+                }
+                xr = &masked;
+            }
             let (lo, hi) = xr
                 .iter()
                 .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
@@ -222,6 +265,7 @@ impl PackedInt8 {
                 let rows = block.len() / self.n;
                 init(r, block);
                 self.rows(&a[r * self.kq..], &sx[r..r + rows], rows, block);
+                self.add_outliers(&x[r * self.k..(r + rows) * self.k], block);
                 finish(block);
             }
         };
@@ -233,6 +277,11 @@ impl PackedInt8 {
         } else {
             run(0, dst);
         }
+    }
+
+    /// `dst (rows, n) += x[:, outliers] · wide`, in f32 (the same bits on every path).
+    fn add_outliers(&self, x: &[f32], dst: &mut [f32]) {
+        super::native::kernels::add_column_products(x, self.k, &self.outliers, &self.wide, dst);
     }
 
     fn rows(&self, a: &[u8], sx: &[(f32, f32)], rows: usize, dst: &mut [f32]) {
@@ -739,6 +788,57 @@ mod tests {
 
     /// Extreme values: every activation byte 255 against weights of ±127 in long rows, where
     /// `vpmaddubsw` would saturate; the AVX2 kernel (16-bit products) stays exact.
+    /// With a few input channels ten times larger than the rest (as a LayerNorm's outputs in
+    /// MiniLM have), keeping them in f32 makes the product closer to the f32 one, on every path
+    /// alike; and channels listed twice or out of order are the same channels.
+    #[test]
+    fn outlier_channels_in_f32_cut_the_error_of_large_channels() {
+        let (m, k, n) = (24, 384, 96);
+        let (w, mut x) = data(m, k, n);
+        let big = [7usize, 99, 223];
+        for r in 0..m {
+            for &c in &big {
+                x[r * k + c] *= 12.0;
+            }
+        }
+        let exact: Vec<f32> = (0..m * n)
+            .map(|i| (0..k).map(|c| x[(i / n) * k + c] * w[c * n + i % n]).sum())
+            .collect();
+        let err = |p: &PackedInt8| {
+            let mut out = vec![0f32; m * n];
+            p.matmul_acc(&x, m, &mut out, 1);
+            let mean = out
+                .iter()
+                .zip(&exact)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>();
+            (mean / (m * n) as f32, out)
+        };
+        let (plain, _) = err(&PackedInt8::pack(&w, k, n));
+        let p = PackedInt8::pack_with_outliers(&w, k, n, &[223, 7, 99, 7]);
+        assert_eq!(p.outliers, big);
+        let (split, out) = err(&p);
+        assert!(
+            split < plain / 3.0,
+            "mean error {split} with the outliers in f32, {plain} without"
+        );
+        // Every integer path gives the same bits with outliers too.
+        let (a, sx) = p.quantise_rows(&x, m);
+        let mut portable = vec![0f32; m * n];
+        p.rows_portable(&a, &sx, m, &mut portable);
+        p.add_outliers(&x, &mut portable);
+        assert_eq!(out, portable);
+        // The outlier channels leave the activations' range: the bytes span the other channels.
+        for r in 0..m {
+            let row = &x[r * k..(r + 1) * k];
+            let lo = (0..k)
+                .filter(|c| !big.contains(c))
+                .map(|c| row[c])
+                .fold(f32::INFINITY, f32::min);
+            assert_eq!(sx[r].1, lo, "row {r}");
+        }
+    }
+
     #[test]
     fn avx2_kernel_is_exact_at_the_extremes() {
         #[cfg(target_arch = "x86_64")]

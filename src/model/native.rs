@@ -119,7 +119,7 @@ struct Dense {
 
 impl Dense {
     /// From PyTorch-layout weights `(out, in)` (several stacked along `out`, e.g. q, k, v).
-    fn new(parts: &[(&Tensor, &Tensor)], precision: Precision) -> Result<Dense, ModelError> {
+    fn new(parts: &[(&Tensor, &Tensor)]) -> Result<Dense, ModelError> {
         let mut rows: Vec<Vec<f32>> = Vec::new();
         let mut bias = Vec::new();
         for (w, b) in parts {
@@ -144,12 +144,23 @@ impl Dense {
                 t[i * n + j] = v;
             }
         }
-        let w = match precision {
-            Precision::F32 => Weights::F32(t),
-            Precision::Bf16 => Weights::Bf16(PackedBf16::pack(&t, k, n)),
-            Precision::Int8 => Weights::Int8(PackedInt8::pack(&t, k, n)),
+        Ok(Dense {
+            w: Weights::F32(t),
+            bias,
+            k,
+            n,
+        })
+    }
+
+    /// The f32 weights in `precision`, int8 with the input channels `outliers` kept in f32.
+    fn quantise(&mut self, precision: Precision, outliers: &[usize]) {
+        let Weights::F32(t) = &self.w else { return };
+        let (k, n) = (self.k, self.n);
+        self.w = match precision {
+            Precision::F32 => return,
+            Precision::Bf16 => Weights::Bf16(PackedBf16::pack(t, k, n)),
+            Precision::Int8 => Weights::Int8(PackedInt8::pack_with_outliers(t, k, n, outliers)),
         };
-        Ok(Dense { w, bias, k, n })
     }
 
     /// `dst (m, n) = init + x (m, k) · W` where `init` is the bias, or the bias plus `residual`
@@ -268,6 +279,53 @@ struct Layer {
     ln2: Norm,
 }
 
+/// The dense layers of an encoder layer, by the activations they read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Site {
+    /// Query, key and value, from the layer's input.
+    Qkv = 0,
+    /// The attention output projection, from the attention's context.
+    AttnOut = 1,
+    /// The FFN's up projection, from the first LayerNorm.
+    Inter = 2,
+    /// The FFN's down projection, from the GELU outputs.
+    Out = 3,
+}
+
+impl Layer {
+    fn dense_mut(&mut self, site: Site) -> &mut Dense {
+        match site {
+            Site::Qkv => &mut self.qkv,
+            Site::AttnOut => &mut self.attn_out,
+            Site::Inter => &mut self.inter,
+            Site::Out => &mut self.out,
+        }
+    }
+}
+
+/// An int8 layer's input channels stay f32 when their largest calibration activation exceeds
+/// this many times the median channel's.
+const OUTLIER_RATIO: f32 = 2.0;
+/// At most one input channel in this many stays f32.
+const MAX_OUTLIER_SHARE: usize = 64;
+
+/// The outlier channels of a layer input from each channel's largest absolute activation:
+/// above [`OUTLIER_RATIO`] × the median, largest first, at most one in [`MAX_OUTLIER_SHARE`].
+fn outlier_channels(maxima: &[f32]) -> Vec<usize> {
+    if maxima.is_empty() || maxima.iter().any(|v| !v.is_finite()) {
+        return Vec::new();
+    }
+    let mut sorted = maxima.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let mut out: Vec<usize> = (0..maxima.len())
+        .filter(|&c| maxima[c] > OUTLIER_RATIO * median)
+        .collect();
+    out.sort_by(|&a, &b| maxima[b].total_cmp(&maxima[a]).then(a.cmp(&b)));
+    out.truncate(maxima.len() / MAX_OUTLIER_SHARE);
+    out
+}
+
 /// One sequence of a batch: token ids and token type ids of equal length.
 #[derive(Debug, Clone, Copy)]
 pub struct Seq<'a> {
@@ -289,10 +347,14 @@ pub struct NativeBert {
 impl NativeBert {
     /// From BERT weights named as in `transformers` (`embeddings.…`, `encoder.layer.N.…`, with or
     /// without a `bert.` prefix).
+    ///
+    /// `calibration` is read only for int8 (see [`NativeBert::quantise`]); without it no channel
+    /// stays in f32.
     pub fn new(
         weights: &HashMap<String, Tensor>,
         dims: Dims,
         precision: Precision,
+        calibration: &[Seq<'_>],
     ) -> Result<NativeBert, ModelError> {
         let get = |name: &str| -> Result<&Tensor, ModelError> {
             weights
@@ -337,30 +399,27 @@ impl NativeBert {
                 ))
             };
             layers.push(Layer {
-                qkv: Dense::new(
-                    &[
-                        wb("attention.self.query")?,
-                        wb("attention.self.key")?,
-                        wb("attention.self.value")?,
-                    ],
-                    precision,
-                )?,
-                attn_out: Dense::new(&[wb("attention.output.dense")?], precision)?,
+                qkv: Dense::new(&[
+                    wb("attention.self.query")?,
+                    wb("attention.self.key")?,
+                    wb("attention.self.value")?,
+                ])?,
+                attn_out: Dense::new(&[wb("attention.output.dense")?])?,
                 ln1: Norm::new(
                     get(&p("attention.output.LayerNorm.weight"))?,
                     get(&p("attention.output.LayerNorm.bias"))?,
                 )?,
-                inter: Dense::new(&[wb("intermediate.dense")?], precision)?,
-                out: Dense::new(&[wb("output.dense")?], precision.ffn_down())?,
+                inter: Dense::new(&[wb("intermediate.dense")?])?,
+                out: Dense::new(&[wb("output.dense")?])?,
                 ln2: Norm::new(
                     get(&p("output.LayerNorm.weight"))?,
                     get(&p("output.LayerNorm.bias"))?,
                 )?,
             });
         }
-        Ok(NativeBert {
+        let mut bert = NativeBert {
             dims,
-            precision,
+            precision: Precision::F32,
             word: flat("embeddings.word_embeddings.weight", dims.vocab)?,
             pos: flat("embeddings.position_embeddings.weight", dims.max_positions)?,
             types: flat("embeddings.token_type_embeddings.weight", dims.type_vocab)?,
@@ -369,7 +428,62 @@ impl NativeBert {
                 get("embeddings.LayerNorm.bias")?,
             )?,
             layers,
-        })
+        };
+        bert.quantise(precision, calibration)?;
+        Ok(bert)
+    }
+
+    /// Puts the dense layers' f32 weights into `precision`. For int8, first runs `calibration`
+    /// through the f32 encoder and keeps in f32 the input channels of each int8 layer whose
+    /// largest activation is more than [`OUTLIER_RATIO`] times the median channel's (at most
+    /// one in [`MAX_OUTLIER_SHARE`], largest first): in MiniLM a handful of LayerNorm output
+    /// channels reach ten times the others, and per-row int8 scales fitted to them leave the
+    /// rest a tenth of the byte's levels.
+    fn quantise(
+        &mut self,
+        precision: Precision,
+        calibration: &[Seq<'_>],
+    ) -> Result<(), ModelError> {
+        let sites = [Site::Qkv, Site::AttnOut, Site::Inter, Site::Out];
+        let mut maxima: Vec<[Vec<f32>; 4]> = Vec::new();
+        if precision == Precision::Int8 && !calibration.is_empty() {
+            maxima = self
+                .layers
+                .iter()
+                .map(|l| [&l.qkv, &l.attn_out, &l.inter, &l.out].map(|d| vec![0f32; d.k]))
+                .collect();
+            self.forward(
+                calibration,
+                rayon::current_num_threads(),
+                &mut |layer, site, x| {
+                    let m = &mut maxima[layer][site as usize];
+                    for r in x.chunks_exact(m.len()) {
+                        for (m, v) in m.iter_mut().zip(r) {
+                            *m = m.max(v.abs());
+                        }
+                    }
+                },
+            )?;
+        }
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            for site in sites {
+                let outliers = maxima.get(i).map_or_else(Vec::new, |m| {
+                    if site == Site::AttnOut {
+                        Vec::new()
+                    } else {
+                        outlier_channels(&m[site as usize])
+                    }
+                });
+                let p = if site == Site::Out {
+                    precision.ffn_down()
+                } else {
+                    precision
+                };
+                layer.dense_mut(site).quantise(p, &outliers);
+            }
+        }
+        self.precision = precision;
+        Ok(())
     }
 
     pub fn dims(&self) -> Dims {
@@ -405,6 +519,17 @@ impl NativeBert {
 
     /// The last hidden states of all tokens of all sequences, packed: `(Σ lens, hidden)`.
     pub fn hidden_states(&self, seqs: &[Seq<'_>], threads: usize) -> Result<Vec<f32>, ModelError> {
+        self.forward(seqs, threads, &mut |_, _, _| {})
+    }
+
+    /// [`NativeBert::hidden_states`], showing `observe(layer, site, x)` the input `x` of each
+    /// dense layer.
+    fn forward(
+        &self,
+        seqs: &[Seq<'_>],
+        threads: usize,
+        observe: &mut dyn FnMut(usize, Site, &[f32]),
+    ) -> Result<Vec<f32>, ModelError> {
         let d = self.dims;
         let h = d.hidden;
         let mut total = 0;
@@ -455,9 +580,11 @@ impl NativeBert {
         let mut inter = vec![0f32; total * d.intermediate];
         let longest = lens.iter().copied().max().unwrap_or(0);
         let mut scores = vec![0f32; longest * longest.div_ceil(16) * 16];
-        for layer in &self.layers {
+        for (i, layer) in self.layers.iter().enumerate() {
+            observe(i, Site::Qkv, &x);
             layer.qkv.forward(&x, total, None, false, &mut qkv, threads);
             self.attention(&qkv, &lens, &mut ctx, &mut scores);
+            observe(i, Site::AttnOut, &ctx);
             layer
                 .attn_out
                 .forward(&ctx, total, Some(&x), false, &mut tmp, threads);
@@ -465,9 +592,11 @@ impl NativeBert {
             std::mem::swap(&mut x, &mut tmp);
             // (Chunks of 64 rows, to keep the intermediate activations in cache, measured
             // slower: gemm packs the weights again for every chunk, 3% → 13% of the time.)
+            observe(i, Site::Inter, &x);
             layer
                 .inter
                 .forward(&x, total, None, true, &mut inter, threads);
+            observe(i, Site::Out, &inter);
             layer
                 .out
                 .forward(&inter, total, Some(&x), false, &mut tmp, threads);
@@ -1038,6 +1167,56 @@ pub mod kernels {
         layer_norm_generic,
         (x: &mut [f32], n: usize, w: &[f32], b: &[f32], eps: f32)
     );
+    dispatch!(
+        add_column_products,
+        add_column_products_generic,
+        (x: &[f32], k: usize, cols: &[usize], w: &[f32], dst: &mut [f32])
+    );
+
+    /// `dst (rows, n) += x[:, cols] · w` for `x (rows, k)` and `w (cols.len(), n)`, as one
+    /// multiply and one add per element (never fused, so every instruction level gives the same
+    /// bits): the int8 layers' outlier channels, in f32. Compiled per level by `dispatch!` (a
+    /// call of `gemm` per block of rows cost about 4% of the int8 time in call overhead).
+    #[inline(always)]
+    pub(super) fn add_column_products_generic(
+        x: &[f32],
+        k: usize,
+        cols: &[usize],
+        w: &[f32],
+        dst: &mut [f32],
+    ) {
+        if cols.is_empty() || k == 0 {
+            return;
+        }
+        let n = w.len() / cols.len();
+        // Sixty-four columns at a time (four independent sums of sixteen), every channel's
+        // product added while they are in registers, columns outside and rows inside so that
+        // the weights are read once per call (a pass over the whole row per channel was load-
+        // and store-bound, 6% of the int8 time; rows outside re-read them from L2 for each row).
+        const W: usize = 64;
+        let full = n / W * W;
+        for j in (0..full).step_by(W) {
+            for (xr, d) in x.chunks_exact(k).zip(dst.chunks_exact_mut(n)) {
+                let mut acc = [0f32; W];
+                acc.copy_from_slice(&d[j..j + W]);
+                for (i, &c) in cols.iter().enumerate() {
+                    let v = xr[c];
+                    let w = &w[i * n + j..i * n + j + W];
+                    for (a, w) in acc.iter_mut().zip(w) {
+                        *a += v * w;
+                    }
+                }
+                d[j..j + W].copy_from_slice(&acc);
+            }
+        }
+        for (xr, d) in x.chunks_exact(k).zip(dst.chunks_exact_mut(n)) {
+            for j in full..n {
+                for (i, &c) in cols.iter().enumerate() {
+                    d[j] += xr[c] * w[i * n + j];
+                }
+            }
+        }
+    }
 
     /// Abramowitz & Stegun 7.1.26: erf(x) ≈ 1 − (a₁t + … + a₅t⁵)·e^(−x²), t = 1/(1 + P·|x|).
     const P: f32 = 0.327_591_1;
@@ -1326,6 +1505,48 @@ mod tests {
             let want = (orig[i] as f64 - mean) / var.sqrt() * w[i] as f64 + b[i] as f64;
             assert!((y[i] as f64 - want).abs() < 1e-5, "{i}: {} vs {want}", y[i]);
         }
+    }
+
+    #[test]
+    fn outlier_channels_are_the_few_far_above_the_median() {
+        let mut m = vec![1.0f32; 128];
+        m[5] = 2.5;
+        m[9] = 9.0;
+        m[70] = 2.0; // exactly twice the median: not above
+        m[100] = 30.0;
+        assert_eq!(super::outlier_channels(&m), vec![100, 9]); // largest first, at most 128 / 64
+        m[100] = f32::NAN;
+        assert!(super::outlier_channels(&m).is_empty());
+        assert!(super::outlier_channels(&[]).is_empty());
+        assert!(super::outlier_channels(&[1.0; 64]).is_empty());
+    }
+
+    /// The f32 products of the int8 layers' outlier channels: the same bits at every instruction
+    /// level (one multiply and one add per element, in channel order), over full blocks of 64
+    /// columns and a tail.
+    #[test]
+    fn column_products_are_the_definition_at_every_level() {
+        let (rows, k, n) = (5, 40, 150);
+        let (w, x) = crate::model::test_operands(rows, k, n);
+        let cols = [3usize, 17, 39];
+        let wc: Vec<f32> = cols
+            .iter()
+            .flat_map(|&c| w[c * n..(c + 1) * n].to_vec())
+            .collect();
+        let mut want = vec![0.25f32; rows * n];
+        for r in 0..rows {
+            for j in 0..n {
+                for (i, &c) in cols.iter().enumerate() {
+                    want[r * n + j] += x[r * k + c] * wc[i * n + j];
+                }
+            }
+        }
+        let mut got = vec![0.25f32; rows * n];
+        kernels::add_column_products(&x, k, &cols, &wc, &mut got);
+        assert_eq!(got, want, "at level {}", kernels::level_name());
+        let mut generic = vec![0.25f32; rows * n];
+        kernels::add_column_products_generic(&x, k, &cols, &wc, &mut generic);
+        assert_eq!(generic, want);
     }
 
     #[test]
