@@ -17,7 +17,9 @@
 //! to 16 bits once (the weights when packed, the activations per call) and multiplied with
 //! `vpmaddwd` (pairs of 16-bit products summed into 32-bit lanes), which is exact.
 //!
-//! Only the dense layers run in int8; attention, softmax, LayerNorm and GELU stay f32.
+//! Only the dense layers run in int8; attention, softmax, LayerNorm and GELU stay f32. A layer can
+//! keep a few input channels in f32 ([`PackedInt8::pack_with_outliers`]): channels ten times
+//! larger than the rest would otherwise take most of each row's byte range.
 
 /// Whether the AVX512-VNNI kernel runs here.
 pub fn vnni() -> bool {

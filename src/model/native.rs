@@ -24,7 +24,9 @@
 //!   has them (see [`super::bf16`]);
 //! - **int8 weights** as an option ([`Precision::Int8`]): weights per output channel and
 //!   activations per row in 8 bits, integer products on AVX512-VNNI where the CPU has it, else on
-//!   AVX2 (see [`super::int8`]); the FFN's down projection stays bf16 (or f32).
+//!   AVX2 (see [`super::int8`]); the FFN's down projection stays bf16 (or f32), and the few
+//!   input channels of the other layers that a calibration pass at load time finds far larger
+//!   than the rest stay f32 ([`NativeBert::new`]).
 //!
 //! The matrix products are the `gemm` crate's (the one candle's CPU backend calls), with its
 //! AVX-512 kernels enabled (`x86-v4`). A batch runs on the calling thread (or `threads` rayon
