@@ -350,8 +350,8 @@ impl NativeBert {
     /// From BERT weights named as in `transformers` (`embeddings.…`, `encoder.layer.N.…`, with or
     /// without a `bert.` prefix).
     ///
-    /// `calibration` is read only for int8 (see [`NativeBert::quantise`]); without it no channel
-    /// stays in f32.
+    /// `calibration` is read only for int8, to find the input channels far above the rest that
+    /// stay f32 (see `quantise`); without it none does.
     pub fn new(
         weights: &HashMap<String, Tensor>,
         dims: Dims,
