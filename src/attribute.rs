@@ -781,10 +781,15 @@ impl Finder<'_> {
                     && gap(self.text, toks, c).trim() == ","
                     && !toks[c].possessive
                 {
-                    if let Some(e) = self
-                        .entity_ending_at(toks, c)
-                        .filter(|e| !self.after_preposition(toks, e))
-                    {
+                    // ("Another pollster, David Woodard of Clemson University, said": the person
+                    // before the preposition.)
+                    if let Some(e) = self.entity_ending_at(toks, c).and_then(|e| {
+                        if self.after_preposition(toks, &e) {
+                            self.person_before_preposition(toks, &e)
+                        } else {
+                            Some(e)
+                        }
+                    }) {
                         match &nearest {
                             // A nearer name that opens the apposition of this one.
                             Some(_) if c < s && self.opens_apposition(toks, c + 1) => {
@@ -1086,6 +1091,25 @@ impl Finder<'_> {
     /// President's Office Andriy Yermak", "Acting First Deputy Head of the Ukrainian Delegation
     /// to the TCG Andriy Kostin"): the first name reached over titles, "the", "of", "to" and
     /// capitalised words, within one unbroken phrase.
+    /// The person named right before the preposition that the name `e` follows ("David Woodard"
+    /// in "David Woodard of Clemson University", "Ann Lee at the Bank of Ohio").
+    fn person_before_preposition(&self, toks: &[Token], e: &Entity) -> Option<Entity> {
+        let first = toks.iter().position(|t| t.start >= e.mention.start)?;
+        let mut k = first;
+        if k > 0 && toks[k - 1].lower == "the" {
+            k -= 1;
+        }
+        let p = k.checked_sub(1)?;
+        if !matches!(toks[p].lower.as_str(), "of" | "at" | "from") || p == 0 {
+            return None;
+        }
+        if toks[p - 1].possessive || !self.adjacent(toks, p - 1) {
+            return None;
+        }
+        self.entity_ending_at(toks, p - 1)
+            .filter(|n| n.kind == ActorKind::Person && n.name.contains(char::is_whitespace))
+    }
+
     /// A person's full name after lower-case role words from `from` to before `end` ("campaign
     /// manager Jeff Weaver", "spokesperson Monica Klein", "the city's chief economist Ann Lee").
     fn name_after_role_words(&self, toks: &[Token], from: usize, end: usize) -> Option<Entity> {
@@ -1333,8 +1357,18 @@ impl Finder<'_> {
         if from >= end {
             return None;
         }
+        // (the name alone, or a person's full name with where they work: "Andrew Pincus of the
+        // law firm Mayer Brown")
+        let works_at = |e: &Entity| {
+            e.kind == ActorKind::Person
+                && e.name.contains(char::is_whitespace)
+                && toks[from..end]
+                    .iter()
+                    .find(|t| t.start >= e.mention.end)
+                    .is_some_and(|t| matches!(t.lower.as_str(), "of" | "at" | "from"))
+        };
         self.entity_starting_at(toks, from)
-            .filter(|e| e.mention.end == toks[end - 1].end)
+            .filter(|e| e.mention.end == toks[end - 1].end || works_at(e))
             .map(|e| Found::Named(e, Attribution::DirectQuote))
     }
 
@@ -2704,6 +2738,14 @@ mod tests {
         assert_eq!(who(t), [(None, Attribution::None)]);
         let t = "The campaign pays canvassers, according to a campaign spokesman.";
         assert_ne!(who(t)[0].1, Attribution::AccordingTo);
+        // A person named before where they work, in an apposition.
+        let t =
+            "Another pollster, David Marsh of Clemson University, said his survey showed support.";
+        assert_eq!(who(t), [some("David Marsh", Attribution::Indirect)]);
+        let t =
+            "“The odds are against it,” said a leading advocate, Andrew Pincus of the law firm \
+                 Mayer Brown.";
+        assert_eq!(who(t), [some("Andrew Pincus", Attribution::DirectQuote)]);
         // Fifteen words after the name that do not open an apposition still keep it out.
         let t = "Daniel Reyes, Ohio Ohio Ohio Ohio Ohio Ohio Ohio Ohio Ohio Ohio Ohio Ohio Ohio \
                  Ohio Ohio Ohio, said that the plan had failed.";
