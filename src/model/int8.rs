@@ -788,8 +788,6 @@ mod tests {
         }
     }
 
-    /// Extreme values: every activation byte 255 against weights of ±127 in long rows, where
-    /// `vpmaddubsw` would saturate; the AVX2 kernel (16-bit products) stays exact.
     /// With a few input channels ten times larger than the rest (as a LayerNorm's outputs in
     /// MiniLM have), keeping them in f32 makes the product closer to the f32 one, on every path
     /// alike; and channels listed twice or out of order are the same channels.
@@ -841,6 +839,8 @@ mod tests {
         }
     }
 
+    /// Extreme values: every activation byte 255 against weights of ±127 in long rows, where
+    /// `vpmaddubsw` would saturate; the AVX2 kernel (16-bit products) stays exact.
     #[test]
     fn avx2_kernel_is_exact_at_the_extremes() {
         #[cfg(target_arch = "x86_64")]
