@@ -1087,10 +1087,6 @@ impl Finder<'_> {
         out
     }
 
-    /// A person's name after the roles that lead up to it, from token `from` ("Head of the
-    /// President's Office Andriy Yermak", "Acting First Deputy Head of the Ukrainian Delegation
-    /// to the TCG Andriy Kostin"): the first name reached over titles, "the", "of", "to" and
-    /// capitalised words, within one unbroken phrase.
     /// The person named right before the preposition that the name `e` follows ("David Woodard"
     /// in "David Woodard of Clemson University", "Ann Lee at the Bank of Ohio").
     fn person_before_preposition(&self, toks: &[Token], e: &Entity) -> Option<Entity> {
@@ -1136,6 +1132,10 @@ impl Finder<'_> {
         None
     }
 
+    /// A person's name after the roles that lead up to it, from token `from` ("Head of the
+    /// President's Office Andriy Yermak", "Acting First Deputy Head of the Ukrainian Delegation
+    /// to the TCG Andriy Kostin"): the first name reached over titles, "the", "of", "to" and
+    /// capitalised words, within one unbroken phrase.
     fn name_after_roles(&self, toks: &[Token], from: usize) -> Option<(Entity, usize)> {
         let n = toks.len();
         let mut c = from;
