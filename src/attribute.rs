@@ -665,15 +665,7 @@ impl Finder<'_> {
     /// "on Thursday evening", "yesterday", "last week"), which may stand between a speaker and
     /// the cue: "RNC spokesman Sean Spicer on Thursday evening said …".
     fn time_phrase_before(toks: &[Token], j: usize) -> Option<usize> {
-        const DAYS: [&str; 7] = [
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
+        let days = &DATE_WORDS[..7]; // (the weekdays)
         const PARTS: [&str; 4] = ["morning", "afternoon", "evening", "night"];
         const ALONE: [&str; 3] = ["yesterday", "today", "tonight"];
         const PERIODS: [&str; 4] = ["week", "month", "year", "weekend"];
@@ -687,7 +679,7 @@ impl Finder<'_> {
             // "on Thursday" (the words end at `end`, exclusive)
             let d = word(end.checked_sub(1)?)?;
             let on = word(end.checked_sub(2)?)?;
-            (DAYS.contains(&d) && on == "on").then_some(2)
+            (days.contains(&d) && on == "on").then_some(2)
         };
         if ALONE.contains(&last) {
             return Some(1);

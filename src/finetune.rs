@@ -1389,6 +1389,7 @@ fn write_model(
 mod tests {
     use super::*;
     use crate::model::default::encoder_files_in_cache;
+    use crate::train_ops::tests::max_diff;
 
     /// The base encoder's files (config, weights, tokenizer), its configuration and its weights
     /// on the CPU.
@@ -1433,14 +1434,7 @@ mod tests {
         for (row, &n) in batch.lens.iter().enumerate() {
             let w = want.get(row).unwrap().narrow(0, 0, n).unwrap();
             let g = got.get(row).unwrap().narrow(0, 0, n).unwrap();
-            let diff = (w - g)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_diff(&w, &g);
             assert!(diff < 1e-4, "row {row}: max difference {diff}");
         }
     }
@@ -1485,16 +1479,7 @@ mod tests {
             };
             let (ya, ga) = run(true);
             let (yb, gb) = run(false);
-            let diff = |a: &Tensor, b: &Tensor| {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-            };
+            let diff = max_diff;
             let scale = |t: &Tensor| {
                 t.abs()
                     .unwrap()

@@ -187,15 +187,15 @@ impl PackedInt8 {
         let mut a = vec![0u8; rows * kq];
         let mut sx = vec![(0f32, 0f32); rows];
         let mut masked = vec![0f32; if self.outliers.is_empty() { 0 } else { k }];
+        // The first channel that is not an outlier (its value stands in for the outliers).
+        let inner = (0..k).find(|c| self.outliers.binary_search(c).is_err());
         for r in 0..rows {
             let mut xr = &x[r * k..(r + 1) * k];
             if !self.outliers.is_empty() {
                 // The outlier channels take an inner value (the first other one), so that they
                 // widen no range; their weights in `q` are zero.
                 masked.copy_from_slice(xr);
-                let inner = (0..k)
-                    .find(|c| self.outliers.binary_search(c).is_err())
-                    .map_or(0.0, |c| xr[c]);
+                let inner = inner.map_or(0.0, |c| xr[c]);
                 for &c in &self.outliers {
                     masked[c] = inner;
                 }
