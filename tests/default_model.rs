@@ -449,8 +449,10 @@ fn default_cross_encoder_matches_pytorch_reference() {
     // bf16 rounds weights and activations (8 significant bits): logits move by a few hundredths.
     let bf16 = cross_parity(Backend::Native, Precision::Bf16, 0.05);
     // int8 quantises weights per channel and activations per row (256 levels): 0.069 measured
-    // on an Intel Xeon with VNNI (the portable path gives the same numbers).
-    let int8 = cross_parity(Backend::Native, Precision::Int8, 0.15);
+    // on an Intel Xeon with VNNI while the FFN down projection ran in bf16; 0.168 on AMD Zen 4
+    // with it in int8 too, its channels in groups (the portable path gives the same numbers).
+    // Label agreement with f32 is measured on the development files (README).
+    let int8 = cross_parity(Backend::Native, Precision::Int8, 0.25);
     eprintln!("max abs logit difference to PyTorch: candle {candle:e}, native f32 {native:e}, native bf16 {bf16:e}, native int8 {int8:e}");
 }
 

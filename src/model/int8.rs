@@ -17,9 +17,11 @@
 //! to 16 bits once (the weights when packed, the activations per call) and multiplied with
 //! `vpmaddwd` (pairs of 16-bit products summed into 32-bit lanes), which is exact.
 //!
-//! Only the dense layers run in int8; attention, softmax, LayerNorm and GELU stay f32. A layer can
-//! keep a few input channels in f32 ([`PackedInt8::pack_with_outliers`]): channels ten times
-//! larger than the rest would otherwise take most of each row's byte range.
+//! Only the dense layers run in int8; attention, softmax, LayerNorm and GELU stay f32. A layer's
+//! input channels can be split into groups ([`Int8Layer::pack_grouped`]), each quantised with its
+//! own per-row range and multiplied on its own: a few channels ten times larger than the rest
+//! would otherwise take most of each row's byte range, and the GELU outputs of the FFN span
+//! channels of very different sizes.
 
 /// Whether the AVX512-VNNI kernel runs here.
 pub fn vnni() -> bool {
@@ -73,164 +75,77 @@ pub fn path_name() -> &'static str {
     }
 }
 
-/// Dense weights `(k, n)` quantised to int8 per output channel, packed for `vpdpbusd`: blocks
-/// of 16 columns, each `kq / 4` groups of 16 columns × 4 consecutive rows (64 bytes).
+/// A dense layer `(k, n)` in int8: its input channels in one or more groups, each a
+/// [`PackedInt8`] with its own weight scales and per-row activation range; the groups' products
+/// add up into the output.
 #[derive(Debug, Clone)]
-pub struct PackedInt8 {
+pub struct Int8Layer {
     k: usize,
     n: usize,
-    /// `k` rounded up to a multiple of 4.
-    kq: usize,
-    /// `n` rounded up to a multiple of 16 (padding columns are zero).
-    np: usize,
-    q: Vec<i8>,
-    /// `q` widened to 16 bits for the AVX2 kernel (empty where that kernel does not run): blocks
-    /// of 16 columns, each `kq / 2` groups of 16 columns × 2 consecutive rows (32 values).
-    q16: Vec<i16>,
-    scale: Vec<f32>,
-    colsum: Vec<i32>,
-    /// Input channels kept in f32 (ascending): their weight rows are zero in `q`, their products
-    /// come from `wide`, and the activations' per-row range leaves them out.
-    outliers: Vec<usize>,
-    /// The f32 weight rows of `outliers`, `outliers.len() × n` row-major.
-    wide: Vec<f32>,
+    parts: Vec<PackedInt8>,
 }
 
-/// Rows per micro-tile of the kernel, and column blocks of 16 per micro-tile.
-const MR: usize = 6;
-const NB: usize = 4;
-/// Rows per block of the result: its activations (at most 1,536 bytes a row here) stay in L2
-/// while every column group passes over them.
-const MC: usize = 48;
-
-impl PackedInt8 {
-    /// Quantises and packs `w` (`k × n`, row-major).
-    pub fn pack(w: &[f32], k: usize, n: usize) -> PackedInt8 {
-        PackedInt8::pack_with_outliers(w, k, n, &[])
+impl Int8Layer {
+    /// Quantises and packs `w` (`k × n`, row-major), all input channels in one group.
+    pub fn pack(w: &[f32], k: usize, n: usize) -> Int8Layer {
+        Int8Layer::pack_grouped(w, k, n, &[])
     }
 
-    /// [`PackedInt8::pack`], with the input channels `outliers` kept in f32: their rows of `w`
-    /// are left out of the int8 weights (and of the per-channel scales) and multiplied in f32,
-    /// and the activations' per-row range is taken over the other channels. A few channels of a
-    /// LayerNorm's output can be ten times larger than the rest; quantised with them, the rest
-    /// keep a tenth of the byte's levels.
-    pub fn pack_with_outliers(w: &[f32], k: usize, n: usize, outliers: &[usize]) -> PackedInt8 {
+    /// Quantises and packs `w` with its input channels in `groups` (together every channel
+    /// once; empty: one group). Each group's activations are quantised with their own per-row
+    /// range, so that channels far larger than the rest leave the rest their byte's levels.
+    pub fn pack_grouped(w: &[f32], k: usize, n: usize, groups: &[Vec<usize>]) -> Int8Layer {
         assert_eq!(w.len(), k * n, "weights are k × n");
-        let mut outliers = outliers.to_vec();
-        outliers.sort_unstable();
-        outliers.dedup();
+        let mut seen = vec![false; k];
+        for &c in groups.iter().flatten() {
+            assert!(c < k && !seen[c], "groups hold each input channel once");
+            seen[c] = true;
+        }
         assert!(
-            outliers.iter().all(|&c| c < k),
-            "outlier channels are inputs"
+            groups.is_empty() || seen.iter().all(|&s| s),
+            "groups hold every input channel"
         );
-        let mut wide = Vec::with_capacity(outliers.len() * n);
-        let mut rest = w.to_vec();
-        for &c in &outliers {
-            wide.extend_from_slice(&w[c * n..(c + 1) * n]);
-            rest[c * n..(c + 1) * n].fill(0.0);
-        }
-        let w = &rest[..];
-        let kq = k.div_ceil(4) * 4;
-        let np = n.div_ceil(16) * 16;
-        let mut scale = vec![1f32; np];
-        let mut colsum = vec![0i32; np];
-        let mut q = vec![0i8; np * kq];
-        for j in 0..n {
-            let max = (0..k).map(|i| w[i * n + j].abs()).fold(0f32, f32::max);
-            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
-            scale[j] = s;
-            let (jb, c) = (j / 16, j % 16);
-            for i in 0..k {
-                let v = (w[i * n + j] / s).round().clamp(-127.0, 127.0) as i8;
-                colsum[j] += v as i32;
-                q[jb * kq * 16 + (i / 4) * 64 + c * 4 + i % 4] = v;
-            }
-        }
-        let mut p = PackedInt8 {
-            k,
-            n,
-            kq,
-            np,
-            q,
-            q16: Vec::new(),
-            scale,
-            colsum,
-            outliers,
-            wide,
-        };
-        if avx2() {
-            p.q16 = p.widened();
-        }
-        p
-    }
-
-    /// `q` in the layout of the AVX2 kernel: `q16[jb·kq·16 + p·32 + c·2 + t]` is the weight of
-    /// row `2p + t`, column `16·jb + c`.
-    fn widened(&self) -> Vec<i16> {
-        let kq = self.kq;
-        let mut w = vec![0i16; self.np * kq];
-        for jb in 0..self.np / 16 {
-            for i in 0..kq {
-                for c in 0..16 {
-                    w[jb * kq * 16 + (i / 2) * 32 + c * 2 + i % 2] =
-                        self.q[jb * kq * 16 + (i / 4) * 64 + c * 4 + i % 4] as i16;
-                }
-            }
-        }
-        w
-    }
-
-    /// Activations of `rows` rows of `x` as unsigned bytes (`round((x − lo) / sx)`, ties to
-    /// even; padding 0, against zero weights) and each row's `(sx, lo)`.
-    fn quantise_rows(&self, x: &[f32], rows: usize) -> (Vec<u8>, Vec<(f32, f32)>) {
-        let (k, kq) = (self.k, self.kq);
-        let mut a = vec![0u8; rows * kq];
-        let mut sx = vec![(0f32, 0f32); rows];
-        let mut masked = vec![0f32; if self.outliers.is_empty() { 0 } else { k }];
-        // The first channel that is not an outlier (its value stands in for the outliers).
-        let inner = (0..k).find(|c| self.outliers.binary_search(c).is_err());
-        for r in 0..rows {
-            let mut xr = &x[r * k..(r + 1) * k];
-            if !self.outliers.is_empty() {
-                // The outlier channels take an inner value (the first other one), so that they
-                // widen no range; their weights in `q` are zero.
-                masked.copy_from_slice(xr);
-                let inner = inner.map_or(0.0, |c| xr[c]);
-                for &c in &self.outliers {
-                    masked[c] = inner;
-                }
-                xr = &masked;
-            }
-            let (lo, hi) = xr
+        let parts = if groups.len() <= 1 {
+            vec![PackedInt8::pack(w, k, n)]
+        } else {
+            groups
                 .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
-                    (l.min(v), h.max(v))
-                });
-            // (hi > lo fails for a constant row, an empty one and NaN alike)
-            if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
-                // A constant row (or an empty one): x = lo exactly, every byte 0.
-                sx[r] = (0.0, if lo.is_finite() { lo } else { 0.0 });
-                continue;
-            }
-            let s = (hi - lo) / 255.0;
-            sx[r] = (s, lo);
-            let inv = 1.0 / s;
-            let dst = &mut a[r * kq..r * kq + k];
-            #[cfg(target_arch = "x86_64")]
-            if vnni() {
-                // SAFETY: vnni() checked AVX-512F; `dst` and `xr` both hold k elements.
-                unsafe { quantise_avx512(xr, lo, inv, dst) };
-                continue;
-            }
-            #[cfg(target_arch = "x86_64")]
-            if avx2() {
-                // SAFETY: avx2() checked AVX and AVX2; `dst` and `xr` both hold k elements.
-                unsafe { quantise_avx2(xr, lo, inv, dst) };
-                continue;
-            }
-            quantise_portable(xr, lo, inv, dst);
-        }
-        (a, sx)
+                .filter(|g| !g.is_empty())
+                .map(|g| {
+                    let mut channels = g.clone();
+                    channels.sort_unstable();
+                    let (first, len) = (channels[0], channels.len());
+                    if channels[len - 1] - first + 1 == len {
+                        // A run of channels: the rows' slice, nothing to gather.
+                        let mut p = PackedInt8::pack(&w[first * n..(first + len) * n], len, n);
+                        p.offset = first;
+                        p
+                    } else if 2 * len > k {
+                        // Most of the channels: the whole row, the others masked (their
+                        // weight rows zero, their values replaced by one of this group's).
+                        let mut rows = vec![0f32; k * n];
+                        for &c in &channels {
+                            rows[c * n..(c + 1) * n].copy_from_slice(&w[c * n..(c + 1) * n]);
+                        }
+                        let mut p = PackedInt8::pack(&rows, k, n);
+                        p.masked = (0..k)
+                            .filter(|c| channels.binary_search(c).is_err())
+                            .collect();
+                        p.stand_in = first;
+                        p
+                    } else {
+                        let rows: Vec<f32> = channels
+                            .iter()
+                            .flat_map(|&c| w[c * n..(c + 1) * n].iter().copied())
+                            .collect();
+                        let mut p = PackedInt8::pack(&rows, len, n);
+                        p.channels = channels;
+                        p
+                    }
+                })
+                .collect()
+        };
+        Int8Layer { k, n, parts }
     }
 
     /// `dst (m, n) += x (m, k) · W`, the products in int8, on `threads` threads (split by rows).
@@ -257,17 +172,21 @@ impl PackedInt8 {
             finish(dst);
             return;
         }
-        let (a, sx) = self.quantise_rows(x, m);
-        // Blocks of MC rows (a multiple of MR), each thread taking whole blocks.
+        // Blocks of MC rows (a multiple of MR), each thread taking whole blocks; a block's
+        // activations are quantised right before its products, on the thread that runs it
+        // (quantising every row first, on the calling thread, took 17% of the time with groups).
         let blocks = m.div_ceil(MC);
         let per = blocks.div_ceil(threads.max(1)) * MC;
+        let k = self.k;
         let run = |r0: usize, d: &mut [f32]| {
             for (b, block) in d.chunks_mut(MC * self.n).enumerate() {
                 let r = r0 + b * MC;
                 let rows = block.len() / self.n;
                 init(r, block);
-                self.rows(&a[r * self.kq..], &sx[r..r + rows], rows, block);
-                self.add_outliers(&x[r * self.k..(r + rows) * self.k], block);
+                for p in &self.parts {
+                    let (a, sx) = p.quantise_rows(&x[r * k..(r + rows) * k], k, rows);
+                    p.rows(&a, &sx, rows, block);
+                }
                 finish(block);
             }
         };
@@ -280,10 +199,151 @@ impl PackedInt8 {
             run(0, dst);
         }
     }
+}
 
-    /// `dst (rows, n) += x[:, outliers] · wide`, in f32 (the same bits on every path).
-    fn add_outliers(&self, x: &[f32], dst: &mut [f32]) {
-        super::native::kernels::add_column_products(x, self.k, &self.outliers, &self.wide, dst);
+/// Dense weights `(k, n)` quantised to int8 per output channel, packed for `vpdpbusd`: blocks
+/// of 16 columns, each `kq / 4` groups of 16 columns × 4 consecutive rows (64 bytes). One group
+/// of an [`Int8Layer`]'s input channels.
+#[derive(Debug, Clone)]
+pub struct PackedInt8 {
+    k: usize,
+    n: usize,
+    /// `k` rounded up to a multiple of 4.
+    kq: usize,
+    /// `n` rounded up to a multiple of 16 (padding columns are zero).
+    np: usize,
+    q: Vec<i8>,
+    /// `q` widened to 16 bits for the AVX2 kernel (empty where that kernel does not run): blocks
+    /// of 16 columns, each `kq / 2` groups of 16 columns × 2 consecutive rows (32 values).
+    q16: Vec<i16>,
+    scale: Vec<f32>,
+    colsum: Vec<i32>,
+    /// The layer input channels that are this group's rows (ascending), gathered from each
+    /// row; empty: the `k` channels from `offset` on.
+    channels: Vec<usize>,
+    offset: usize,
+    /// Channels of that run that belong to other groups (ascending): their weight rows are
+    /// zero, and their values are replaced by channel `stand_in`'s so that they widen no range.
+    masked: Vec<usize>,
+    stand_in: usize,
+}
+
+/// Rows per micro-tile of the kernel, and column blocks of 16 per micro-tile.
+const MR: usize = 6;
+const NB: usize = 4;
+/// Rows per block of the result: its activations (at most 1,536 bytes a row here) stay in L2
+/// while every column group passes over them.
+const MC: usize = 48;
+
+impl PackedInt8 {
+    /// Quantises and packs `w` (`k × n`, row-major).
+    pub fn pack(w: &[f32], k: usize, n: usize) -> PackedInt8 {
+        assert_eq!(w.len(), k * n, "weights are k × n");
+        let kq = k.div_ceil(4) * 4;
+        let np = n.div_ceil(16) * 16;
+        let mut scale = vec![1f32; np];
+        let mut colsum = vec![0i32; np];
+        let mut q = vec![0i8; np * kq];
+        for j in 0..n {
+            let max = (0..k).map(|i| w[i * n + j].abs()).fold(0f32, f32::max);
+            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+            scale[j] = s;
+            let (jb, c) = (j / 16, j % 16);
+            for i in 0..k {
+                let v = (w[i * n + j] / s).round().clamp(-127.0, 127.0) as i8;
+                colsum[j] += v as i32;
+                q[jb * kq * 16 + (i / 4) * 64 + c * 4 + i % 4] = v;
+            }
+        }
+        let mut p = PackedInt8 {
+            k,
+            n,
+            kq,
+            np,
+            q,
+            q16: Vec::new(),
+            scale,
+            colsum,
+            channels: Vec::new(),
+            offset: 0,
+            masked: Vec::new(),
+            stand_in: 0,
+        };
+        if avx2() {
+            p.q16 = p.widened();
+        }
+        p
+    }
+
+    /// `q` in the layout of the AVX2 kernel: `q16[jb·kq·16 + p·32 + c·2 + t]` is the weight of
+    /// row `2p + t`, column `16·jb + c`.
+    fn widened(&self) -> Vec<i16> {
+        let kq = self.kq;
+        let mut w = vec![0i16; self.np * kq];
+        for jb in 0..self.np / 16 {
+            for i in 0..kq {
+                for c in 0..16 {
+                    w[jb * kq * 16 + (i / 2) * 32 + c * 2 + i % 2] =
+                        self.q[jb * kq * 16 + (i / 4) * 64 + c * 4 + i % 4] as i16;
+                }
+            }
+        }
+        w
+    }
+
+    /// Activations of `rows` rows of `x` (rows of `width` values: the layer's input, of which
+    /// this group reads its `channels`) as unsigned bytes (`round((x − lo) / sx)`, ties to
+    /// even; padding 0, against zero weights) and each row's `(sx, lo)`.
+    fn quantise_rows(&self, x: &[f32], width: usize, rows: usize) -> (Vec<u8>, Vec<(f32, f32)>) {
+        let (k, kq) = (self.k, self.kq);
+        debug_assert!(self.channels.is_empty() || self.channels.len() == k);
+        let mut a = vec![0u8; rows * kq];
+        let mut sx = vec![(0f32, 0f32); rows];
+        let copy = !self.channels.is_empty() || !self.masked.is_empty();
+        let mut gathered = vec![0f32; if copy { k } else { 0 }];
+        for r in 0..rows {
+            let row = &x[r * width..(r + 1) * width];
+            let xr = if !self.channels.is_empty() {
+                for (g, &c) in gathered.iter_mut().zip(&self.channels) {
+                    *g = row[c];
+                }
+                &gathered[..]
+            } else if !self.masked.is_empty() {
+                gathered.copy_from_slice(&row[self.offset..self.offset + k]);
+                let v = gathered[self.stand_in];
+                for &c in &self.masked {
+                    gathered[c] = v;
+                }
+                &gathered[..]
+            } else {
+                &row[self.offset..self.offset + k]
+            };
+            let (lo, hi) = range(xr);
+            // (hi > lo fails for a constant row, an empty one and NaN alike)
+            if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+                // A constant row (or an empty one): x = lo exactly, every byte 0.
+                sx[r] = (0.0, if lo.is_finite() { lo } else { 0.0 });
+                continue;
+            }
+            let s = (hi - lo) / 255.0;
+            sx[r] = (s, lo);
+            let inv = 1.0 / s;
+            let dst = &mut a[r * kq..r * kq + k];
+            #[cfg(target_arch = "x86_64")]
+            if vnni() {
+                // SAFETY: vnni() checked AVX-512F; `dst` and `xr` both hold k elements.
+                unsafe { quantise_avx512(xr, lo, inv, dst) };
+                continue;
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx2() {
+                // SAFETY: avx2() checked AVX and AVX2; `dst` and `xr` both hold k elements.
+                unsafe { quantise_avx2(xr, lo, inv, dst) };
+                continue;
+            }
+            quantise_portable(xr, lo, inv, dst);
+        }
+        (a, sx)
     }
 
     fn rows(&self, a: &[u8], sx: &[(f32, f32)], rows: usize, dst: &mut [f32]) {
@@ -469,6 +529,56 @@ impl PackedInt8 {
             }
         }
     }
+}
+
+/// The smallest and the largest value of `x` (NaNs ignored; `(∞, −∞)` when empty or all NaN),
+/// sixteen lanes at a time where AVX-512 runs the int8 kernels.
+fn range(x: &[f32]) -> (f32, f32) {
+    #[cfg(target_arch = "x86_64")]
+    if vnni() {
+        // SAFETY: vnni() checked AVX-512F.
+        return unsafe { range_avx512(x) };
+    }
+    range_portable(x)
+}
+
+fn range_portable(x: &[f32]) -> (f32, f32) {
+    x.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        })
+}
+
+/// [`range_portable`] sixteen lanes at a time: `vminps(v, acc)` returns `acc` when `v` is NaN,
+/// so NaNs are ignored as `f32::min` ignores them; min and max are exact, so the lane order does
+/// not change the result.
+///
+/// # Safety
+///
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn range_avx512(x: &[f32]) -> (f32, f32) {
+    use std::arch::x86_64::*;
+    // Four accumulators each: one chain of dependent minima would wait on each one's latency.
+    let n = x.len() / 64 * 64;
+    let mut lo = [_mm512_set1_ps(f32::INFINITY); 4];
+    let mut hi = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
+    for i in (0..n).step_by(64) {
+        for j in 0..4 {
+            // SAFETY: elements i+16j..i+16j+16 are inside `x` (i + 64 ≤ n ≤ len).
+            let v = unsafe { _mm512_loadu_ps(x.as_ptr().add(i + 16 * j)) };
+            lo[j] = _mm512_min_ps(v, lo[j]);
+            hi[j] = _mm512_max_ps(v, hi[j]);
+        }
+    }
+    let lo = _mm512_min_ps(_mm512_min_ps(lo[0], lo[1]), _mm512_min_ps(lo[2], lo[3]));
+    let hi = _mm512_max_ps(_mm512_max_ps(hi[0], hi[1]), _mm512_max_ps(hi[2], hi[3]));
+    let (tl, th) = range_portable(&x[n..]);
+    (
+        tl.min(_mm512_reduce_min_ps(lo)),
+        th.max(_mm512_reduce_max_ps(hi)),
+    )
 }
 
 /// `dst[i] = round_ties_even((x[i] − lo) · inv)`, clamped to 0..=255.
@@ -734,8 +844,9 @@ mod tests {
             (32, 384, 1536),
         ] {
             let (w, x) = data(m, k, n);
-            let p = PackedInt8::pack(&w, k, n);
-            let (a, sx) = p.quantise_rows(&x, m);
+            let layer = Int8Layer::pack(&w, k, n);
+            let p = &layer.parts[0];
+            let (a, sx) = p.quantise_rows(&x, k, m);
             let mut portable = vec![0.5f32; m * n];
             p.rows_portable(&a, &sx, m, &mut portable);
             // Against f32: the error of int8 per-channel / per-row quantisation.
@@ -758,7 +869,7 @@ mod tests {
                 assert_eq!(fast, portable, "m{m} k{k} n{n}");
                 // And through the public entry point, on two threads.
                 let mut both = vec![0.5f32; m * n];
-                p.matmul_acc(&x, m, &mut both, 2);
+                layer.matmul_acc(&x, m, &mut both, 2);
                 assert_eq!(both, portable, "m{m} k{k} n{n}, 2 threads");
             }
             #[cfg(target_arch = "x86_64")]
@@ -770,7 +881,7 @@ mod tests {
                 assert_eq!(fast, portable, "AVX2: m{m} k{k} n{n}");
                 if avx2() {
                     let mut both = vec![0.5f32; m * n];
-                    p.matmul_acc(&x, m, &mut both, 2);
+                    layer.matmul_acc(&x, m, &mut both, 2);
                     assert_eq!(both, portable, "AVX2: m{m} k{k} n{n}, 2 threads");
                 }
             }
@@ -789,10 +900,10 @@ mod tests {
     }
 
     /// With a few input channels ten times larger than the rest (as a LayerNorm's outputs in
-    /// MiniLM have), keeping them in f32 makes the product closer to the f32 one, on every path
-    /// alike; and channels listed twice or out of order are the same channels.
+    /// MiniLM have), quantising them as a group of their own makes the product closer to the f32
+    /// one, on every path alike; each group's bytes span its own channels' range.
     #[test]
-    fn outlier_channels_in_f32_cut_the_error_of_large_channels() {
+    fn channel_groups_cut_the_error_of_large_channels() {
         let (m, k, n) = (24, 384, 96);
         let (w, mut x) = data(m, k, n);
         let big = [7usize, 99, 223];
@@ -804,7 +915,7 @@ mod tests {
         let exact: Vec<f32> = (0..m * n)
             .map(|i| (0..k).map(|c| x[(i / n) * k + c] * w[c * n + i % n]).sum())
             .collect();
-        let err = |p: &PackedInt8| {
+        let err = |p: &Int8Layer| {
             let mut out = vec![0f32; m * n];
             p.matmul_acc(&x, m, &mut out, 1);
             let mean = out
@@ -814,29 +925,53 @@ mod tests {
                 .sum::<f32>();
             (mean / (m * n) as f32, out)
         };
-        let (plain, _) = err(&PackedInt8::pack(&w, k, n));
-        let p = PackedInt8::pack_with_outliers(&w, k, n, &[223, 7, 99, 7]);
-        assert_eq!(p.outliers, big);
-        let (split, out) = err(&p);
+        let (plain, _) = err(&Int8Layer::pack(&w, k, n));
+        let rest: Vec<usize> = (0..k).filter(|c| !big.contains(c)).collect();
+        let layer = Int8Layer::pack_grouped(&w, k, n, &[vec![223, 7, 99], rest.clone()]);
+        assert_eq!(layer.parts.len(), 2);
+        assert_eq!(layer.parts[0].channels, big);
+        let (split, out) = err(&layer);
         assert!(
             split < plain / 3.0,
-            "mean error {split} with the outliers in f32, {plain} without"
+            "mean error {split} with the large channels as a group, {plain} without"
         );
-        // Every integer path gives the same bits with outliers too.
-        let (a, sx) = p.quantise_rows(&x, m);
+        // Every integer path gives the same bits with groups too: the portable loop per group,
+        // summed, is the fast path's result.
         let mut portable = vec![0f32; m * n];
-        p.rows_portable(&a, &sx, m, &mut portable);
-        p.add_outliers(&x, &mut portable);
-        assert_eq!(out, portable);
-        // The outlier channels leave the activations' range: the bytes span the other channels.
-        for r in 0..m {
-            let row = &x[r * k..(r + 1) * k];
-            let lo = (0..k)
-                .filter(|c| !big.contains(c))
-                .map(|c| row[c])
-                .fold(f32::INFINITY, f32::min);
-            assert_eq!(sx[r].1, lo, "row {r}");
+        for p in &layer.parts {
+            let (a, sx) = p.quantise_rows(&x, k, m);
+            p.rows_portable(&a, &sx, m, &mut portable);
+            // Each group's range is its own channels' range (the large ones gathered, the
+            // rest read as the whole row with the large ones masked).
+            let members: Vec<usize> = if p.channels.is_empty() {
+                (p.offset..p.offset + p.k)
+                    .filter(|c| !p.masked.contains(c))
+                    .collect()
+            } else {
+                p.channels.clone()
+            };
+            assert_eq!(members.len(), if p.channels.is_empty() { k - 3 } else { 3 });
+            for (r, &(_, lo)) in sx.iter().enumerate() {
+                let want = members
+                    .iter()
+                    .map(|&c| x[r * k + c])
+                    .fold(f32::INFINITY, f32::min);
+                assert_eq!(lo, want, "row {r}");
+            }
         }
+        assert_eq!(out, portable);
+        // On two threads, the same bits.
+        let mut two = vec![0f32; m * n];
+        layer.matmul_acc(&x, m, &mut two, 2);
+        assert_eq!(two, out);
+    }
+
+    /// Groups must hold every input channel exactly once.
+    #[test]
+    #[should_panic(expected = "groups hold each input channel once")]
+    fn a_channel_in_two_groups_is_refused() {
+        let w = vec![0.5f32; 8 * 16];
+        Int8Layer::pack_grouped(&w, 8, 16, &[vec![0, 1, 2, 3], vec![3, 4, 5, 6, 7]]);
     }
 
     /// Extreme values: every activation byte 255 against weights of ±127 in long rows, where
@@ -863,7 +998,7 @@ mod tests {
                 })
                 .collect();
             let p = PackedInt8::pack(&w, k, n);
-            let (a, sx) = p.quantise_rows(&x, m);
+            let (a, sx) = p.quantise_rows(&x, k, m);
             let mut portable = vec![0f32; m * n];
             p.rows_portable(&a, &sx, m, &mut portable);
             let mut fast = vec![0f32; m * n];
@@ -931,7 +1066,7 @@ mod tests {
     fn zero_rows_and_columns_quantise_to_zero() {
         let (k, n) = (8, 16);
         let w = vec![0f32; k * n];
-        let p = PackedInt8::pack(&w, k, n);
+        let p = Int8Layer::pack(&w, k, n);
         let x = vec![0f32; 2 * k];
         let mut dst = vec![1f32; 2 * n];
         p.matmul_acc(&x, 2, &mut dst, 1);
@@ -944,13 +1079,26 @@ mod tests {
     fn blocks_are_initialised_and_finished_once_each() {
         let (m, k, n) = (2 * MC + 5, 40, 48);
         let (w, x) = data(m, k, n);
-        let p = PackedInt8::pack(&w, k, n);
-        crate::model::check_blocks(
-            &x,
-            m,
-            n,
-            &|x, m, dst, threads| p.matmul_acc(x, m, dst, threads),
-            &|x, m, dst, threads, init, finish| p.matmul_blocks(x, m, dst, threads, init, finish),
-        );
+        let odd: Vec<usize> = (0..k).filter(|c| c % 2 == 1).collect();
+        let even: Vec<usize> = (0..k).filter(|c| c % 2 == 0).collect();
+        // Gathered (odd), masked (most), and runs of channels.
+        let most: Vec<usize> = (0..k).filter(|c| c % 8 != 3).collect();
+        let few: Vec<usize> = (0..k).filter(|c| c % 8 == 3).collect();
+        for p in [
+            Int8Layer::pack(&w, k, n),
+            Int8Layer::pack_grouped(&w, k, n, &[odd, even]),
+            Int8Layer::pack_grouped(&w, k, n, &[most, few]),
+            Int8Layer::pack_grouped(&w, k, n, &[(0..13).collect(), (13..k).collect()]),
+        ] {
+            crate::model::check_blocks(
+                &x,
+                m,
+                n,
+                &|x, m, dst, threads| p.matmul_acc(x, m, dst, threads),
+                &|x, m, dst, threads, init, finish| {
+                    p.matmul_blocks(x, m, dst, threads, init, finish)
+                },
+            );
+        }
     }
 }
