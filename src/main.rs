@@ -99,8 +99,8 @@ struct ModelArgs {
     backend: Option<Backend>,
     /// Weight precision of the native backend: f32; bf16 (AMX tiles or AVX512-BF16 dot products
     /// where the CPU has them); or int8 (weights per output channel, activations per row,
-    /// AVX512-VNNI integer products where the CPU has them, an exact integer loop elsewhere; the
-    /// few input channels far larger than the rest, found at load time, stay f32).
+    /// AVX512-VNNI integer products where the CPU has them, an exact integer loop elsewhere; each
+    /// layer's input channels in groups by size, found at load time, each with its own range).
     #[arg(long, value_enum, default_value = "f32", env = "STANDPOINT_PRECISION")]
     precision: Precision,
     /// Statements per batch (sorted by length, padded to the batch's longest).

@@ -12,7 +12,7 @@
 //! are widened to f32 once and go through the f32 `gemm` product, with the activations rounded to
 //! bf16 first as on the fast path: the products are the same, only the order of the sums differs,
 //! and the speed is that of f32. (Until December 2026 the activations stayed unrounded there, and
-//! int8, whose FFN down projection runs here, lost up to 1.35 macro-F1 points more on a Zen 3 than
+//! int8, whose FFN down projection ran here then, lost up to 1.35 macro-F1 points more on a Zen 3 than
 //! on CPUs with bf16 instructions.)
 
 /// Rounds an f32 to bfloat16 bits, to nearest even (NaN stays NaN).

@@ -257,7 +257,8 @@ fn unpadded(e: &tokenizers::Encoding) -> Seq<'_> {
 }
 
 /// The `(target, statement)` pairs that `--precision int8` runs through the f32 encoder at load
-/// time to find each layer's outlier channels (`int8_calibration.tsv`: synthetic, unlabelled).
+/// time to group each layer's input channels by size (`int8_calibration.tsv`: synthetic,
+/// unlabelled).
 fn int8_calibration_pairs() -> Vec<(&'static str, &'static str)> {
     include_str!("int8_calibration.tsv")
         .lines()
