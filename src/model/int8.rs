@@ -122,7 +122,7 @@ impl Int8Layer {
                         p
                     } else if 2 * len > k {
                         // Most of the channels: the whole row, the others masked (their
-                        // weight rows zero, their values replaced by one of this group's).
+                        // weight rows zero, left out of the activations' range).
                         let mut rows = vec![0f32; k * n];
                         for &c in &channels {
                             rows[c * n..(c + 1) * n].copy_from_slice(&w[c * n..(c + 1) * n]);
@@ -131,7 +131,6 @@ impl Int8Layer {
                         p.masked = (0..k)
                             .filter(|c| channels.binary_search(c).is_err())
                             .collect();
-                        p.stand_in = first;
                         p
                     } else {
                         let rows: Vec<f32> = channels
@@ -223,9 +222,8 @@ pub struct PackedInt8 {
     channels: Vec<usize>,
     offset: usize,
     /// Channels of that run that belong to other groups (ascending): their weight rows are
-    /// zero, and their values are replaced by channel `stand_in`'s so that they widen no range.
+    /// zero, and the activations' range is taken without them.
     masked: Vec<usize>,
-    stand_in: usize,
 }
 
 /// Rows per micro-tile of the kernel, and column blocks of 16 per micro-tile.
@@ -267,7 +265,6 @@ impl PackedInt8 {
             channels: Vec::new(),
             offset: 0,
             masked: Vec::new(),
-            stand_in: 0,
         };
         if avx2() {
             p.q16 = p.widened();
@@ -299,8 +296,7 @@ impl PackedInt8 {
         debug_assert!(self.channels.is_empty() || self.channels.len() == k);
         let mut a = vec![0u8; rows * kq];
         let mut sx = vec![(0f32, 0f32); rows];
-        let copy = !self.channels.is_empty() || !self.masked.is_empty();
-        let mut gathered = vec![0f32; if copy { k } else { 0 }];
+        let mut gathered = vec![0f32; if self.channels.is_empty() { 0 } else { k }];
         for r in 0..rows {
             let row = &x[r * width..(r + 1) * width];
             let xr = if !self.channels.is_empty() {
@@ -308,17 +304,23 @@ impl PackedInt8 {
                     *g = row[c];
                 }
                 &gathered[..]
-            } else if !self.masked.is_empty() {
-                gathered.copy_from_slice(&row[self.offset..self.offset + k]);
-                let v = gathered[self.stand_in];
-                for &c in &self.masked {
-                    gathered[c] = v;
-                }
-                &gathered[..]
             } else {
                 &row[self.offset..self.offset + k]
             };
-            let (lo, hi) = range(xr);
+            // The masked channels widen no range: it is taken over the runs between them.
+            // Their bytes (clamped to 0..=255) meet zero weights, so they add nothing.
+            let (lo, hi) = if self.masked.is_empty() {
+                range(xr)
+            } else {
+                let mut from = 0;
+                let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+                for &c in self.masked.iter().chain(std::iter::once(&k)) {
+                    let (l, h) = range(&xr[from..c]);
+                    (lo, hi) = (lo.min(l), hi.max(h));
+                    from = c + 1;
+                }
+                (lo, hi)
+            };
             // (hi > lo fails for a constant row, an empty one and NaN alike)
             if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
                 // A constant row (or an empty one): x = lo exactly, every byte 0.
