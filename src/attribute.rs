@@ -299,11 +299,12 @@ impl<'a> Finder<'a> {
         !t.quoted && (t.is_cap() || Self::is_acronym(t)) && !Self::contraction(t)
     }
 
-    /// "I've", "We're", "Don't": an apostrophe followed by a lower-case letter.
+    /// "I've", "We're", "Don't": an apostrophe followed by the lower-case ending of a
+    /// contraction. (A name may have an apostrophe and a lower-case letter: "Titus Mung'ou".)
     fn contraction(t: &Token) -> bool {
-        let cs: Vec<char> = t.text.chars().collect();
-        cs.windows(2)
-            .any(|w| (w[0] == '\'' || w[0] == '’') && w[1].is_lowercase())
+        t.text
+            .rsplit_once(['\'', '’'])
+            .is_some_and(|(_, end)| matches!(end, "ve" | "re" | "ll" | "d" | "t" | "m" | "s"))
     }
 
     /// Turns the tokens `[i, j]` (a run of capitalised words) into an entity: strips leading
@@ -3040,6 +3041,11 @@ mod tests {
         // A preposition that opens a sentence is not a name.
         let t = "Without explaining the injury he asked “does anybody care?”";
         assert!(who(t).iter().all(|(s, _)| s.as_deref() != Some("Without")));
+        // An apostrophe and a lower-case letter inside a name is not a contraction.
+        let t = "Titus Mung'ou, spokesman for the Red Cross, told Reuters \"We are treating all the water\".";
+        assert_eq!(who(t), [some("Titus Mung'ou", Attribution::DirectQuote)]);
+        let t = "We're told the plan failed.";
+        assert_eq!(who(t), [(None, Attribution::None)]);
     }
 
     #[test]
