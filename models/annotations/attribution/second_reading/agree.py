@@ -1,6 +1,8 @@
 """Agreement between the first reading (../sources/<src>/quotes.jsonl) and the second
 (<src>_passb.tsv): same speaker leniently (same head word; "A and B" in any order).
-usage: python3 agree.py wikinews press usgov (from this folder)"""
+usage: python3 agree.py wikinews press usgov (from this folder)
+       python3 agree.py --set dev wikinews3a wikinews3b wikinews3c   (../dev/<src>/quotes.jsonl
+       against dev/<src>_passb.tsv; likewise --set blind2)"""
 import json, csv, sys, re
 def head(n):
     w=[x for x in re.split(r"[^\w'’.-]+", n.lower()) if x]
@@ -14,9 +16,14 @@ def same(a,b):
     ha,hb=head(a),head(b)
     return ha==hb or ha in b1.split() or hb in a1.split()
 tot=agree=kagree=0; dis=[]
-for src in sys.argv[1:]:
-    A=[json.loads(l) for l in open(f"../sources/{src}/quotes.jsonl") if l.strip()]
-    B=list(csv.DictReader(open(f"{src}_passb.tsv"),delimiter='\t'))
+args=sys.argv[1:]
+first, second = "../sources", "."
+if args[:1]==["--set"]:
+    first, second = f"../{args[1]}", args[1]
+    args=args[2:]
+for src in args:
+    A=[json.loads(l) for l in open(f"{first}/{src}/quotes.jsonl") if l.strip()]
+    B=list(csv.DictReader(open(f"{second}/{src}_passb.tsv"),delimiter='\t'))
     assert len(A)==len(B), (src,len(A),len(B))
     for a,b in zip(A,B):
         assert f"{a['doc_id']}-{a['n']}"==b['item']
