@@ -855,18 +855,7 @@ impl Finder<'_> {
         if from == 0 || from == s + 1 || gap(self.text, toks, from - 1).trim() != "," {
             return None;
         }
-        // The name opens its clause ("After meeting Ann Halvorson, the spokesman said": the
-        // name is an object, and the role the next clause's subject).
-        let opens_clause = |e: &Entity| {
-            let first = toks.iter().position(|t| t.start >= e.mention.start);
-            first.is_some_and(|i| {
-                i == 0
-                    || gap(self.text, toks, i - 1).contains([',', ';', ':'])
-                    || matches!(toks[i - 1].lower.as_str(), "and" | "but")
-            })
-        };
-        self.entity_ending_at(toks, from - 1)
-            .filter(|e| e.kind == ActorKind::Person && opens_clause(e))
+        self.person_opening_clause(toks, from - 1)
     }
 
     /// "Omar Haddad, adviser to the city council on housing said": [`Self::name_before_unclosed_role`]
@@ -897,16 +886,21 @@ impl Finder<'_> {
                 self.lex.titles.contains(&toks[t].lower)
                     && PREPOSITIONS.contains(&toks[t + 1].lower.as_str())
             })?;
-        let opens_clause = |e: &Entity| {
-            let first = toks.iter().position(|t| t.start >= e.mention.start);
-            first.is_some_and(|i| {
-                i == 0
-                    || gap(self.text, toks, i - 1).contains([',', ';', ':'])
-                    || matches!(toks[i - 1].lower.as_str(), "and" | "but")
-            })
-        };
-        self.entity_ending_at(toks, from - 1)
-            .filter(|e| e.kind == ActorKind::Person && opens_clause(e))
+        self.person_opening_clause(toks, from - 1)
+    }
+
+    /// The person whose name ends at token `j` and opens its clause (first in the sentence, or
+    /// after a comma, semicolon, colon, "and" or "but"): "After meeting Ann Halvorson, the
+    /// spokesman said" names an object, and the role is the next clause's subject.
+    fn person_opening_clause(&self, toks: &[Token], j: usize) -> Option<Entity> {
+        let e = self
+            .entity_ending_at(toks, j)
+            .filter(|e| e.kind == ActorKind::Person)?;
+        let first = toks.iter().position(|t| t.start >= e.mention.start)?;
+        (first == 0
+            || gap(self.text, toks, first - 1).contains([',', ';', ':'])
+            || matches!(toks[first - 1].lower.as_str(), "and" | "but"))
+        .then_some(e)
     }
 
     /// For a name `n` ending at token `s` that stands between commas after "PERSON of the …

@@ -411,8 +411,9 @@ impl NativeBert {
     /// From BERT weights named as in `transformers` (`embeddings.…`, `encoder.layer.N.…`, with or
     /// without a `bert.` prefix).
     ///
-    /// `calibration` is read only for int8, to find the input channels far above the rest that
-    /// stay f32 (see `quantise`); without it none does.
+    /// `calibration` is read only for int8, to group each layer's input channels by size (see
+    /// `quantise`); without it every layer has one group and the FFN down projection stays bf16
+    /// (or f32).
     pub fn new(
         weights: &HashMap<String, Tensor>,
         dims: Dims,
