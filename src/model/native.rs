@@ -1222,6 +1222,57 @@ pub mod kernels {
             gelu_generic(&mut x[n..]);
         }
     }
+    /// Transposes the 16 × 16 matrix whose rows are `t` in registers (lane `c` of `t[r]`
+    /// becomes lane `r` of `t[c]`): pairs of rows interleaved, then pairs of pairs, then 128-bit
+    /// quarters twice.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn transpose16(t: &mut [std::arch::x86_64::__m512; 16]) {
+        use std::arch::x86_64::*;
+        let mut a = [_mm512_setzero_ps(); 16];
+        for i in 0..8 {
+            a[2 * i] = _mm512_unpacklo_ps(t[2 * i], t[2 * i + 1]);
+            a[2 * i + 1] = _mm512_unpackhi_ps(t[2 * i], t[2 * i + 1]);
+        }
+        let mut b = [_mm512_setzero_ps(); 16];
+        for i in 0..4 {
+            let (x0, x1, y0, y1) = (a[4 * i], a[4 * i + 1], a[4 * i + 2], a[4 * i + 3]);
+            b[4 * i] = _mm512_shuffle_ps::<0x44>(x0, y0);
+            b[4 * i + 1] = _mm512_shuffle_ps::<0xEE>(x0, y0);
+            b[4 * i + 2] = _mm512_shuffle_ps::<0x44>(x1, y1);
+            b[4 * i + 3] = _mm512_shuffle_ps::<0xEE>(x1, y1);
+        }
+        // b[4i + k] holds, in each 128-bit quarter q, column 4q + k of rows 4i..4i + 4.
+        let mut c = [_mm512_setzero_ps(); 16];
+        for i in 0..2 {
+            for k in 0..4 {
+                let (x, y) = (b[8 * i + k], b[8 * i + 4 + k]);
+                c[8 * i + k] = _mm512_shuffle_f32x4::<0x88>(x, y);
+                c[8 * i + 4 + k] = _mm512_shuffle_f32x4::<0xDD>(x, y);
+            }
+        }
+        for k in 0..8 {
+            t[k] = _mm512_shuffle_f32x4::<0x88>(c[k], c[8 + k]);
+            t[8 + k] = _mm512_shuffle_f32x4::<0xDD>(c[k], c[8 + k]);
+        }
+    }
+
+    /// [`transpose16`] for the tests.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F.
+    #[cfg(all(test, target_arch = "x86_64"))]
+    pub(super) unsafe fn transpose16_for_tests(t: &mut [std::arch::x86_64::__m512; 16]) {
+        // SAFETY: the caller's contract.
+        unsafe { transpose16(t) }
+    }
+
     /// Whether [`attention_head`] runs here (AVX-512; elsewhere the caller multiplies through
     /// `gemm` and [`softmax_rows`]).
     pub fn attention_head_available() -> bool {
@@ -1307,40 +1358,34 @@ pub mod kernels {
             let rows = (l - i0).min(16);
             // Q of these rows, transposed (lane r of vector d: row i0 + r, column d), scaled;
             // lanes past the sequence are zero and never written back.
-            let mask: __mmask16 = if rows == 16 {
-                0xffff
-            } else {
-                (1u16 << rows) - 1
-            };
-            let lane_rows = _mm512_mullo_epi32(
-                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                _mm512_set1_epi32(rs as i32),
-            );
-            let lane_ctx = _mm512_mullo_epi32(
-                _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                _mm512_set1_epi32(cs as i32),
-            );
-            for d in 0..hd {
-                // SAFETY: the lanes `mask` selects read element (i0 + r, d), r < rows, of the
-                // head's Q, inside `qkv` (the caller's contract); the store is vector d of `qt`.
-                unsafe {
-                    let g = _mm512_mask_i32gather_ps::<4>(
-                        _mm512_setzero_ps(),
-                        mask,
-                        lane_rows,
-                        base.add(q + i0 * rs + d),
-                    );
-                    _mm512_storeu_ps(
-                        qt.as_mut_ptr().add(16 * d),
-                        _mm512_mul_ps(g, _mm512_set1_ps(scale)),
-                    );
+            // In tiles of 16 columns: the rows loaded as vectors (the columns past hd masked
+            // off, the rows past the sequence zero), transposed in registers.
+            for c0 in (0..hd).step_by(16) {
+                let w = (hd - c0).min(16);
+                let cols: __mmask16 = if w == 16 { 0xffff } else { (1u16 << w) - 1 };
+                let mut t = [_mm512_setzero_ps(); 16];
+                for (r, v) in t.iter_mut().enumerate().take(rows) {
+                    // SAFETY: row i0 + r < l, columns c0..c0 + w ≤ hd of the head's Q, inside
+                    // `qkv` (the caller's contract); masked-off lanes are not read.
+                    *v = unsafe { _mm512_maskz_loadu_ps(cols, base.add(q + (i0 + r) * rs + c0)) };
+                }
+                // SAFETY: AVX-512F (this function's contract).
+                unsafe { transpose16(&mut t) };
+                for (c, v) in t.iter().enumerate().take(w) {
+                    // SAFETY: vector c0 + c < hd of `qt`, which holds hd vectors of 16.
+                    unsafe {
+                        _mm512_storeu_ps(
+                            qt.as_mut_ptr().add(16 * (c0 + c)),
+                            _mm512_mul_ps(*v, _mm512_set1_ps(scale)),
+                        )
+                    };
                 }
             }
             // SAFETY: AVX-512F (this function's contract); `qt` holds hd vectors of 16 and `st`
             // l vectors of 16 (the 16-lane loads and stores at 16·d and 16·j); the key and
             // value reads are elements (j, d) with j < l, d < hd of rows inside `qkv`; the
-            // scatters write, in the lanes `mask` selects, element (i0 + r, d) of `ctx`, r <
-            // rows, d < hd, inside `ctx` (the caller's contract).
+            // masked stores write columns c0..c0 + w ≤ hd of rows i0 + r < l of `ctx`, inside
+            // it (the caller's contract).
             unsafe {
                 let qp = qt.as_ptr();
                 let sp = st.as_mut_ptr();
@@ -1381,9 +1426,9 @@ pub mod kernels {
                     _mm512_storeu_ps(sp.add(16 * j), e);
                 }
                 let inv = _mm512_div_ps(_mm512_set1_ps(1.0), sum);
-                // ctx = P · V, eight columns at a time (then one at a time), each column
-                // scattered to the rows of `ctx`.
-                let cq = ctx.as_mut_ptr().add(i0 * cs);
+                // ctx = P · V, eight columns at a time (then one at a time), into `qt` (Q is no
+                // longer needed), then transposed back to rows in tiles of 16 columns.
+                let ct = qt.as_mut_ptr();
                 let mut d = 0;
                 while d + 8 <= hd {
                     let mut acc = [_mm512_setzero_ps(); 8];
@@ -1395,12 +1440,7 @@ pub mod kernels {
                         }
                     }
                     for (t, a) in acc.iter().enumerate() {
-                        _mm512_mask_i32scatter_ps::<4>(
-                            cq.add(d + t),
-                            mask,
-                            lane_ctx,
-                            _mm512_mul_ps(*a, inv),
-                        );
+                        _mm512_storeu_ps(ct.add(16 * (d + t)), _mm512_mul_ps(*a, inv));
                     }
                     d += 8;
                 }
@@ -1410,13 +1450,20 @@ pub mod kernels {
                         let vv = _mm512_set1_ps(*base.add(v + j * rs + d));
                         a = _mm512_fmadd_ps(_mm512_loadu_ps(sp.add(16 * j)), vv, a);
                     }
-                    _mm512_mask_i32scatter_ps::<4>(
-                        cq.add(d),
-                        mask,
-                        lane_ctx,
-                        _mm512_mul_ps(a, inv),
-                    );
+                    _mm512_storeu_ps(ct.add(16 * d), _mm512_mul_ps(a, inv));
                     d += 1;
+                }
+                for c0 in (0..hd).step_by(16) {
+                    let w = (hd - c0).min(16);
+                    let cols: __mmask16 = if w == 16 { 0xffff } else { (1u16 << w) - 1 };
+                    let mut t = [_mm512_setzero_ps(); 16];
+                    for (c, v) in t.iter_mut().enumerate().take(w) {
+                        *v = _mm512_loadu_ps(ct.add(16 * (c0 + c)));
+                    }
+                    transpose16(&mut t);
+                    for (r, v) in t.iter().enumerate().take(rows) {
+                        _mm512_mask_storeu_ps(ctx.as_mut_ptr().add((i0 + r) * cs + c0), cols, *v);
+                    }
                 }
             }
         }
@@ -1744,6 +1791,34 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn sixteen_by_sixteen_transpose() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            crate::model::report_skipped("AVX-512 transpose: no AVX-512F on this CPU");
+            return;
+        }
+        let m: Vec<f32> = (0..256).map(|i| i as f32).collect();
+        let mut out = vec![0f32; 256];
+        // SAFETY: AVX-512F was detected; 16 loads and stores of 16 lanes inside 256 floats.
+        unsafe {
+            use std::arch::x86_64::*;
+            let mut t = [_mm512_setzero_ps(); 16];
+            for (r, v) in t.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(m.as_ptr().add(16 * r));
+            }
+            kernels::transpose16_for_tests(&mut t);
+            for (r, v) in t.iter().enumerate() {
+                _mm512_storeu_ps(out.as_mut_ptr().add(16 * r), *v);
+            }
+        }
+        for r in 0..16 {
+            for c in 0..16 {
+                assert_eq!(out[16 * r + c], m[16 * c + r], "({r}, {c})");
             }
         }
     }
