@@ -678,7 +678,12 @@ impl NativeBert {
         let mut tmp = vec![0f32; total * h];
         let mut inter = vec![0f32; total * d.intermediate];
         let longest = lens.iter().copied().max().unwrap_or(0);
-        let mut scores = vec![0f32; longest * longest.div_ceil(16) * 16];
+        // (only the `gemm` path of the attention uses score rows)
+        let mut scores = if kernels::attention_head_available() {
+            Vec::new()
+        } else {
+            vec![0f32; longest * longest.div_ceil(16) * 16]
+        };
         for (i, layer) in self.layers.iter().enumerate() {
             observe(i, Site::Qkv, &x);
             layer.qkv.forward(&x, total, None, false, &mut qkv, threads);
@@ -1317,11 +1322,6 @@ pub mod kernels {
         assert!(ctx.len() >= (l - 1) * cs + hd);
         buf.clear();
         buf.resize(16 * (hd + l), 0.0);
-        // (the gathers and scatters take 32-bit offsets of up to 15 rows)
-        assert!(
-            16 * rs.max(cs) <= i32::MAX as usize,
-            "rows too long for 32-bit offsets"
-        );
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F was detected (asserted above); the asserts bound every row this reads
         // and writes; `buf` holds 16·(hd + l) floats.
@@ -1336,7 +1336,7 @@ pub mod kernels {
     ///
     /// The CPU has AVX-512F; rows `0..l` at offsets `q`, `k`, `v` (stride `rs`, `hd` columns)
     /// are inside `qkv`, rows `0..l` of `ctx` (stride `cs`, `hd` columns) inside `ctx`, and
-    /// `buf` holds `16·(hd + l)` floats; `16·rs` and `16·cs` fit in an `i32`.
+    /// `buf` holds `16·(hd + l)` floats.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     #[allow(clippy::too_many_arguments)]
@@ -1356,10 +1356,9 @@ pub mod kernels {
         let base = qkv.as_ptr();
         for i0 in (0..l).step_by(16) {
             let rows = (l - i0).min(16);
-            // Q of these rows, transposed (lane r of vector d: row i0 + r, column d), scaled;
-            // lanes past the sequence are zero and never written back.
-            // In tiles of 16 columns: the rows loaded as vectors (the columns past hd masked
-            // off, the rows past the sequence zero), transposed in registers.
+            // Q of these rows, transposed (lane r of vector d: row i0 + r, column d), scaled, in
+            // tiles of 16 columns: the rows loaded as vectors (the columns past hd masked off,
+            // the rows past the sequence zero and never written back), transposed in registers.
             for c0 in (0..hd).step_by(16) {
                 let w = (hd - c0).min(16);
                 let cols: __mmask16 = if w == 16 { 0xffff } else { (1u16 << w) - 1 };
