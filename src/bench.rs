@@ -148,7 +148,8 @@ pub struct CellResult {
     /// Peak resident memory of the process (model included), MB.
     pub peak_rss_mb: Option<f64>,
     /// The instructions the cell ran on here ([`crate::model::instruction_path`]): "products:
-    /// AMX tiles (tdpbf16ps); element-wise: AVX-512 (F, VL) with AVX2+FMA".
+    /// AMX tiles (tdpbf16ps); attention: AVX-512 kernel, 16 query rows a lane; element-wise:
+    /// AVX-512 (F, VL) with AVX2+FMA".
     pub instructions: String,
 }
 

@@ -697,6 +697,15 @@ fn bench_reports_each_cell_with_its_counts() {
         instructions(1)
     );
     assert!(instructions(1).contains("element-wise: "));
+    // The native attention: its own AVX-512 kernel where the CPU has AVX-512, else gemm.
+    let attention = if standpoint::model::native::kernels::attention_head_available() {
+        "attention: AVX-512 kernel"
+    } else {
+        "attention: gemm crate"
+    };
+    for i in 0..3 {
+        assert!(instructions(i).contains(attention), "{}", instructions(i));
+    }
     // int8: the fastest integer kernel this CPU has.
     let int8_path = if standpoint::model::int8::vnni() {
         "AVX512-VNNI"

@@ -319,9 +319,15 @@ pub fn softmax(xs: &[f32]) -> Vec<f32> {
 }
 
 /// The instructions a backend and precision run on this machine, as `bench` reports them per
-/// cell: the matrix products' path and the element-wise kernels' (GELU, softmax, LayerNorm).
+/// cell: the matrix products' path, the attention's (native) and the element-wise kernels'
+/// (GELU, softmax, LayerNorm).
 pub fn instruction_path(backend: &str, precision: &str) -> String {
     let elementwise = native::kernels::level_name();
+    let attention = if native::kernels::attention_head_available() {
+        "AVX-512 kernel, 16 query rows a lane"
+    } else {
+        "gemm crate and the element-wise softmax"
+    };
     #[cfg(target_arch = "x86_64")]
     let gemm_f32 = if std::is_x86_feature_detected!("avx512f") {
         "gemm crate, AVX-512 kernels (x86-v4)"
@@ -341,13 +347,15 @@ pub fn instruction_path(backend: &str, precision: &str) -> String {
             } else {
                 "portable: bf16 weights widened to f32, no bf16 instructions"
             };
-            format!("products: {products}; element-wise: {elementwise}")
+            format!("products: {products}; attention: {attention}; element-wise: {elementwise}")
         }
         ("native", "int8") => {
             let products = int8::path_name();
-            format!("products: {products}; element-wise: {elementwise}")
+            format!("products: {products}; attention: {attention}; element-wise: {elementwise}")
         }
-        ("native", _) => format!("products: {gemm_f32}; element-wise: {elementwise}"),
+        ("native", _) => {
+            format!("products: {gemm_f32}; attention: {attention}; element-wise: {elementwise}")
+        }
         ("candle", _) => "candle's CPU backend (products through the gemm crate)".to_string(),
         (other, _) => format!("{other}: not described"),
     }
