@@ -606,7 +606,8 @@ impl NativeBert {
             Precision::Int8 => 128,
         };
         let budget = per_thread * threads.max(1);
-        let mut out = Vec::new();
+        let total: usize = seqs.iter().map(|s| s.ids.len()).sum();
+        let mut out = Vec::with_capacity(total * self.dims.hidden);
         let mut from = 0;
         while from < seqs.len() {
             let mut to = from + 1;
@@ -1320,13 +1321,25 @@ pub mod kernels {
         let last = (l - 1) * rs + hd;
         assert!(q + last <= qkv.len() && k + last <= qkv.len() && v + last <= qkv.len());
         assert!(ctx.len() >= (l - 1) * cs + hd);
-        buf.clear();
-        buf.resize(16 * (hd + l), 0.0);
+        // (every element the kernel reads it writes first, so the scratch is not cleared)
+        if buf.len() < 16 * (hd + l) {
+            buf.resize(16 * (hd + l), 0.0);
+        }
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F was detected (asserted above); the asserts bound every row this reads
         // and writes; `buf` holds 16·(hd + l) floats.
         unsafe {
-            attention_head_avx512(qkv, (q, k, v), rs, l, hd, scale, ctx, cs, buf)
+            attention_head_avx512(
+                qkv,
+                (q, k, v),
+                rs,
+                l,
+                hd,
+                scale,
+                ctx,
+                cs,
+                &mut buf[..16 * (hd + l)],
+            )
         }
     }
 
