@@ -682,11 +682,12 @@ impl Finder<'_> {
             let on = word(end.checked_sub(2)?)?;
             (days.contains(&d) && on == "on").then_some(2)
         };
-        if ALONE.contains(&last) {
-            return Some(1);
-        }
         if let Some(w) = day_phrase(j) {
             return Some(w);
+        }
+        // ("Priebus later Thursday told Fox News")
+        if ALONE.contains(&last) || days.contains(&last) {
+            return Some(1);
         }
         if PARTS.contains(&last) {
             if let Some(w) = day_phrase(j - 1) {
@@ -965,6 +966,8 @@ impl Finder<'_> {
                 self.lex.titles.contains(&t.lower)
                     || self.lex.demonyms.contains(&t.lower)
                     || self.lex.organisation_words.contains(&t.lower)
+                    // ("the DLA director", "the NATO chief")
+                    || Self::is_acronym(t)
                     || (t.text.starts_with(|c: char| c.is_ascii_digit())
                         && ["st", "nd", "rd", "th"]
                             .iter()
@@ -1022,6 +1025,22 @@ impl Finder<'_> {
             "commander",
             "brigadier",
         ];
+        const ROLE_MODIFIERS: [&str; 14] = [
+            "newly",
+            "recently",
+            "appointed",
+            "elected",
+            "named",
+            "former",
+            "retired",
+            "outgoing",
+            "incoming",
+            "new",
+            "acting",
+            "interim",
+            "current",
+            "longtime",
+        ];
         let mut roles: Vec<String> = Vec::new();
         let Some(i) = toks.iter().position(|t| t.start >= name_start) else {
             return roles;
@@ -1067,10 +1086,13 @@ impl Finder<'_> {
         if end < toks.len() && gap(self.text, toks, end - 1).trim() == "," {
             let mut k = end;
             while k < toks.len()
-                && k < end + 4
+                && k < end + 5
                 && (matches!(toks[k].lower.as_str(), "the" | "a" | "an")
                     || self.lex.demonyms.contains(&toks[k].lower)
-                    || self.lex.organisation_words.contains(&toks[k].lower))
+                    || self.lex.organisation_words.contains(&toks[k].lower)
+                    // ("the newly appointed commandant", "the 37th commandant")
+                    || ROLE_MODIFIERS.contains(&toks[k].lower.as_str())
+                    || toks[k].text.starts_with(|c: char| c.is_ascii_digit()))
             {
                 k += 1;
             }
@@ -2074,7 +2096,15 @@ pub fn attribute_document(
                 return None;
             }
             (0..toks.len()).find_map(|i| {
-                let at_clause_start = i == 0 || gap(text, toks, i - 1).contains(',');
+                // (a clause opens the sentence, follows a comma, or is led in by a
+                // complementiser: "… implies that Minister Ivan Lewis misled …, when he said")
+                let at_clause_start = i == 0
+                    || gap(text, toks, i - 1).contains(',')
+                    || (!toks[i - 1].quoted
+                        && matches!(
+                            toks[i - 1].lower.as_str(),
+                            "that" | "when" | "while" | "after" | "because" | "although" | "though"
+                        ));
                 if !at_clause_start || toks[i].quoted {
                     return None;
                 }
@@ -2097,6 +2127,9 @@ pub fn attribute_document(
     // Sentences that are only the attribution clause of the quotation before them ("“Is it
     // over?” ¶ Trump asked."): they introduce no later quotation.
     let mut clause_of_quote = vec![false; seg.sentences.len()];
+    // Quotations whose speaker the clause right after the closing mark names ("“…?” asked
+    // Dunn, now a partner at …"): quoted speech, not words in scare quotes.
+    let mut by_clause_after = vec![false; seg.quotes.len()];
     for (qi, q) in seg.quotes.iter().enumerate() {
         // After the closing mark, to the end of that sentence.
         let mut after: Option<Found> = None;
@@ -2175,6 +2208,7 @@ pub fn attribute_document(
         }
         if strong(&after) {
             quote_found[qi] = after;
+            by_clause_after[qi] = true;
             continue;
         }
         // The frame before the opening mark, in its sentence.
@@ -2361,11 +2395,26 @@ pub fn attribute_document(
                         .iter()
                         .find(|s| s.span.contains(pquote.open))
                         .is_some_and(|s| text[s.span.start..pquote.open].trim().is_empty());
-                    opens || closes_sentence(pquote)
+                    opens || closes_sentence(pquote) || by_clause_after[pq]
                 });
                 // (and not one that the author's sentence goes on from: "“American Skin” was
-                // written by …")
-                let before = before.filter(|_| q.close.is_none() || closes_sentence(q));
+                // written by …"; unless the quotation is itself a clause in lower case, not a
+                // title: "“They know what they are doing” and are able to …")
+                let clause = |quote: &crate::segment::Quote| {
+                    let words: Vec<&str> = quote
+                        .content
+                        .slice(text)
+                        .split_whitespace()
+                        .skip(1)
+                        .collect();
+                    let lower = words
+                        .iter()
+                        .filter(|w| w.starts_with(|c: char| c.is_lowercase()))
+                        .count();
+                    words.len() >= 3 && lower * 3 > words.len() * 2
+                };
+                let before =
+                    before.filter(|_| q.close.is_none() || closes_sentence(q) || clause(q));
                 if let Some(pq) = before.filter(|&pq| pq < qi) {
                     match &quote_found[pq] {
                         Some(Found::Named(e, _)) => {
@@ -3573,5 +3622,61 @@ mod tests {
                  Bas in Kyiv. Volodymyr Zelenskyy thanked Germany for its support. The President \
                  stressed that Ukraine expects more.";
         assert_eq!(who(t)[2], some("Volodymyr Zelenskyy", Attribution::Pronoun));
+    }
+
+    #[test]
+    fn roles_in_an_apposition_with_modifiers_and_roles_with_acronyms() {
+        // (regressions from the attribution dev set: issue 15)
+        let t = "Marines came to hear Gen. Robert Neller, the newly appointed commandant, speak. \
+                 “You do!” barked the 37th commandant of the United States Marine Corps. \
+                 “I want to hear your thoughts.”";
+        let w = who(t);
+        assert_eq!(w[1], some("Robert Neller", Attribution::DirectQuote));
+        assert_eq!(w[2], some("Robert Neller", Attribution::DirectQuote));
+        let t = "Army Lt. Gen. Darrell Williams, the director of the Defense Logistics Agency, \
+                 delivered remarks. The DLA director spoke of Stevenson’s “legendary” work ethic.";
+        assert_eq!(who(t)[1].0.as_deref(), Some("Darrell Williams"));
+    }
+
+    #[test]
+    fn a_quoted_clause_that_its_sentence_goes_on_from_continues_the_speaker() {
+        let t = "Defense Secretary Donald H. Rumsfeld said he finds inspiration. “The reassuring \
+                 thing is that when you talk to the troops, they get it,” he said. “They know what \
+                 they are doing” and are able to rise above political debate.";
+        assert_eq!(
+            who(t)[2],
+            some("Donald H. Rumsfeld", Attribution::DirectQuote)
+        );
+        // A title in quotation marks that the author's sentence goes on from is no speech.
+        let t = "“We will win,” said Anna Kowalski. “American Skin” was written in 1999.";
+        assert_eq!(who(t)[1], (None, Attribution::None));
+    }
+
+    #[test]
+    fn a_quotation_after_one_whose_speaker_follows_it_goes_on() {
+        let t = "If Russia is attempting to destabilize her candidacy — as many believe — “why \
+                 wouldn’t you want to raise the potential?” asked Dunn, now a partner at a firm. \
+                 “I think it’s only prudent.”";
+        let w = who(t);
+        assert_eq!(w[0], some("Dunn", Attribution::DirectQuote));
+        assert_eq!(w[1], some("Dunn", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn he_after_a_complementiser_is_the_person_of_that_clause() {
+        let t = "In February, Miliband denied it. The release implies that Foreign Office \
+                 Minister Ivan Lewis misled the programme when, in August last year, he stated \
+                 that, \"we never condone torture.\"";
+        assert_eq!(who(t)[1], some("Ivan Lewis", Attribution::DirectQuote));
+    }
+
+    #[test]
+    fn a_weekday_alone_between_the_speaker_and_the_cue() {
+        let t = "Reince Priebus met Paul Ryan. Priebus later Thursday told Fox News: “Both men \
+                 are meeting next week.”";
+        assert_eq!(who(t)[1].0.as_deref(), Some("Priebus"));
+        let t = "U.S. Democratic presidential candidate Hillary Clinton on Tuesday said that the \
+                 violence is genocide.";
+        assert_eq!(who(t)[0], some("Hillary Clinton", Attribution::Indirect));
     }
 }
