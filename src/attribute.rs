@@ -1648,6 +1648,17 @@ impl Finder<'_> {
         if toks[end].possessive {
             return None;
         }
+        // A name that only modifies what follows it is no subject: the run goes on with titles
+        // and no name after them ("former U.S. undersecretary of state … Wendy R. Sherman"), or
+        // the next word is a possessive ("The U.S. military's intelligence chief").
+        let modifies = j > end
+            || (end + 1 < toks.len()
+                && self.adjacent(toks, end)
+                && toks[end + 1].possessive
+                && !toks[end + 1].is_cap());
+        if modifies {
+            return None;
+        }
         // Lower-case roles in the run: the name is what follows the last of them.
         let start = (i..end)
             .rev()
@@ -2250,7 +2261,28 @@ pub fn attribute_document(
             })
         };
         if !toks.is_empty() {
+            // The last of several coordinated clauses holds the quotation ("NATO has insisted
+            // …, and the United Nations said the death marked a “watershed moment”"): its
+            // speaker, when it names one, before the frame's first.
+            let last_clause = (1..toks.len())
+                .rev()
+                .find(|&c| {
+                    let g = gap(text, &toks, c - 1);
+                    g.contains(';')
+                        || (g.contains(',')
+                            && matches!(
+                                toks[c].lower.as_str(),
+                                "and" | "but" | "while" | "whereas"
+                            ))
+                })
+                .filter(|&c| c + 1 < toks.len());
             found = lead_cue(&toks)
+                .or_else(|| {
+                    last_clause.and_then(|c| match f.find(&toks[c..], toks[c].start) {
+                        Some(Found::Named(e, a)) => Some(Found::Named(e, a)),
+                        _ => None,
+                    })
+                })
                 .or_else(|| f.find(&toks, frame.start))
                 .or_else(|| {
                     // "… Sergei Lavrov: “"
@@ -3678,5 +3710,21 @@ mod tests {
         let t = "U.S. Democratic presidential candidate Hillary Clinton on Tuesday said that the \
                  violence is genocide.";
         assert_eq!(who(t)[0], some("Hillary Clinton", Attribution::Indirect));
+    }
+
+    #[test]
+    fn the_last_coordinated_clause_holds_the_quotation() {
+        let t = "NATO has insisted it will continue fighting against militants, and the United \
+                 Nations said the death of bin Laden marked a \"watershed moment in our common \
+                 global fight against terrorism.\"";
+        assert_eq!(who(t), [some("United Nations", Attribution::DirectQuote)]);
+    }
+
+    #[test]
+    fn a_country_that_modifies_a_role_is_no_speaker() {
+        let t = "Senior counselor at the Albright Stonebridge Group and former U.S. \
+                 undersecretary of state for political affairs Wendy R. Sherman wrote in USA \
+                 Today, \"For me, the agenda is clear.\"";
+        assert_ne!(who(t)[0].0.as_deref(), Some("United States"));
     }
 }
