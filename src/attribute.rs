@@ -2268,8 +2268,10 @@ pub fn attribute_document(
                 .rev()
                 .find(|&c| {
                     let g = gap(text, &toks, c - 1);
+                    // (after a comma, or after an earlier quotation: "Ted Cruz accuses Obama of
+                    // “leading from behind” and Donald Trump says he's “losing …”")
                     g.contains(';')
-                        || (g.contains(',')
+                        || ((g.contains(',') || g.contains(['”', '"']))
                             && matches!(
                                 toks[c].lower.as_str(),
                                 "and" | "but" | "while" | "whereas"
@@ -2289,7 +2291,10 @@ pub fn attribute_document(
                     let last = toks.len() - 1;
                     let tail = &text[toks[last].end..q.open];
                     if tail.trim() == ":" {
+                        // (not the object of a preposition: "… delivered a blunt message to
+                        // Trump: “…”")
                         f.entity_ending_at(&toks, last)
+                            .filter(|e| !f.after_preposition(&toks, e))
                             .map(|e| Found::Named(e, Attribution::DirectQuote))
                     } else {
                         None
@@ -3726,5 +3731,12 @@ mod tests {
                  undersecretary of state for political affairs Wendy R. Sherman wrote in USA \
                  Today, \"For me, the agenda is clear.\"";
         assert_ne!(who(t)[0].0.as_deref(), Some("United States"));
+    }
+
+    #[test]
+    fn the_object_of_a_preposition_before_a_colon_is_no_speaker() {
+        let t = "Senate Majority Leader Mitch McConnell, R-Ky., delivered a blunt message to \
+                 Trump: \"It's time to quit attacking various people.\"";
+        assert_ne!(who(t)[0].0.as_deref(), Some("Trump"));
     }
 }
