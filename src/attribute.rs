@@ -1229,9 +1229,13 @@ impl Finder<'_> {
             .take_while(|t| !t.quoted && self.lex.titles.contains(&t.lower))
             .count();
         let title_of = titles > 0 && toks.get(k + titles).is_some_and(|n| n.lower == "of");
+        // ("Larry David, playing the 74-year-old Sanders on …, explained:", "Bill Eastland,
+        // wearing a cowboy hat, said": a participle)
+        let participle = !t.is_cap() && t.lower.len() > 4 && t.lower.ends_with("ing");
         !t.quoted
             && (OPENERS.contains(&t.lower.as_str())
                 || t.text.chars().all(|c| c.is_ascii_digit())
+                || participle
                 || title_of
                 || (!t.is_cap() && self.lex.titles.contains(&t.lower)))
     }
@@ -3738,5 +3742,12 @@ mod tests {
         let t = "Senate Majority Leader Mitch McConnell, R-Ky., delivered a blunt message to \
                  Trump: \"It's time to quit attacking various people.\"";
         assert_ne!(who(t)[0].0.as_deref(), Some("Trump"));
+    }
+
+    #[test]
+    fn an_apposition_that_opens_with_a_participle_describes_the_name_before_it() {
+        let t = "Larry David, playing the 74-year-old Sanders on NBC's Saturday Night Live, \
+                 explained: \"The young people love me.\"";
+        assert_eq!(who(t), [some("Larry David", Attribution::DirectQuote)]);
     }
 }
