@@ -741,6 +741,18 @@ impl Finder<'_> {
             if let Some((span, _)) = self.role_ending_before(toks, s + 1) {
                 return Some(Found::Pronoun(span, Attribution::Indirect));
             }
+            if let Some(from) = (s.saturating_sub(2)..s).find(|&from| {
+                (from..s).all(|c| self.adjacent(toks, c))
+                    && self.org_head(toks, from, s + 1).is_some()
+            }) {
+                return Some(Found::Pronoun(
+                    Span {
+                        start: toks[from].start,
+                        end: toks[s].end,
+                    },
+                    Attribution::Indirect,
+                ));
+            }
             if self.pronoun_at(toks, s) {
                 return Some(Found::Pronoun(
                     Span {
@@ -988,6 +1000,21 @@ impl Finder<'_> {
             return Some("president".into());
         }
         Some(head)
+    }
+
+    /// An organisation named by its kind ("the airline", "the centre", "the armed forces",
+    /// "the national broadcaster"): "the", at most one lower-case word, and an organisation word
+    /// as the head. Returns the head.
+    fn org_head(&self, toks: &[Token], from: usize, end: usize) -> Option<String> {
+        if end < from + 2 || end > from + 3 || toks[from].lower != "the" {
+            return None;
+        }
+        let words = &toks[from + 1..end];
+        let head = words.last()?;
+        let plain = words
+            .iter()
+            .all(|t| !t.quoted && !t.possessive && !t.is_cap() && !Self::is_acronym(t));
+        (plain && self.lex.organisation_words.contains(&head.lower)).then(|| head.lower.clone())
     }
 
     /// The role phrase that ends right before token `k` ("The Head of State thanked", "the
@@ -1394,8 +1421,9 @@ impl Finder<'_> {
                 return Some(Found::Named(e, Attribution::DirectQuote));
             }
         }
-        // "said the President", "the Head of State said": the person who holds that role.
-        if self.role_head(toks, from, end).is_some() {
+        // "said the President", "the Head of State said": the person who holds that role; "the
+        // centre added": the organisation of that kind named before.
+        if self.role_head(toks, from, end).is_some() || self.org_head(toks, from, end).is_some() {
             return Some(Found::Pronoun(
                 Span {
                     start: toks[from].start,
@@ -2506,9 +2534,14 @@ pub fn attribute_document(
     // Everyone named as a person, with the role the text gives them ("President Volodymyr
     // Zelenskyy"): for "the President said".
     let mut role_people: Vec<(usize, String, String)> = Vec::new();
+    // Every organisation named, in order (for "the centre added").
+    let mut organisations: Vec<(usize, String)> = Vec::new();
     let mut full_names: Vec<FullName> = Vec::new();
     for (toks, runs) in sent_toks.iter().zip(&f.runs) {
         for (i, e) in runs.iter().cloned() {
+            if e.kind == ActorKind::Organisation {
+                organisations.push((e.mention.start, e.name.clone()));
+            }
             // (a full name, not a word of an organisation: "Joint Chiefs of Staff")
             if e.kind != ActorKind::Person || !e.name.contains(char::is_whitespace) {
                 continue;
@@ -2635,24 +2668,47 @@ pub fn attribute_document(
                     // if the text gives that person no other role ("Vladimir Putin sent a
                     // message … “…,” the President stressed.").
                     let toks = tokenize(text, span, &quote_spans, false);
-                    f.role_head(&toks, 0, toks.len())
-                        .and_then(|head| {
-                            let holds = |name: &str| {
-                                role_people.iter().any(|(_, n, r)| n == name && *r == head)
-                            };
-                            recent.clone().filter(|(name, _)| holds(name)).or_else(|| {
-                                role_people
-                                    .iter()
-                                    .rev()
-                                    .find(|(at, _, role)| *at < span.start && *role == head)
-                                    .map(|(_, name, _)| (name.clone(), ActorKind::Person))
+                    // An organisation by its kind: the latest one named before whose name has
+                    // that word ("the centre" → "Pacific Tsunami Warning Center").
+                    if let Some(head) = f.org_head(&toks, 0, toks.len()) {
+                        let alt = match head.as_str() {
+                            "centre" => "center",
+                            "center" => "centre",
+                            "organisation" => "organization",
+                            "organization" => "organisation",
+                            h => h,
+                        };
+                        organisations
+                            .iter()
+                            .rev()
+                            .find(|(at, name)| {
+                                *at < span.start
+                                    && name
+                                        .to_lowercase()
+                                        .split(|c: char| !c.is_alphanumeric())
+                                        .any(|w| w == head || w == alt)
                             })
-                        })
-                        .or_else(|| {
-                            recent.clone().filter(|(name, kind)| {
-                                *kind == ActorKind::Person && !has_role(name)
+                            .map(|(_, name)| (name.clone(), ActorKind::Organisation))
+                    } else {
+                        f.role_head(&toks, 0, toks.len())
+                            .and_then(|head| {
+                                let holds = |name: &str| {
+                                    role_people.iter().any(|(_, n, r)| n == name && *r == head)
+                                };
+                                recent.clone().filter(|(name, _)| holds(name)).or_else(|| {
+                                    role_people
+                                        .iter()
+                                        .rev()
+                                        .find(|(at, _, role)| *at < span.start && *role == head)
+                                        .map(|(_, name, _)| (name.clone(), ActorKind::Person))
+                                })
                             })
-                        })
+                            .or_else(|| {
+                                recent.clone().filter(|(name, kind)| {
+                                    *kind == ActorKind::Person && !has_role(name)
+                                })
+                            })
+                    }
                 };
                 referent.map(|(name, kind)| {
                     (
@@ -3749,5 +3805,18 @@ mod tests {
         let t = "Larry David, playing the 74-year-old Sanders on NBC's Saturday Night Live, \
                  explained: \"The young people love me.\"";
         assert_eq!(who(t), [some("Larry David", Attribution::DirectQuote)]);
+    }
+
+    #[test]
+    fn an_organisation_named_by_its_kind_is_the_one_named_before() {
+        let t = "The Pacific Tsunami Warning Center issued a warning for Chile. \"Waves may \
+                 continue for several hours,\" the centre added.";
+        assert_eq!(
+            who(t)[1],
+            some("Pacific Tsunami Warning Center", Attribution::DirectQuote)
+        );
+        // Nobody of that kind named before: no speaker, not the latest person.
+        let t = "Anna Kowalski met the press. \"We are ready,\" the ministry said.";
+        assert_eq!(who(t)[1].0, None);
     }
 }
