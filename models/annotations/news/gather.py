@@ -14,7 +14,9 @@ import json, os, sys
 
 FAMILIES = ["us_exec", "us_congress", "uk", "ukraine", "misc", "kremlin", "kremlin2", "europarl", "wikipedia",
             # European Parliament sittings 1996-2011 beyond the first four (December 2026): split by sitting
-            "ep2a", "ep2b", "ep2c", "ep2d", "ep2e"]
+            "ep2a", "ep2b", "ep2c", "ep2d", "ep2e",
+            # the third European Parliament collection (December 2026): what the sittings not yet used gave
+            "ep3a", "ep3b", "ep3c"]
 EXTRA = {"extra": ["ukraine/extra_none.jsonl", "kremlin/extra_none_rows.jsonl"]}
 KEEP = ["id", "text", "context_before", "context_after", "speaker", "speaker_side", "doc_id", "url", "date",
         "site", "source_kind", "licence", "credit"]
