@@ -734,6 +734,17 @@ impl Finder<'_> {
             }
             return None;
         }
+        // "A spokesman for Gaddafi, Moussa Ibrahim, in a briefing echoed the message and said":
+        // a cue coordinated with an earlier verb by "and" (no comma before it) shares that
+        // verb's subject, the name or pronoun that opens the clause.
+        if toks[s].lower == "and" && s > 0 && !gap(self.text, toks, s - 1).contains(',') {
+            return self
+                .clause_subject(toks, toks[0].start, s)
+                .filter(|f| match f {
+                    Found::Named(e, _) => e.kind == ActorKind::Person,
+                    _ => true,
+                });
+        }
         if g.trim().is_empty() {
             if let Some(e) = self.name_before_unclosed_role(toks, s) {
                 return Some(Found::Named(e, Attribution::Indirect));
@@ -3427,6 +3438,35 @@ mod tests {
     }
 
     // Issue 15: the classes of attribution error found on news the rules never saw.
+
+    #[test]
+    fn a_cue_coordinated_with_an_earlier_verb_takes_the_clause_subject() {
+        // (the role before the apposed name and the phrase after it used to hide the subject)
+        let t = "A spokesman for the ministry, Moussa Ibrahim, in a briefing for reporters \
+                 echoed the message and said: \"The units will fight.\" \
+                 Anna Berg met the envoys and said the talks went well. \
+                 The talks with the envoys ended and officials said nothing.";
+        assert_eq!(
+            who(t),
+            [
+                some("Moussa Ibrahim", Attribution::DirectQuote),
+                some("Anna Berg", Attribution::Indirect),
+                (None, Attribution::None),
+            ]
+        );
+    }
+
+    #[test]
+    fn encouraging_labelling_and_stating_report_speech() {
+        let t = "The civil defence spokesman for the island of Oahu, John Cummings, encouraged \
+                 people to \"get off the shoreline.\" \
+                 Rita Olsen labelled the rebels as \"rats\". \
+                 The agency replied on Monday, stating, \"The planners are identifying targets.\"";
+        let got = who(t);
+        assert_eq!(got[0], some("John Cummings", Attribution::DirectQuote));
+        assert_eq!(got[1], some("Rita Olsen", Attribution::DirectQuote));
+        assert_eq!(got.len(), 3);
+    }
 
     #[test]
     fn speech_and_stance_verbs_without_a_clause_credit_their_subject() {
