@@ -573,6 +573,31 @@ impl<'a> Finder<'a> {
         let Some(first) = toks.iter().position(|t| t.start >= e.mention.start) else {
             return false;
         };
+        // "Senior counselor at the Albright Group Wendy Sherman said", "Director of the
+        // Institute of Politics Ann Marsh said": a full name right after another name that is
+        // not a title starts a noun phrase of its own; the preposition's object ended before it.
+        // The name before it must hold an organisation word ("RBC Capital Markets" is one name).
+        if e.kind == ActorKind::Person
+            && e.mention.slice(self.text).contains(char::is_whitespace)
+            && first > 0
+            && self.adjacent(toks, first - 1)
+            && self.name_like(&toks[first - 1])
+            && !toks[first - 1].possessive
+            && !self.lex.titles.contains(&toks[first - 1].lower)
+        {
+            let mut c = first;
+            while c > 0
+                && first - c < 6
+                && self.adjacent(toks, c - 1)
+                && (self.name_like(&toks[c - 1])
+                    || matches!(toks[c - 1].lower.as_str(), "of" | "for" | "on"))
+            {
+                c -= 1;
+                if self.lex.organisation_words.contains(&toks[c].lower) && toks[c].is_cap() {
+                    return false;
+                }
+            }
+        }
         let mut k = first;
         // Over an article, or titles and words of an organisation that the entity stripped
         // ("for House Speaker Paul Ryan").
@@ -3452,6 +3477,20 @@ mod tests {
                 some("Moussa Ibrahim", Attribution::DirectQuote),
                 some("Anna Berg", Attribution::Indirect),
                 (None, Attribution::None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_name_after_an_organisation_is_not_the_object_of_its_preposition() {
+        let t =
+            "Senior counselor at the Albright Group Wendy R. Sherman said the agenda is clear. \
+                 Mark Mahaney, technology analyst at RBC Capital Markets, said the deal is fair.";
+        assert_eq!(
+            who(t),
+            [
+                some("Wendy R. Sherman", Attribution::Indirect),
+                some("Mark Mahaney", Attribution::Indirect),
             ]
         );
     }
