@@ -2187,7 +2187,14 @@ pub fn attribute_document(
                 if !at_clause_start || toks[i].quoted {
                     return None;
                 }
+                // ("President of Ukraine Volodymyr Zelenskyy met …": the name after its roles)
                 f.entity_starting_at(toks, i)
+                    .or_else(|| {
+                        lex.titles
+                            .contains(&toks[i].lower)
+                            .then(|| f.name_after_roles(toks, i).map(|(e, _)| e))
+                            .flatten()
+                    })
                     .filter(|e| e.kind == ActorKind::Person)
             })
         })
@@ -2569,7 +2576,9 @@ pub fn attribute_document(
 
     // Everyone named as a person, with the role the text gives them ("President Volodymyr
     // Zelenskyy"): for "the President said".
-    let mut role_people: Vec<(usize, String, String)> = Vec::new();
+    // (where the name starts, the name, the role, the role's words before the name in lower
+    // case: "president of the european council ")
+    let mut role_people: Vec<(usize, String, String, String)> = Vec::new();
     // Every organisation named, in order (for "the centre added").
     let mut organisations: Vec<(usize, String)> = Vec::new();
     let mut full_names: Vec<FullName> = Vec::new();
@@ -2594,8 +2603,25 @@ pub fn attribute_document(
                 k > 0 && toks[k - 1].lower == "of"
             };
             if !after_of {
+                let at = toks
+                    .iter()
+                    .position(|t| t.start >= e.mention.start)
+                    .unwrap_or(i);
+                let mut from = at;
+                while from > 0
+                    && at - from < 10
+                    && f.adjacent(toks, from - 1)
+                    && !toks[from - 1].quoted
+                    && (lex.titles.contains(&toks[from - 1].lower)
+                        || matches!(toks[from - 1].lower.as_str(), "of" | "the")
+                        || toks[from - 1].is_cap())
+                {
+                    from -= 1;
+                }
+                let words =
+                    text[toks[from].start.min(e.mention.start)..e.mention.start].to_lowercase();
                 for role in f.role_of_mention(toks, e.mention.start) {
-                    role_people.push((e.mention.start, e.name.clone(), role));
+                    role_people.push((e.mention.start, e.name.clone(), role, words.clone()));
                 }
             }
             full_names.push(FullName {
@@ -2606,7 +2632,7 @@ pub fn attribute_document(
     }
     // Nobody introduced with that role: the latest person, when the text gives that person no
     // other role ("Vladimir Putin sent a message … “…,” the President stressed.").
-    let has_role = |name: &str| role_people.iter().any(|(_, n, _)| n == name);
+    let has_role = |name: &str| role_people.iter().any(|(_, n, _, _)| n == name);
 
     // Resolve in reading order: pronouns to the latest person speaker, continuations.
     let mut out = Vec::with_capacity(seg.sentences.len());
@@ -2726,17 +2752,42 @@ pub fn attribute_document(
                             })
                             .map(|(_, name)| (name.clone(), ActorKind::Organisation))
                     } else {
+                        // The role's complement ("the President of Russia": "russia") must
+                        // be among the words that introduced its holder ("President of the
+                        // European Council Charles Michel" is not the President of Russia).
+                        let lower = span.slice(text).to_lowercase();
+                        let complement: Vec<&str> = if lower.contains("head of state") {
+                            Vec::new()
+                        } else {
+                            toks.iter()
+                                .skip_while(|t| t.lower != "of")
+                                .filter(|t| t.is_cap())
+                                .map(|t| t.lower.as_str())
+                                .collect()
+                        };
+                        let fits = |words: &str| {
+                            complement.is_empty()
+                                || complement.iter().any(|c| {
+                                    words
+                                        .split(|ch: char| !ch.is_alphanumeric())
+                                        .any(|w| w == *c)
+                                })
+                        };
                         f.role_head(&toks, 0, toks.len())
                             .and_then(|head| {
                                 let holds = |name: &str| {
-                                    role_people.iter().any(|(_, n, r)| n == name && *r == head)
+                                    role_people
+                                        .iter()
+                                        .any(|(_, n, r, w)| n == name && *r == head && fits(w))
                                 };
                                 recent.clone().filter(|(name, _)| holds(name)).or_else(|| {
                                     role_people
                                         .iter()
                                         .rev()
-                                        .find(|(at, _, role)| *at < span.start && *role == head)
-                                        .map(|(_, name, _)| (name.clone(), ActorKind::Person))
+                                        .find(|(at, _, role, w)| {
+                                            *at < span.start && *role == head && fits(w)
+                                        })
+                                        .map(|(_, name, _, _)| (name.clone(), ActorKind::Person))
                                 })
                             })
                             .or_else(|| {
@@ -3493,6 +3544,20 @@ mod tests {
                 some("Mark Mahaney", Attribution::Indirect),
             ]
         );
+    }
+
+    #[test]
+    fn a_role_goes_to_a_holder_introduced_with_it_and_its_complement() {
+        // The subject introduced by its roles is the one the text is about; a role "of X" needs
+        // a holder introduced with X; nobody fits: the latest person without a role.
+        let t = "President of Finland Anna Berg met with President of the Senate of Estonia \
+                 Tom Dunn who is on a visit to the capital. The Head of State noted the \
+                 importance of the visit.\n\n\
+                 Karl Lind had a telephone conversation with President of the European Council \
+                 Marta Holm. The President of Latvia emphasised that the talks were blocked.";
+        let got = who(t);
+        assert_eq!(got[1], some("Anna Berg", Attribution::Pronoun));
+        assert_eq!(got[3], some("Karl Lind", Attribution::Pronoun));
     }
 
     #[test]
