@@ -2013,7 +2013,10 @@ mod tests {
             .collect();
         assert_eq!(g.len(), want.len() + 1);
         assert_eq!(g[want.len()], vec![77]);
-        assert_eq!(g[..want.len()].iter().map(Vec::len).collect::<Vec<_>>(), want);
+        assert_eq!(
+            g[..want.len()].iter().map(Vec::len).collect::<Vec<_>>(),
+            want
+        );
         for w in g[..want.len()].windows(2) {
             let top = w[0].iter().map(|&c| m[c]).fold(0.0, f32::max);
             assert!(w[1].iter().all(|&c| m[c] > top), "groups ordered by size");
