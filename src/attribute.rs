@@ -2795,6 +2795,19 @@ pub fn attribute_document(
                                     *kind == ActorKind::Person && !has_role(name)
                                 })
                             })
+                            // A news lede: nobody named yet, the role's holder named as a
+                            // subject in one of the next two sentences ("The chairman of the
+                            // Joint Chiefs of Staff yesterday thanked … Navy Adm. Mike Mullen
+                            // spoke to …").
+                            .or_else(|| {
+                                (recent.is_none() && !role_people.iter().any(|r| r.0 < span.start))
+                                    .then(|| {
+                                        (si + 1..(si + 3).min(seg.sentences.len()))
+                                            .find_map(|j| first_person[j].clone())
+                                            .map(|e| (e.name, e.kind))
+                                    })
+                                    .flatten()
+                            })
                     }
                 };
                 referent.map(|(name, kind)| {
@@ -3558,6 +3571,19 @@ mod tests {
         let got = who(t);
         assert_eq!(got[1], some("Anna Berg", Attribution::Pronoun));
         assert_eq!(got[3], some("Karl Lind", Attribution::Pronoun));
+    }
+
+    #[test]
+    fn a_role_in_a_lede_is_the_person_named_just_after() {
+        // Nobody named before: the role's holder is the subject named in the next sentences.
+        let t = "The chairman of the Joint Chiefs of Staff yesterday thanked the crews for \
+                 serving at what he called \"a very hard time\" for the country.\n\n\
+                 Navy Adm. Anna Berg spoke to about 400 sailors at a meeting here.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Anna Berg"));
+        // Someone named before: no looking ahead.
+        let t = "Tom Dunn opened the meeting. The chairman of the board thanked the crews for \
+                 serving at what he called \"a very hard time\". Anna Berg spoke next.";
+        assert_ne!(who(t)[1].0.as_deref(), Some("Anna Berg"));
     }
 
     #[test]
