@@ -1072,6 +1072,25 @@ impl Finder<'_> {
         })
     }
 
+    /// Where the role words before the name at token `i` start ("President of the European
+    /// Council Charles Michel"): back over titles, "of", "the" and capitalised words, at most
+    /// ten, across a possessive's gap too when `over_possessives`.
+    fn role_words_start(&self, toks: &[Token], i: usize, over_possessives: bool) -> usize {
+        let mut from = i;
+        while from > 0
+            && i - from < 10
+            && (self.adjacent(toks, from - 1)
+                || (over_possessives && self.after_possessive(toks, from - 1)))
+            && !toks[from - 1].quoted
+            && (self.lex.titles.contains(&toks[from - 1].lower)
+                || matches!(toks[from - 1].lower.as_str(), "of" | "the")
+                || toks[from - 1].is_cap())
+        {
+            from -= 1;
+        }
+        from
+    }
+
     /// The roles of a person's mention: the last title before any "of" in the words that lead
     /// up to the name, any rank among them, and a title in an apposition after the name ("President Volodymyr Zelenskyy": president; "Head of the
     /// President's Office Andriy Yermak": head; "Russian Foreign Minister Sergei Lavrov":
@@ -1108,17 +1127,7 @@ impl Finder<'_> {
         let Some(i) = toks.iter().position(|t| t.start >= name_start) else {
             return roles;
         };
-        let mut from = i;
-        while from > 0
-            && i - from < 10
-            && (self.adjacent(toks, from - 1) || self.after_possessive(toks, from - 1))
-            && !toks[from - 1].quoted
-            && (self.lex.titles.contains(&toks[from - 1].lower)
-                || matches!(toks[from - 1].lower.as_str(), "of" | "the")
-                || toks[from - 1].is_cap())
-        {
-            from -= 1;
-        }
+        let from = self.role_words_start(toks, i, true);
         let words = &toks[from..i];
         let of = words
             .iter()
@@ -2607,17 +2616,7 @@ pub fn attribute_document(
                     .iter()
                     .position(|t| t.start >= e.mention.start)
                     .unwrap_or(i);
-                let mut from = at;
-                while from > 0
-                    && at - from < 10
-                    && f.adjacent(toks, from - 1)
-                    && !toks[from - 1].quoted
-                    && (lex.titles.contains(&toks[from - 1].lower)
-                        || matches!(toks[from - 1].lower.as_str(), "of" | "the")
-                        || toks[from - 1].is_cap())
-                {
-                    from -= 1;
-                }
+                let from = f.role_words_start(toks, at, false);
                 let words =
                     text[toks[from].start.min(e.mention.start)..e.mention.start].to_lowercase();
                 for role in f.role_of_mention(toks, e.mention.start) {
