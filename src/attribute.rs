@@ -376,6 +376,11 @@ impl<'a> Finder<'a> {
             }
         }
         let t = &toks[i];
+        // Dotted initials that the actor table does not know are a place's abbreviation
+        // ("Portsmouth, N.H.", "Washington, D.C."), not a speaker.
+        if i == j && t.text.contains('.') && Self::is_acronym(t) {
+            return None;
+        }
         if i == j
             && (self.lex.stopwords.contains(&t.lower)
                 || (self.lex.titles.contains(&t.lower) && !after_honorific(i))
@@ -1368,6 +1373,29 @@ impl Finder<'_> {
         let n = toks.len();
         if n < 3 {
             return None;
+        }
+        // ", said Dan Gerstein, director of Gotham Ghostwriters.": an inverted cue after an
+        // earlier comma, and the name after it described by an apposition to the end.
+        for c in (n.saturating_sub(17)..n.saturating_sub(3)).rev() {
+            if toks[c].quoted || toks[c + 1].quoted || !gap(self.text, toks, c).contains(',') {
+                continue;
+            }
+            let k = c + 1;
+            if !self.lex.inverted.contains(&toks[k].lower) || self.cue_at(toks, k) != Some(1) {
+                continue;
+            }
+            let Some(e) = self.entity_starting_at(toks, k + 1) else {
+                break;
+            };
+            let last = toks.iter().rposition(|t| t.end <= e.mention.end)?;
+            if last + 1 < n
+                && gap(self.text, toks, last).trim() == ","
+                && self.opens_apposition(toks, last + 1)
+                && toks[last + 1..].iter().all(|t| !t.quoted)
+            {
+                return Some(Found::Named(e, Attribution::Indirect));
+            }
+            break;
         }
         // The last comma outside quotes, with at most 10 words after it.
         let c = (n.saturating_sub(11)..n - 1).rev().find(|&c| {
@@ -3230,6 +3258,26 @@ mod tests {
     fn a_new_subject_ends_a_continuation() {
         let t = "Prime Minister Mark Rutte reiterated support for Ukraine. The leaders committed to continue the pursuit of truth.";
         assert_eq!(who(t)[1], (None, Attribution::None));
+    }
+
+    #[test]
+    fn an_inverted_cue_before_an_apposition_at_the_end_names_the_speaker() {
+        // Regression (PolNeAR train): the pronoun of a relative clause earlier in the sentence
+        // ("she hoped") won over ", said Dan Gerstein, director of …".
+        let t = "Even as the race moves to New York, a state that she hoped to carry by a large \
+                 margin, the race will be tight, said Dan Gerstein, director of Gotham Ghostwriters.";
+        assert_eq!(who(t)[0], some("Dan Gerstein", Attribution::Indirect));
+    }
+
+    #[test]
+    fn dotted_initials_of_a_place_are_no_speaker() {
+        // Regression (PolNeAR train): "N.H." was the speaker of the sentence.
+        let t = "At a rally in Portsmouth, N.H., on Tuesday, Senator Bernie Sanders of Vermont \
+                 endorsed Mrs. Clinton, saying that she would make an outstanding president.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Bernie Sanders"));
+        // The actor table's dotted initials still name their actor.
+        let t = "The U.S. said that the talks would go on.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("United States"));
     }
 
     #[test]

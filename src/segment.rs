@@ -120,7 +120,8 @@ static DATELINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(||
         r"^(?:",
         // an upper-case place of one to four words (the first of at least three letters),
         // then up to three comma-separated parts: a region, a date, a year,
-        r"\p{Lu}{3,}[\p{Lu}.'’-]*(?:\s+\p{Lu}[\p{Lu}.'’-]*){0,3}(?:,\s*[^,–—()\n]{2,30}?){0,3}",
+        // ("LA CROSSE, Wisc.", "EL PASO": a first word of two letters before a longer one)
+        r"(?:\p{Lu}{3,}[\p{Lu}.'’-]*|\p{Lu}{2}\.?\s+\p{Lu}{3,}[\p{Lu}.'’-]*)(?:\s+\p{Lu}[\p{Lu}.'’-]*){0,3}(?:,\s*[^,–—()\n]{2,30}?){0,3}",
         r"|",
         // or a place and a date
         r"\p{Lu}\p{Ll}+(?:\s+\p{Lu}\p{Ll}+)?,\s*(?:\d{1,2}\s+\p{Lu}\p{Ll}+\.?|\p{Lu}\p{Ll}+\.?\s+\d{1,2})(?:,?\s+\d{4})?",
@@ -625,6 +626,11 @@ mod tests {
             (
                 "HICKAM AIR FORCE BASE, Hawaii, Feb. 21, 2008 – The chairman spoke.",
                 "HICKAM AIR FORCE BASE, Hawaii, Feb. 21, 2008 – ",
+            ),
+            // Regression (PolNeAR train): a first word of two letters; "CROSSE" became a speaker.
+            (
+                "LA CROSSE, Wisc. — Gov. Mike Pence spoke.",
+                "LA CROSSE, Wisc. — ",
             ),
         ] {
             let seg = segment(t);
