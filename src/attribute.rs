@@ -3270,6 +3270,13 @@ mod tests {
     }
 
     #[test]
+    fn a_reflexive_between_the_subject_and_the_cue() {
+        // Regression (PolNeAR train): "Sanders himself acknowledged …" credited nobody.
+        let t = "Sanders himself acknowledged in an MSNBC forum that it will be very hard to win.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Sanders"));
+    }
+
+    #[test]
     fn dotted_initials_of_a_place_are_no_speaker() {
         // Regression (PolNeAR train): "N.H." was the speaker of the sentence.
         let t = "At a rally in Portsmouth, N.H., on Tuesday, Senator Bernie Sanders of Vermont \
