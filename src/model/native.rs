@@ -346,7 +346,8 @@ const MAX_OUTLIER_SHARE: usize = 64;
 /// files grown to 6,558 statements, Zen 3): 4, 8 and 16 groups 60, 52 and 45 flips, mean
 /// probability error 0.00271, 0.00262 and 0.00253, and RUW dev's macro-F1 −0.88, −0.99 and
 /// −0.49 against f32 (the f32 parts differ a little between CPU kinds: four groups gave −1.06
-/// on Zen 4); sixteen took the same time as four in `classify` (Zen 3, alternating runs).
+/// on Zen 4); sixteen took the same time as four in `classify` (Zen 3, alternating runs). On Zen
+/// 5, 16 and 32 groups gave 51 and 57 flips (the same files).
 const FFN_DOWN_GROUPS: usize = 16;
 
 /// The outlier channels of a layer input from each channel's largest absolute activation:
