@@ -348,10 +348,12 @@ impl<'a> Finder<'a> {
         let name = self.join(toks, i, j);
         // One word that a relative "who" follows is a person, even where the actor table knows
         // it as a place ("Paris, who used to work on Capitol Hill, said": not France).
-        let before_who = toks.get(j + 1).is_some_and(|t| {
-            t.lower == "who" && matches!(gap(self.text, toks, j).trim(), "" | ",")
-        });
-        let surname = i == j && (self.surnames.contains(&name) || before_who);
+        let before_who = || {
+            toks.get(j + 1).is_some_and(|t| {
+                t.lower == "who" && matches!(gap(self.text, toks, j).trim(), "" | ",")
+            })
+        };
+        let surname = i == j && (self.surnames.contains(&name) || before_who());
         if let Some(e) = self.actors.lookup(&name).filter(|_| !surname) {
             return Some(Entity {
                 mention: Span {
@@ -787,17 +789,8 @@ impl Finder<'_> {
             if let Some((span, _)) = self.role_ending_before(toks, s + 1) {
                 return Some(Found::Pronoun(span, Attribution::Indirect));
             }
-            if let Some(from) = (s.saturating_sub(2)..s).find(|&from| {
-                (from..s).all(|c| self.adjacent(toks, c))
-                    && self.org_head(toks, from, s + 1).is_some()
-            }) {
-                return Some(Found::Pronoun(
-                    Span {
-                        start: toks[from].start,
-                        end: toks[s].end,
-                    },
-                    Attribution::Indirect,
-                ));
+            if let Some(span) = self.org_phrase_ending_at(toks, s) {
+                return Some(Found::Pronoun(span, Attribution::Indirect));
             }
             if self.pronoun_at(toks, s) {
                 return Some(Found::Pronoun(
@@ -883,17 +876,9 @@ impl Finder<'_> {
                 if let Some((span, _)) = self.role_ending_before(toks, c + 1) {
                     return Some(Found::Pronoun(span, Attribution::Indirect));
                 }
-                let from = (c.saturating_sub(2)..=c).find(|&from| {
-                    (from..c).all(|x| self.adjacent(toks, x))
-                        && self.org_head(toks, from, c + 1).is_some()
-                })?;
-                return Some(Found::Pronoun(
-                    Span {
-                        start: toks[from].start,
-                        end: toks[c].end,
-                    },
-                    Attribution::Indirect,
-                ));
+                return self
+                    .org_phrase_ending_at(toks, c)
+                    .map(|span| Found::Pronoun(span, Attribution::Indirect));
             }
         }
         None
@@ -1073,6 +1058,19 @@ impl Finder<'_> {
             return Some("president".into());
         }
         Some(head)
+    }
+
+    /// The words of an organisation named by its kind ([`Self::org_head`]) that end at token
+    /// `last`, unbroken ("the centre" in "the centre said").
+    fn org_phrase_ending_at(&self, toks: &[Token], last: usize) -> Option<Span> {
+        let from = (last.saturating_sub(2)..last).find(|&from| {
+            (from..last).all(|c| self.adjacent(toks, c))
+                && self.org_head(toks, from, last + 1).is_some()
+        })?;
+        Some(Span {
+            start: toks[from].start,
+            end: toks[last].end,
+        })
     }
 
     /// An organisation named by its kind ("the airline", "the centre", "the armed forces",
@@ -1557,6 +1555,9 @@ impl Finder<'_> {
     /// meeting Vladimir Putin" names nobody), then the name, which ends the phrase.
     fn name_after_lower_role(&self, toks: &[Token], from: usize) -> Option<Entity> {
         let function = |k: usize| self.lex.stopwords.contains(&toks[k].lower);
+        if from >= toks.len() || function(from) {
+            return None;
+        }
         for c in from + 1..toks.len().min(from + 5) {
             let w = &toks[c - 1];
             let lower_word = !w.quoted
@@ -1564,7 +1565,7 @@ impl Finder<'_> {
                 && w.lower.chars().all(char::is_alphabetic)
                 && !w.lower.ends_with("ing")
                 && !w.lower.ends_with("ed");
-            if !lower_word || !self.adjacent(toks, c - 1) || function(from) {
+            if !lower_word || !self.adjacent(toks, c - 1) {
                 return None;
             }
             if function(c - 1) {
@@ -2865,13 +2866,13 @@ pub fn attribute_document(
                                 .map(|t| t.lower.as_str())
                                 .collect()
                         };
+                        let has_word = |words: &str, x: &str| {
+                            words
+                                .split(|ch: char| !ch.is_alphanumeric())
+                                .any(|w| w == x)
+                        };
                         let fits = |words: &str| {
-                            complement.is_empty()
-                                || complement.iter().any(|c| {
-                                    words
-                                        .split(|ch: char| !ch.is_alphanumeric())
-                                        .any(|w| w == *c)
-                                })
+                            complement.is_empty() || complement.iter().any(|c| has_word(words, c))
                         };
                         // "the Russian leader": a head of state or government introduced with
                         // that nationality ("Russian President Vladimir Putin").
@@ -2881,11 +2882,7 @@ pub fn attribute_document(
                             .map(|t| t.lower.as_str())
                             .collect();
                         let role_fits = |role: &str, head: &str, words: &str| {
-                            let has = |x: &str| {
-                                words
-                                    .split(|ch: char| !ch.is_alphanumeric())
-                                    .any(|w| w == x)
-                            };
+                            let has = |x: &str| has_word(words, x);
                             role == head
                                 || (head == "leader"
                                     && !demonyms.is_empty()

@@ -118,9 +118,9 @@ pub fn segment(text: &str) -> Segmented {
 static DATELINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(concat!(
         r"^(?:",
-        // an upper-case place of one to four words (the first of at least three letters),
-        // then up to three comma-separated parts: a region, a date, a year,
-        // ("LA CROSSE, Wisc.", "EL PASO": a first word of two letters before a longer one)
+        // an upper-case place of one to four words (the first of at least three letters, or of
+        // two before a longer one: "LA CROSSE, Wisc.", "EL PASO"), then up to three
+        // comma-separated parts: a region, a date, a year,
         r"(?:\p{Lu}{3,}[\p{Lu}.'’-]*|\p{Lu}{2}\.?\s+\p{Lu}{3,}[\p{Lu}.'’-]*)(?:\s+\p{Lu}[\p{Lu}.'’-]*){0,3}(?:,\s*[^,–—()\n]{2,30}?){0,3}",
         r"|",
         // or a place and a date
