@@ -99,7 +99,8 @@ struct ModelArgs {
     backend: Option<Backend>,
     /// Weight precision of the native backend: f32; bf16 (AMX tiles or AVX512-BF16 dot products
     /// where the CPU has them); or int8 (weights per output channel, activations per row,
-    /// AVX512-VNNI integer products where the CPU has them, an exact integer loop elsewhere; each
+    /// integer products on AMX tiles or AVX512-VNNI where the CPU has them, else AVX2 or an exact
+    /// integer loop; each
     /// layer's input channels in groups by size, found at load time, each with its own range).
     #[arg(long, value_enum, default_value = "f32", env = "STANDPOINT_PRECISION")]
     precision: Precision,
@@ -700,7 +701,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             "statements": texts.len(),
             "warmup": a.warmup,
             "reps": a.reps,
-            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16(), "amx_bf16": standpoint::model::bf16::amx_in_use(), "avx512vnni": standpoint::model::int8::vnni(), "int8_avx2": standpoint::model::int8::avx2() },
+            "machine": { "cpu": cpu, "cores": all_cores(), "avx512bf16": standpoint::model::bf16::native_bf16(), "amx_bf16": standpoint::model::bf16::amx_in_use(), "amx_int8": standpoint::model::int8::amx_int8(), "avx512vnni": standpoint::model::int8::vnni(), "int8_avx2": standpoint::model::int8::avx2() },
             "flops": "2 x multiply-adds of the encoder's dense layers and attention over the real tokens; embeddings, normalisation, activations and the classifier not counted",
             "results": results,
         });

@@ -15,6 +15,8 @@
 //! int8, whose FFN down projection ran here then, lost up to 1.35 macro-F1 points more on a Zen 3 than
 //! on CPUs with bf16 instructions.)
 
+use aligned_vec::{avec, AVec};
+
 /// Rounds an f32 to bfloat16 bits, to nearest even (NaN stays NaN).
 #[inline(always)]
 pub fn to_bf16(x: f32) -> u16 {
@@ -44,7 +46,8 @@ pub struct PackedBf16 {
     /// Pairs of rows: ⌈k/2⌉.
     kp: usize,
     /// `[n/16 blocks][kp][16 columns]`, each u32 = bf16(W[2p][c]) | bf16(W[2p+1][c]) << 16.
-    packed: Vec<u32>,
+    /// Aligned to cache lines: AMX loads a tile row of 64 bytes, which must not straddle two.
+    packed: AVec<u32>,
     /// The bf16-rounded weights widened to f32 `(k, n)`, for CPUs without AVX512-BF16 (or
     /// widths that are not a multiple of 16).
     widened: Option<Vec<f32>>,
@@ -108,7 +111,7 @@ impl PackedBf16 {
         let packed = if simd {
             Self::pack_portable(w, k, n, rs, cs, kp)
         } else {
-            Vec::new()
+            AVec::new(0)
         };
         let widened = (!simd).then(|| {
             (0..k * n)
@@ -126,11 +129,11 @@ impl PackedBf16 {
 
     /// The packed layout computed one value at a time (any strides; the tests' reference for
     /// [`pack_rows`] and [`pack_columns`]).
-    fn pack_portable(w: &[f32], k: usize, n: usize, rs: usize, cs: usize, kp: usize) -> Vec<u32> {
+    fn pack_portable(w: &[f32], k: usize, n: usize, rs: usize, cs: usize, kp: usize) -> AVec<u32> {
         let at = |r: usize, c: usize| w[r * rs + c * cs];
         {
             let nb = n / 16;
-            let mut p = vec![0u32; nb * kp * 16];
+            let mut p = avec![0u32; nb * kp * 16];
             for jb in 0..nb {
                 for pp in 0..kp {
                     for c in 0..16 {
@@ -181,7 +184,7 @@ impl PackedBf16 {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            let use_amx = self.n.is_multiple_of(32) && amx::available();
+            let use_amx = self.n.is_multiple_of(32) && super::amx::bf16_available();
             let block = |(i, (xc, dc)): (usize, (&[f32], &mut [f32]))| {
                 let rows = xc.len() / self.k;
                 init(i * MC, dc);
@@ -220,12 +223,12 @@ impl PackedBf16 {
     /// exist only when [`native_bf16`] detected both). `x` holds at least `rows` rows of `k`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bf16")]
-    unsafe fn pairs(&self, x: &[f32], rows: usize, padded_rows: usize) -> Vec<u32> {
+    unsafe fn pairs(&self, x: &[f32], rows: usize, padded_rows: usize) -> AVec<u32> {
         // SAFETY: the caller guarantees AVX-512F and AVX512-BF16 (this function's contract); every pointer offset stays inside `a` (padded_rows × kp pairs, rows ≤ padded_rows, k ≤ 2·kp) or `xr` (k values).
         unsafe {
             use std::arch::x86_64::*;
             let (k, kp) = (self.k, self.kp);
-            let mut a = vec![0u32; padded_rows * kp];
+            let mut a = avec![0u32; padded_rows * kp];
             let full = k / 16 * 16;
             for r in 0..rows {
                 let xr = &x[r * k..(r + 1) * k];
@@ -266,12 +269,12 @@ impl PackedBf16 {
     }
 
     /// At most [`MC`] rows on AMX tiles: 32-row stripes of the result (one `asm!` block each, see
-    /// [`amx::stripe_32xn`]), each 32 × 32 block four 16 × 16 tiles accumulated over the depth in
+    /// [`super::amx::stripe_bf16`]), each 32 × 32 block four 16 × 16 tiles accumulated over the depth in
     /// steps of 32 bf16 values.
     ///
     /// # Safety
     ///
-    /// [`amx::available`] returned true (AMX-TILE, AMX-BF16, AVX512-BF16 and the kernel's
+    /// [`super::amx::bf16_available`] returned true (AMX-TILE, AMX-BF16, AVX512-BF16 and the kernel's
     /// permission); `self.n` is a multiple of 32; `x` holds `rows` rows of `k`, `dst` `rows` of `n`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bf16")]
@@ -281,9 +284,15 @@ impl PackedBf16 {
             let (kp, n) = (self.kp, self.n);
             let padded = rows.div_ceil(32) * 32;
             let a = self.pairs(x, rows, padded);
-            let mut c = vec![0f32; 32 * n];
+            let mut c = avec![0f32; 32 * n];
             for r in (0..padded).step_by(32) {
-                amx::stripe_32xn(a.as_ptr().add(r * kp), kp, self.packed.as_ptr(), n, &mut c);
+                super::amx::stripe_bf16(
+                    a.as_ptr().add(r * kp) as *const u8,
+                    kp * 4,
+                    self.packed.as_ptr() as *const u8,
+                    n,
+                    &mut c,
+                );
                 // Per pair of column blocks q: tiles rows r..r+16 × block 2q, × block 2q+1,
                 // rows r+16.. × block 2q, × block 2q+1.
                 for (q, pair) in c.chunks_exact(1024).enumerate() {
@@ -359,10 +368,10 @@ impl PackedBf16 {
 /// `2 · kp ≥ k`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn pack_rows(w: &[f32], k: usize, n: usize, kp: usize) -> Vec<u32> {
+unsafe fn pack_rows(w: &[f32], k: usize, n: usize, kp: usize) -> AVec<u32> {
     use rayon::prelude::*;
     assert!(w.len() >= k * n && n.is_multiple_of(16) && 2 * kp >= k);
-    let mut p = vec![0u32; n / 16 * kp * 16];
+    let mut p = avec![0u32; n / 16 * kp * 16];
     // One task per 16-column block (training packs activations of thousands of rows here).
     p.par_chunks_mut(kp * 16)
         .enumerate()
@@ -416,7 +425,7 @@ unsafe fn pack_rows_block(w: &[f32], k: usize, n: usize, jb: usize, block: &mut 
 /// `2 · kp ≥ k`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bf16")]
-unsafe fn pack_columns(w: &[f32], k: usize, n: usize, kp: usize) -> Vec<u32> {
+unsafe fn pack_columns(w: &[f32], k: usize, n: usize, kp: usize) -> AVec<u32> {
     use std::arch::x86_64::*;
     assert!(w.len() >= k * n && n.is_multiple_of(16) && 2 * kp >= k);
     let half_k = k.div_ceil(2);
@@ -447,7 +456,7 @@ unsafe fn pack_columns(w: &[f32], k: usize, n: usize, kp: usize) -> Vec<u32> {
         }
     }
     let nb = n / 16;
-    let mut p = vec![0u32; nb * kp * 16];
+    let mut p = avec![0u32; nb * kp * 16];
     for jb in 0..nb {
         let block = &mut p[jb * kp * 16..(jb + 1) * kp * 16];
         for (pp, out) in block.chunks_exact_mut(16).take(half_k).enumerate() {
@@ -459,159 +468,11 @@ unsafe fn pack_columns(w: &[f32], k: usize, n: usize, kp: usize) -> Vec<u32> {
     p
 }
 
-/// Intel AMX (Advanced Matrix Extensions) through inline assembly: eight tile registers of 16 rows
-/// × 64 bytes, and `tdpbf16ps`, which multiplies a 16 × 32 bf16 tile by a 32 × 16 one (stored as
-/// 16 rows of 16 bf16 pairs, the layout [`PackedBf16`] already has) into a 16 × 16 f32 tile.
-/// Linux grants the tile state per process on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); each
-/// block loads the tile configuration and releases the tile state itself.
-#[cfg(target_arch = "x86_64")]
-mod amx {
-    use std::arch::asm;
-    use std::sync::OnceLock;
-
-    /// CPUID.(7,0):EDX bits 22 (AMX-BF16) and 24 (AMX-TILE), and the kernel's permission.
-    pub fn available() -> bool {
-        static A: OnceLock<bool> = OnceLock::new();
-        *A.get_or_init(|| {
-            if std::env::var_os("STANDPOINT_NO_AMX").is_some() {
-                return false;
-            }
-            let edx = std::arch::x86_64::__cpuid_count(7, 0).edx;
-            let has = super::native_bf16() && edx & (1 << 22) != 0 && edx & (1 << 24) != 0;
-            has && request_permission()
-        })
-    }
-
-    #[cfg(target_os = "linux")]
-    fn request_permission() -> bool {
-        const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
-        const XFEATURE_XTILEDATA: libc::c_long = 18;
-        // SAFETY: arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA) takes two integers, touches no
-        // memory of ours, and only grants this process the right to use the tile state.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_arch_prctl,
-                ARCH_REQ_XCOMP_PERM,
-                XFEATURE_XTILEDATA,
-            )
-        };
-        ret == 0
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn request_permission() -> bool {
-        false
-    }
-
-    /// The 64-byte tile configuration (palette 1): all eight tiles 16 rows × 64 bytes.
-    #[repr(C, align(64))]
-    struct TileConfig {
-        palette: u8,
-        start_row: u8,
-        reserved: [u8; 14],
-        colsb: [u16; 16],
-        rows: [u8; 16],
-    }
-
-    static CONFIG: TileConfig = TileConfig {
-        palette: 1,
-        start_row: 0,
-        reserved: [0; 14],
-        colsb: [64, 64, 64, 64, 64, 64, 64, 64, 0, 0, 0, 0, 0, 0, 0, 0],
-        rows: [16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0],
-    };
-
-    /// A 32-row stripe of the product: rows 0–15 and 16–31 of `a` (32 rows of `kp` pairs) times
-    /// every column block of `b` (`n / 16` consecutive blocks of `kp × 16` pairs). For each pair
-    /// of column blocks `q`, `c[q·1024..]` receives four 16 × 16 tiles: rows 0–15 × block 2q,
-    /// rows 0–15 × block 2q+1, rows 16–31 × block 2q, rows 16–31 × block 2q+1.
-    ///
-    /// The whole stripe is one `asm!` block: it loads the tile configuration, runs every tile
-    /// computation and releases the tile state (`tilerelease`), so no tile register is live
-    /// outside the block (Rust's inline-assembly rules would not preserve one) and the thread
-    /// leaves no tile state behind. Configuring once per stripe rather than per 32 × 32 block
-    /// keeps the cost of `ldtilecfg` and `tilerelease` out of the inner loops.
-    ///
-    /// # Safety
-    ///
-    /// [`available`] returned true; `a` holds 32 rows of `kp` pairs; `b` holds `n / 16` blocks of
-    /// `kp × 16` pairs; `c` holds at least `32 · n` floats; `kp` is a positive multiple of 16 and
-    /// `n` a positive multiple of 32.
-    pub unsafe fn stripe_32xn(a: *const u32, kp: usize, b: *const u32, n: usize, c: &mut [f32]) {
-        assert!(
-            kp > 0 && kp.is_multiple_of(16) && n > 0 && n.is_multiple_of(32) && c.len() >= 32 * n
-        );
-        // SAFETY: AMX is available and the kernel granted the tile state (this function's
-        // contract). CONFIG is a valid, 64-byte aligned palette-1 configuration in static memory.
-        // Row stride of `a` is sa = kp·4 bytes; a1 = a + 16·sa is row 16. Per column pair the
-        // loop runs kp / 16 = sa / 64 ≥ 1 steps, each loading 16 rows × 64 bytes at columns
-        // p..p+16 of rows 0–15 and 16–31 of `a` (inside its 32 rows of kp pairs) and one 1 KiB
-        // slice of each of two consecutive blocks of `b` (block size kp·16·4 = 16·sa bytes), so
-        // after the steps b1 points at the next pair of blocks, and n / 32 pairs stay inside the
-        // n / 16 blocks. Each pair stores 4 KiB at c, then c advances 4 KiB: 32·n floats in all,
-        // inside `c` (asserted above). The block writes only the registers it names.
-        unsafe {
-            asm!(
-                "ldtilecfg [{steps}]",
-                "3:",
-                "tilezero tmm0",
-                "tilezero tmm1",
-                "tilezero tmm2",
-                "tilezero tmm3",
-                "mov {a0}, {abase}",
-                "lea {a1}, [{abase} + {sa}*8]",
-                "lea {a1}, [{a1} + {sa}*8]",
-                "mov {b0}, {bptr}",
-                "lea {b1}, [{bptr} + {sa}*8]",
-                "lea {b1}, [{b1} + {sa}*8]",
-                "mov {steps}, {sa}",
-                "shr {steps}, 6",
-                "2:",
-                "tileloadd tmm4, [{a0} + {sa}*1]",
-                "tileloadd tmm5, [{a1} + {sa}*1]",
-                "tileloadd tmm6, [{b0} + {sb}*1]",
-                "tileloadd tmm7, [{b1} + {sb}*1]",
-                "tdpbf16ps tmm0, tmm4, tmm6",
-                "tdpbf16ps tmm1, tmm4, tmm7",
-                "tdpbf16ps tmm2, tmm5, tmm6",
-                "tdpbf16ps tmm3, tmm5, tmm7",
-                "add {a0}, 64",
-                "add {a1}, 64",
-                "add {b0}, 1024",
-                "add {b1}, 1024",
-                "sub {steps}, 1",
-                "jnz 2b",
-                "tilestored [{c} + {sb}*1], tmm0",
-                "tilestored [{c} + {sb}*1 + 1024], tmm1",
-                "tilestored [{c} + {sb}*1 + 2048], tmm2",
-                "tilestored [{c} + {sb}*1 + 3072], tmm3",
-                "add {c}, 4096",
-                "mov {bptr}, {b1}",
-                "sub {pairs}, 1",
-                "jnz 3b",
-                "tilerelease",
-                steps = inout(reg) &CONFIG as *const TileConfig => _,
-                abase = in(reg) a,
-                a0 = out(reg) _,
-                a1 = out(reg) _,
-                b0 = out(reg) _,
-                b1 = out(reg) _,
-                bptr = inout(reg) b => _,
-                c = inout(reg) c.as_mut_ptr() => _,
-                pairs = inout(reg) n / 32 => _,
-                sa = in(reg) kp * 4,
-                sb = in(reg) 64usize,
-                options(nostack)
-            );
-        }
-    }
-}
-
 /// Whether the bf16 product runs on AMX tiles here.
 pub fn amx_in_use() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        amx::available()
+        super::amx::bf16_available()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -695,7 +556,7 @@ mod tests {
         let p = PackedBf16::pack(&vec![0.0; k * 16], k, 16);
         // SAFETY: AVX512-BF16 checked above.
         let fast = unsafe { p.pairs(&x, m, m + 2) };
-        assert_eq!(fast, p.pairs_portable(&x, m, m + 2));
+        assert_eq!(&fast[..], &p.pairs_portable(&x, m, m + 2)[..]);
     }
 
     /// Both vectorised packings (a row-major matrix, and one stored transposed as training's

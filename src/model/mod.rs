@@ -8,6 +8,8 @@
 //! XLM-RoBERTa, ModernBERT). Batching policy lives
 //! in [`crate::infer`], not here: a model only scores the batch it is given.
 
+#[cfg(target_arch = "x86_64")]
+pub mod amx;
 pub mod bf16;
 pub mod cross;
 pub mod default;

@@ -23,7 +23,7 @@
 //!   bfloat16 and multiplied on Intel AMX tiles, or with AVX512-BF16 dot products, where the CPU
 //!   has them (see [`super::bf16`]);
 //! - **int8 weights** as an option ([`Precision::Int8`]): weights per output channel and
-//!   activations per row in 8 bits, integer products on AVX512-VNNI where the CPU has it, else on
+//!   activations per row in 8 bits, integer products on AMX tiles (`tdpbusd`) or AVX512-VNNI where the CPU has them, else on
 //!   AVX2 (see [`super::int8`]); a calibration pass at load time groups each layer's input
 //!   channels by size, each group with its own activation range ([`NativeBert::new`]).
 //!
@@ -47,7 +47,7 @@ pub enum Precision {
     /// Dense weights rounded to bfloat16 (activations stay f32; products accumulate in f32).
     Bf16,
     /// Dense weights in int8 per output channel, activations quantised per row on the fly,
-    /// products in exact integers (AVX512-VNNI where the CPU has it, else AVX2); attention,
+    /// products in exact integers (AMX tiles or AVX512-VNNI where the CPU has them, else AVX2); attention,
     /// softmax, LayerNorm and GELU stay f32.
     Int8,
 }
