@@ -4,6 +4,9 @@
 //! - `tokenize`: the cross-encoder's tokenizer over (target, statement) pairs;
 //! - `forward`: the default model per batch shape (batch size × tokens per pair) and engine
 //!   (native f32, native bf16, candle f32), in statements/s;
+//! - `dense`: one dense layer's product at the encoder's shapes (1,024 rows, the three weight
+//!   shapes of a layer) in bf16 and int8 on this CPU's fastest path (named in the id), in
+//!   multiply-adds/s; `STANDPOINT_NO_AMX_INT8=1` and the other switches pick the slower paths;
 //! - `aggregate`: per-actor aggregation of scored statements;
 //! - `analyze`: the whole run on `corpus/` (read, segment, attribute, score, aggregate, write).
 //!
@@ -156,6 +159,44 @@ fn forward(c: &mut Criterion) {
     g.finish();
 }
 
+fn dense(c: &mut Criterion) {
+    use standpoint::model::{bf16, int8};
+    let mut g = c.benchmark_group("dense");
+    g.sample_size(20);
+    let bf16_path = if bf16::amx_in_use() {
+        "AMX"
+    } else if bf16::native_bf16() {
+        "AVX512-BF16"
+    } else {
+        "f32 gemm"
+    };
+    for &(m, k, n) in &[
+        (1024usize, 384usize, 384usize),
+        (1024, 384, 1536),
+        (1024, 1536, 384),
+    ] {
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 104_729) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let layer8 = int8::Int8Layer::pack(&w, k, n);
+        let layer16 = bf16::PackedBf16::pack(&w, k, n);
+        let mut dst = vec![0f32; m * n];
+        g.throughput(Throughput::Elements((m * k * n) as u64));
+        let shape = format!("{m}x{k}x{n}");
+        g.bench_function(
+            BenchmarkId::new(format!("int8 {}", int8::path_name()), &shape),
+            |b| b.iter(|| layer8.matmul_acc(&x, m, &mut dst, 1)),
+        );
+        g.bench_function(BenchmarkId::new(format!("bf16 {bf16_path}"), &shape), |b| {
+            b.iter(|| layer16.matmul_acc(&x, m, &mut dst, 1))
+        });
+    }
+    g.finish();
+}
+
 fn aggregation(c: &mut Criterion) {
     let mut docs = prepared();
     let n: usize = docs.iter().map(|d| d.statements.len()).sum();
@@ -232,6 +273,7 @@ criterion_group!(
     segmentation_and_attribution,
     tokenization,
     forward,
+    dense,
     aggregation,
     end_to_end
 );

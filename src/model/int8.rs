@@ -216,8 +216,29 @@ impl Int8Layer {
                 let r = r0 + b * mc;
                 let rows = block.len() / self.n;
                 init(r, block);
+                let xb = &x[r * k..(r + rows) * k];
+                #[cfg(target_arch = "x86_64")]
+                if self.parts.iter().all(|p| p.amx) {
+                    let quantised: Vec<_> = self
+                        .parts
+                        .iter()
+                        .map(|p| p.quantise_rows(xb, k, rows))
+                        .collect();
+                    let parts: Vec<_> = self
+                        .parts
+                        .iter()
+                        .zip(&quantised)
+                        .map(|(p, (a, sx))| (p, &a[..], &sx[..]))
+                        .collect();
+                    // SAFETY: `amx` is set only where `amx_int8()` held and the shape allows
+                    // (pack), the parts share the layer's n, and quantise_rows padded each
+                    // part's activations to whole stripes.
+                    unsafe { PackedInt8::rows_amx(&parts, rows, block) };
+                    finish(block);
+                    continue;
+                }
                 for p in &self.parts {
-                    let (a, sx) = p.quantise_rows(&x[r * k..(r + rows) * k], k, rows);
+                    let (a, sx) = p.quantise_rows(xb, k, rows);
                     p.rows(&a, &sx, rows, block);
                 }
                 finish(block);
@@ -266,6 +287,11 @@ pub struct PackedInt8 {
     /// a multiple of 64, the depth of one tile step, and `np` of 32).
     amx: bool,
 }
+
+/// A layer part with its quantised activations (bytes, and each row's `(sx, lo)`), as the
+/// AMX product takes them.
+#[cfg(target_arch = "x86_64")]
+type QuantisedPart<'a> = (&'a PackedInt8, &'a [u8], &'a [(f32, f32)]);
 
 /// Rows per micro-tile of the kernel, and column blocks of 16 per micro-tile.
 const MR: usize = 6;
@@ -426,7 +452,7 @@ impl PackedInt8 {
         if self.amx {
             // SAFETY: `amx` is set only where `amx_int8()` held and the shape allows (pack);
             // `a` holds `rows` rows of `kq` bytes rounded up to 32 rows (quantise_rows).
-            unsafe { self.rows_amx(a, sx, rows, dst) };
+            unsafe { PackedInt8::rows_amx(&[(self, a, sx)], rows, dst) };
             return;
         }
         #[cfg(target_arch = "x86_64")]
@@ -551,47 +577,135 @@ impl PackedInt8 {
         }
     }
 
-    /// The product on AMX tiles (`tdpbusd`): 32-row stripes of the activations (one `asm!` block
-    /// each, see [`super::amx::stripe_int8`]) against every column block, the exact sums then
-    /// finished as on the VNNI path.
+    /// Adds a stripe chunk's finished sums to `dst` (the stripe's rows, `n` values each, from
+    /// column 0): `c` holds the sums of columns `j0..j0 + width` in the tile order of
+    /// [`super::amx::stripe_int8`]. Column block by column block, the block's scales and column
+    /// sums are loaded once for all rows; the arithmetic is [`epilogue16`]'s, in the same order
+    /// (so the results are the VNNI path's, bit for bit). Columns past `n` are left out.
     ///
     /// # Safety
     ///
-    /// [`super::amx::int8_available`] returned true; `self.amx` is set (kq a multiple of 64, np
-    /// of 32); `a` holds `rows` rows of `kq` bytes rounded up to a multiple of 32 rows.
+    /// The CPU has AVX-512F; `c` holds at least `32 · width` sums; `width` is a multiple of 16;
+    /// `j0 + width ≤ np`; `dst` holds `sx.len() ≤ 32` rows of `n`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn finish_stripe(
+        &self,
+        c: &[i32],
+        width: usize,
+        j0: usize,
+        sx: &[(f32, f32)],
+        dst: &mut [f32],
+    ) {
+        use std::arch::x86_64::*;
+        let n = self.n;
+        let rows = sx.len();
+        assert!(
+            rows <= 32
+                && width.is_multiple_of(16)
+                && c.len() >= 32 * width
+                && j0 + width <= self.np
+                && dst.len() >= rows * n
+        );
+        for b in 0..width / 16 {
+            let jc = j0 + 16 * b;
+            if jc + 16 > n {
+                for (i, &s) in sx.iter().enumerate() {
+                    let at = super::amx::stripe_offset(i, b);
+                    for (t, &v) in c[at..at + 16].iter().enumerate() {
+                        if jc + t < n {
+                            dst[i * n + jc + t] += self.finish(v, s, jc + t);
+                        }
+                    }
+                }
+                continue;
+            }
+            // SAFETY: columns jc..jc+16 ≤ n ≤ np are inside `scale` and `colsum` and each
+            // row's slice of `dst` (i < rows); `at + 16 ≤ 32 · width` is inside `c`.
+            unsafe {
+                let scale = _mm512_loadu_ps(self.scale.as_ptr().add(jc));
+                let cs = _mm512_cvtepi32_ps(_mm512_loadu_si512(
+                    self.colsum.as_ptr().add(jc) as *const __m512i
+                ));
+                for (i, &(s, lo)) in sx.iter().enumerate() {
+                    let at = super::amx::stripe_offset(i, b);
+                    let a = _mm512_cvtepi32_ps(_mm512_loadu_si512(
+                        c.as_ptr().add(at) as *const __m512i
+                    ));
+                    // Not fused, as in epilogue16 and the portable path.
+                    let inner = _mm512_add_ps(
+                        _mm512_mul_ps(_mm512_set1_ps(s), a),
+                        _mm512_mul_ps(_mm512_set1_ps(lo), cs),
+                    );
+                    let d = dst.as_mut_ptr().add(i * n + jc);
+                    _mm512_storeu_ps(
+                        d,
+                        _mm512_add_ps(_mm512_loadu_ps(d), _mm512_mul_ps(scale, inner)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The products of a layer's parts on AMX tiles (`tdpbusd`), each part with its quantised
+    /// activations: 32-row stripes of the activations (one `asm!` block per part and column
+    /// chunk, see [`super::amx::stripe_int8`]), the exact sums finished as on the VNNI path.
+    /// Stripe by stripe and chunk by chunk, every part adds its share to the same 32 rows ×
+    /// [`AMX_CHUNK`] columns of `dst` while they are in L1, in the parts' order, so that each
+    /// value gets the same additions in the same order as part after part over the whole block
+    /// (the VNNI path): the results are bit-identical.
+    ///
+    /// # Safety
+    ///
+    /// [`super::amx::int8_available`] returned true; every part has `amx` set (kq a multiple of
+    /// 64, np of 32) and the same `n`; each part's activations hold `rows` rows of its `kq` bytes
+    /// rounded up to a multiple of 32 rows, and `rows` ranges.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vnni")]
-    unsafe fn rows_amx(&self, a: &[u8], sx: &[(f32, f32)], rows: usize, dst: &mut [f32]) {
-        let (kq, n, np) = (self.kq, self.n, self.np);
+    unsafe fn rows_amx(parts: &[QuantisedPart<'_>], rows: usize, dst: &mut [f32]) {
+        let Some((first, _, _)) = parts.first() else {
+            return;
+        };
+        let (n, np) = (first.n, first.np);
         let padded = rows.div_ceil(32) * 32;
-        assert!(self.amx && a.len() >= padded * kq && sx.len() >= rows && dst.len() >= rows * n);
-        // Column chunks of CHUNK (a multiple of 32) per tile block: the chunk's sums (32 rows ×
-        // CHUNK × 4 bytes) stay in L1 between the tile stores and the epilogue.
+        for (p, a, sx) in parts {
+            assert!(p.amx && p.n == n && a.len() >= padded * p.kq && sx.len() >= rows);
+        }
+        assert!(dst.len() >= rows * n);
+        // The chunk's sums (32 rows × AMX_CHUNK × 4 bytes) stay in L1 between the tile stores
+        // and the epilogue, and so do the chunk's rows of `dst` between the parts.
         let mut c = avec![0i32; 32 * AMX_CHUNK];
         for r in (0..padded).step_by(32) {
             for j0 in (0..np).step_by(AMX_CHUNK) {
                 let width = AMX_CHUNK.min(np - j0);
-                // SAFETY: tiles and AMX-INT8 are this function's contract; rows r..r+32 of
-                // `a` are inside it (r < padded, a multiple of 32, asserted above); blocks
-                // j0 / 16.. of `q` (16 · kq bytes each) up to np / 16 are inside it; `c` holds
-                // 32 · width sums; kq is a positive multiple of 64, and np, j0 and so width of 32
-                // (`amx`, AMX_CHUNK).
-                unsafe {
-                    super::amx::stripe_int8(
-                        a.as_ptr().add(r * kq),
-                        kq,
-                        self.q.as_ptr().add(j0 * kq) as *const u8,
-                        width,
-                        &mut c,
-                    )
-                };
-                for i in 0..32.min(rows - r) {
-                    let row = &mut dst[(r + i) * n..(r + i + 1) * n];
-                    for b in 0..width / 16 {
-                        let at = super::amx::stripe_offset(i, b);
-                        // SAFETY: AVX-512F is this function's contract; `row` holds n values.
-                        unsafe { self.finish16(&c[at..at + 16], sx[r + i], j0 / 16 + b, row) };
-                    }
+                for (p, a, sx) in parts {
+                    let kq = p.kq;
+                    // SAFETY: tiles and AMX-INT8 are this function's contract; rows r..r+32 of
+                    // `a` are inside it (r < padded, a multiple of 32, asserted above); blocks
+                    // j0 / 16.. of `q` (16 · kq bytes each) up to np / 16 are inside it; `c`
+                    // holds 32 · width sums; kq is a positive multiple of 64, and np, j0 and so
+                    // width of 32 (`amx`, AMX_CHUNK).
+                    unsafe {
+                        super::amx::stripe_int8(
+                            a.as_ptr().add(r * kq),
+                            kq,
+                            p.q.as_ptr().add(j0 * kq) as *const u8,
+                            width,
+                            &mut c,
+                        )
+                    };
+                    let here = 32.min(rows - r);
+                    // SAFETY: AVX-512F is this function's contract; `c` holds the chunk's 32 ×
+                    // width sums; rows r..r+here of `dst` (n each) and of `sx` are inside them.
+                    unsafe {
+                        p.finish_stripe(
+                            &c,
+                            width,
+                            j0,
+                            &sx[r..r + here],
+                            &mut dst[r * n..(r + here) * n],
+                        )
+                    };
                 }
             }
         }
@@ -1050,7 +1164,7 @@ mod tests {
                 let mut fast = vec![0.5f32; m * n];
                 // SAFETY: `amx` is set only where amx_int8() held; quantise_rows padded `a`
                 // to whole stripes.
-                unsafe { p.rows_amx(&a, &sx, m, &mut fast) };
+                unsafe { PackedInt8::rows_amx(&[(p, &a, &sx)], m, &mut fast) };
                 assert_eq!(fast, portable, "AMX: m{m} k{k} n{n}");
             }
             #[cfg(target_arch = "x86_64")]
