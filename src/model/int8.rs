@@ -659,7 +659,7 @@ impl PackedInt8 {
     ///
     /// [`super::amx::int8_available`] returned true; every part has `amx` set (kq a multiple of
     /// 64, np of 32) and the same `n`; each part's activations hold `rows` rows of its `kq` bytes
-    /// rounded up to a multiple of 32 rows, and `rows` ranges.
+    /// rounded up to a multiple of 32 rows and `rows` ranges `(sx, lo)`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vnni")]
     unsafe fn rows_amx(parts: &[QuantisedPart<'_>], rows: usize, dst: &mut [f32]) {
