@@ -1988,8 +1988,8 @@ impl Finder<'_> {
         // ("Mr. Trump, in an interview on Friday, barely dwelled …", "Sen. Mark Kirk, R-Ill.,
         // who …": an adverbial or a party label)
         let t = &toks[next];
-        let party = t.text.len() > 2
-            && matches!(t.text.as_bytes()[..2], [b'R' | b'D' | b'I', b'-']);
+        let party =
+            t.text.len() > 2 && matches!(t.text.as_bytes()[..2], [b'R' | b'D' | b'I', b'-']);
         e.kind == ActorKind::Person
             && (g.contains('(')
                 || self.opens_apposition(toks, next)
@@ -2195,7 +2195,11 @@ impl Finder<'_> {
             // A passive ("after the winner was declared", "were rejected"): a common noun as
             // its subject does not make what follows someone unnamed's report.
             let passive = k > 0
-                && toks[k].lower.ends_with("ed")
+                && (toks[k].lower.ends_with("ed")
+                    || matches!(
+                        toks[k].lower.as_str(),
+                        "told" | "written" | "spoken" | "shown"
+                    ))
                 && toks[k].lower != "convinced"
                 && matches!(
                     toks[k - 1].lower.as_str(),
@@ -2257,8 +2261,12 @@ impl Finder<'_> {
                     return Some(Found::Named(e, Attribution::Indirect));
                 }
             }
-            if let Some(f) = self.subject_before(toks, k) {
-                return Some(f);
+            // "Shortly after Clinton was declared the winner, Sanders told …": the subject of
+            // a passive cue is what was said or whom it was said to, not the speaker.
+            if !passive {
+                if let Some(f) = self.subject_before(toks, k) {
+                    return Some(f);
+                }
             }
             // The reporting verb has a subject that names nobody ("officials said that…",
             // "They also confirmed that Russia wants…"): what follows is their report, so a
@@ -2269,6 +2277,9 @@ impl Finder<'_> {
                     continue;
                 }
                 return Some(Found::Unnamed);
+            }
+            if passive {
+                continue;
             }
             if self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
                 if self.pronoun_at(toks, k + 1) {
@@ -3383,6 +3394,17 @@ mod tests {
         assert_eq!(who(t), [some("Ann Joyce", Attribution::Indirect)]);
         // A hyphen inside a word is no dash: "the Russia-NATO talks" stays one phrase.
         assert!(is_dash(" — ") && is_dash("--") && !is_dash(" "));
+    }
+
+    #[test]
+    fn the_subject_of_a_passive_cue_is_not_the_speaker() {
+        // Regression (PolNeAR train): "Clinton was declared the winner" made Clinton the
+        // speaker of what Sanders told the crowd.
+        let t = "Shortly after Hillary Clinton was declared the winner in Maryland, Bernie \
+                 Sanders told a cheering crowd that he expects to win the state.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Bernie Sanders"));
+        let t = "Hillary Clinton was told that the state had been called.";
+        assert_eq!(who(t)[0].0, None);
     }
 
     #[test]
