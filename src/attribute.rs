@@ -823,6 +823,24 @@ impl Finder<'_> {
             // Zogby, a superdelegate and the president of the Arab American Institute, said")
             // gives way to the name the apposition describes, before it.
             let lo = s.saturating_sub(24);
+            // "Vice President Joseph R. Biden Jr., who was to travel to Columbus, Ohio, on
+            // Wednesday, said": the person a relative clause hangs on, over the names inside it.
+            for c in (lo..s).rev() {
+                if toks[c].quoted {
+                    break;
+                }
+                if gap(self.text, toks, c).trim() == ","
+                    && matches!(toks[c + 1].lower.as_str(), "who" | "whose")
+                {
+                    if let Some(e) = self
+                        .entity_ending_at(toks, c)
+                        .filter(|e| e.kind == ActorKind::Person && !toks[c].possessive)
+                    {
+                        return Some(Found::Named(e, Attribution::Indirect));
+                    }
+                    break;
+                }
+            }
             let mut nearest: Option<Entity> = None;
             for c in (lo..=s).rev() {
                 if toks[c].quoted {
@@ -3394,6 +3412,14 @@ mod tests {
         assert_eq!(who(t), [some("Ann Joyce", Attribution::Indirect)]);
         // A hyphen inside a word is no dash: "the Russia-NATO talks" stays one phrase.
         assert!(is_dash(" — ") && is_dash("--") && !is_dash(" "));
+    }
+
+    #[test]
+    fn a_relative_clause_with_names_inside_speaks_for_the_person_before_it() {
+        // Regression (PolNeAR train): the speaker was Ohio, the nearest name before a comma.
+        let t = "Vice President Joseph Biden, who was to travel to Columbus, Ohio, on Wednesday \
+                 to promote the rules, said they touched on a core issue.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Joseph Biden"));
     }
 
     #[test]
