@@ -1469,6 +1469,15 @@ impl Finder<'_> {
             if k == first {
                 return None;
             }
+            // "Cook said Carter stopped the practice, but Cook did not say when": a negated
+            // cue reports nothing; the sentence's own cue comes first.
+            if toks[first..k].iter().any(|t| {
+                matches!(t.lower.as_str(), "not" | "never" | "declined" | "refused")
+                    || t.lower.ends_with("n't")
+                    || t.lower.ends_with("n’t")
+            }) {
+                return None;
+            }
             match self.subject_before(toks, k) {
                 Some(Found::Named(e, a)) if e.mention.start >= toks[first].start => {
                     return Some(Found::Named(e, a))
@@ -3429,6 +3438,22 @@ mod tests {
         let t = "Judge Emmet Sullivan ruled on Friday. Sullivan put off deciding the motion, but \
                  said the group could come back later.";
         assert_eq!(who(t)[1].0.as_deref(), Some("Sullivan"));
+    }
+
+    #[test]
+    fn a_negated_cue_at_the_end_does_not_hide_the_sentences_own_cue() {
+        // Regression (PolNeAR train): ", but Cook did not say when." made the sentence
+        // unattributed.
+        for t in [
+            "Cook said Carter stopped the practice, but Cook did not say when.",
+            "Cook said Carter stopped the practice, but did not say when.",
+        ] {
+            assert_eq!(
+                who(&format!("Peter Cook spoke. {t}"))[1].0.as_deref(),
+                Some("Cook"),
+                "{t}"
+            );
+        }
     }
 
     #[test]
