@@ -616,6 +616,8 @@ mod tests {
             (11, 19, 24),
             // the encoder's shape: 12 steps of the AMX loop
             (40, 384, 64),
+            // two AMX column chunks, the second 32 wide
+            (35, 64, 160),
         ] {
             let (w, x) = crate::model::test_operands(m, k, n);
             let p = PackedBf16::pack(&w, k, n);

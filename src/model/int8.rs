@@ -1215,7 +1215,8 @@ mod tests {
     /// one, on every path alike; each group's bytes span its own channels' range.
     #[test]
     fn channel_groups_cut_the_error_of_large_channels() {
-        let (m, k, n) = (24, 384, 96);
+        // (70 rows: three AMX stripes, the last one short; 160 columns: two AMX column chunks)
+        let (m, k, n) = (70, 384, 160);
         let (w, mut x) = data(m, k, n);
         let big = [7usize, 99, 223];
         for r in 0..m {
