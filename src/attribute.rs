@@ -3420,8 +3420,10 @@ mod tests {
         let t = "Reached by phone, Ann Joyce — who is listed as an attorney in Illinois but does \
                  not practice law — told the paper she is not planning an appeal.";
         assert_eq!(who(t), [some("Ann Joyce", Attribution::Indirect)]);
-        // A hyphen inside a word is no dash: "the Russia-NATO talks" stays one phrase.
-        assert!(is_dash(" — ") && is_dash("--") && !is_dash(" "));
+        // Dashes with or without spaces; a comma or a space is none.
+        assert!(
+            is_dash(" — ") && is_dash("–") && is_dash(" -- ") && !is_dash(", ") && !is_dash(" ")
+        );
     }
 
     #[test]
