@@ -707,7 +707,9 @@ fn bench_reports_each_cell_with_its_counts() {
         assert!(instructions(i).contains(attention), "{}", instructions(i));
     }
     // int8: the fastest integer kernel this CPU has.
-    let int8_path = if standpoint::model::int8::vnni() {
+    let int8_path = if standpoint::model::int8::amx_int8() {
+        "AMX tiles (tdpbusd)"
+    } else if standpoint::model::int8::vnni() {
         "AVX512-VNNI"
     } else if standpoint::model::int8::avx2() {
         "AVX2"
