@@ -163,13 +163,6 @@ fn dense(c: &mut Criterion) {
     use standpoint::model::{bf16, int8};
     let mut g = c.benchmark_group("dense");
     g.sample_size(20);
-    let bf16_path = if bf16::amx_in_use() {
-        "AMX"
-    } else if bf16::native_bf16() {
-        "AVX512-BF16"
-    } else {
-        "f32 gemm"
-    };
     for &(m, k, n) in &[
         (1024usize, 384usize, 384usize),
         (1024, 384, 1536),
@@ -190,9 +183,10 @@ fn dense(c: &mut Criterion) {
             BenchmarkId::new(format!("int8 {}", int8::path_name()), &shape),
             |b| b.iter(|| layer8.matmul_acc(&x, m, &mut dst, 1)),
         );
-        g.bench_function(BenchmarkId::new(format!("bf16 {bf16_path}"), &shape), |b| {
-            b.iter(|| layer16.matmul_acc(&x, m, &mut dst, 1))
-        });
+        g.bench_function(
+            BenchmarkId::new(format!("bf16 {}", bf16::path_name()), &shape),
+            |b| b.iter(|| layer16.matmul_acc(&x, m, &mut dst, 1)),
+        );
     }
     g.finish();
 }

@@ -478,6 +478,17 @@ unsafe fn pack_columns(w: &[f32], k: usize, n: usize, kp: usize) -> AVec<u32> {
     p
 }
 
+/// The instruction path of the bf16 products on this CPU, for `bench` and the logs.
+pub fn path_name() -> &'static str {
+    if amx_in_use() {
+        "AMX tiles (tdpbf16ps)"
+    } else if native_bf16() {
+        "AVX512-BF16 (vdpbf16ps)"
+    } else {
+        "portable: bf16 weights widened to f32, no bf16 instructions"
+    }
+}
+
 /// Whether the bf16 product runs on AMX tiles here.
 pub fn amx_in_use() -> bool {
     #[cfg(target_arch = "x86_64")]

@@ -342,13 +342,7 @@ pub fn instruction_path(backend: &str, precision: &str) -> String {
     let gemm_f32 = "gemm crate";
     match (backend, precision) {
         ("native", "bf16") => {
-            let products = if bf16::amx_in_use() {
-                "AMX tiles (tdpbf16ps)"
-            } else if bf16::native_bf16() {
-                "AVX512-BF16 (vdpbf16ps)"
-            } else {
-                "portable: bf16 weights widened to f32, no bf16 instructions"
-            };
+            let products = bf16::path_name();
             format!("products: {products}; attention: {attention}; element-wise: {elementwise}")
         }
         ("native", "int8") => {
