@@ -19,7 +19,7 @@
 //! bit-identical to the VNNI path's (`STANDPOINT_NO_AMX_INT8=1` turns the tiles off for int8 alone,
 //! `STANDPOINT_NO_AMX=1` for both precisions). The packed weights and activations are aligned to
 //! cache lines: a tile row that straddles two lines halves the loads' speed (aligning them made
-//! bf16 on tiles 1.25× and int8 on tiles 1.17× faster on an Intel Xeon with AMX).
+//! bf16 on tiles 1.25× and int8 on tiles 1.16× faster on an Intel Xeon with AMX).
 //!
 //! CPUs with AVX2 but no VNNI (AMD Zen 3, older Xeons) take the AVX2 kernel: `vpmaddubsw`, AVX2's
 //! byte product, saturates its 16-bit pair sums (2·255·127 does not fit), so the bytes are widened
