@@ -35,7 +35,9 @@ fn cpuid_edx() -> u32 {
 /// Whether the bf16 product may run on tiles: AMX-TILE, AMX-BF16 (EDX bit 22), the permission, and
 /// AVX-512F with AVX512-BF16, which convert the activations to pairs around the tiles.
 pub fn bf16_available() -> bool {
-    super::bf16::native_bf16() && cpuid_edx() & (1 << 22) != 0 && tiles()
+    // (Once: CPUID leaves the guest on a virtual machine, and the products ask per call.)
+    static A: OnceLock<bool> = OnceLock::new();
+    *A.get_or_init(|| super::bf16::native_bf16() && cpuid_edx() & (1 << 22) != 0 && tiles())
 }
 
 /// Whether the int8 product may run on tiles: AMX-TILE, AMX-INT8 (EDX bit 25), the permission,
@@ -43,10 +45,13 @@ pub fn bf16_available() -> bool {
 /// module's AVX-512 helpers). `STANDPOINT_NO_AMX_INT8` turns this path off alone (so that one
 /// machine can time int8 on tiles against int8 on `vpdpbusd`).
 pub fn int8_available() -> bool {
-    super::int8::vnni()
-        && std::env::var_os("STANDPOINT_NO_AMX_INT8").is_none()
-        && cpuid_edx() & (1 << 25) != 0
-        && tiles()
+    static A: OnceLock<bool> = OnceLock::new();
+    *A.get_or_init(|| {
+        super::int8::vnni()
+            && std::env::var_os("STANDPOINT_NO_AMX_INT8").is_none()
+            && cpuid_edx() & (1 << 25) != 0
+            && tiles()
+    })
 }
 
 #[cfg(target_os = "linux")]
