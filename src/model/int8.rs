@@ -202,12 +202,10 @@ impl Int8Layer {
         // Blocks of MC rows (a multiple of MR), each thread taking whole blocks; a block's
         // activations are quantised right before its products, on the thread that runs it
         // (quantising every row first, on the calling thread, took 17% of the time with groups).
-        // On AMX, whole stripes of 32 rows (48 would compute 64).
-        let mc = if self.parts.iter().any(|p| p.amx) {
-            MC_AMX
-        } else {
-            MC
-        };
+        // On AMX (all parts or none: the flag depends on the CPU and n), whole stripes of 32
+        // rows (48 would compute 64).
+        let amx = self.parts.iter().all(|p| p.amx);
+        let mc = if amx { MC_AMX } else { MC };
         let blocks = m.div_ceil(mc);
         let per = blocks.div_ceil(threads.max(1)) * mc;
         let k = self.k;
@@ -218,7 +216,7 @@ impl Int8Layer {
                 init(r, block);
                 let xb = &x[r * k..(r + rows) * k];
                 #[cfg(target_arch = "x86_64")]
-                if self.parts.iter().all(|p| p.amx) {
+                if amx {
                     let quantised: Vec<_> = self
                         .parts
                         .iter()
@@ -312,7 +310,8 @@ impl PackedInt8 {
         // On AMX the depth is padded to whole tile steps of 64 bytes (zero weights against
         // zero activations: the sums are unchanged).
         let amx = amx_int8() && np.is_multiple_of(32);
-        let kq = k.div_ceil(if amx { 64 } else { 4 }) * if amx { 64 } else { 4 };
+        let step = if amx { 64 } else { 4 };
+        let kq = k.div_ceil(step) * step;
         let mut scale = vec![1f32; np];
         let mut colsum = vec![0i32; np];
         let mut q = avec![0i8; np * kq];
@@ -447,14 +446,9 @@ impl PackedInt8 {
         (a, sx)
     }
 
+    /// The product on the fastest path but AMX (which [`Int8Layer::matmul_blocks`] takes for
+    /// all of a layer's parts at once).
     fn rows(&self, a: &[u8], sx: &[(f32, f32)], rows: usize, dst: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if self.amx {
-            // SAFETY: `amx` is set only where `amx_int8()` held and the shape allows (pack);
-            // `a` holds `rows` rows of `kq` bytes rounded up to 32 rows (quantise_rows).
-            unsafe { PackedInt8::rows_amx(&[(self, a, sx)], rows, dst) };
-            return;
-        }
         #[cfg(target_arch = "x86_64")]
         if vnni() {
             // SAFETY: `vnni()` checked AVX-512F and AVX512-VNNI; `a` holds `rows` rows of `kq`
