@@ -43,6 +43,7 @@ use crate::train::{
 #[cfg(test)]
 use crate::train_ops::{attention_qkv, dropout_add, gelu, layer_norm};
 use crate::train_ops::{encoder_layer, encoder_layer_params, linear_in as lin, FusedAdamW};
+use crate::train_ops::{GradSink, FLAT_ORDER};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var, D};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder};
@@ -221,7 +222,15 @@ struct Row {
 /// block, each with a residual connection and layer norm. Weight names follow transformers'
 /// `encoder.layer.{i}.…`.
 pub(crate) struct TrainLayer {
-    vars: Vec<(String, Var)>,
+    /// The 16 parameters as one variable, in the flat order the fused layer operation takes
+    /// ([`encoder_layer_params`]): no concatenation per step, and one gradient.
+    flat: Var,
+    /// Each parameter's name (`encoder.layer.{i}.…`), offset in `flat` and shape, in BERT's
+    /// order ([`LAYER_PARAMS`]).
+    params: Vec<(String, usize, Vec<usize>)>,
+    /// Where the backward pass leaves the parameters' gradient when training
+    /// ([`TrainLayer::gradients_to_sink`]); without it, candle's gradient store gets it.
+    sink: Option<GradSink>,
     heads: usize,
     /// The feed-forward size.
     intermediate: usize,
@@ -290,17 +299,33 @@ impl TrainLayer {
         cfg: &BertConfig,
         precision: Precision,
     ) -> Result<TrainLayer, ModelError> {
-        let mut vars = Vec::with_capacity(LAYER_PARAMS.len());
+        let mut tensors = Vec::with_capacity(LAYER_PARAMS.len());
         for p in LAYER_PARAMS {
             let name = format!("encoder.layer.{index}.{p}");
             let t = weights.get(&name).ok_or_else(|| ModelError::Config {
                 model: "base encoder".into(),
                 message: format!("has no tensor {name}: not a BERT encoder"),
             })?;
-            vars.push((name, Var::from_tensor(&t.to_dtype(DType::F32)?)?));
+            tensors.push((name, t.to_dtype(DType::F32)?));
         }
+        let refs: Vec<&Tensor> = tensors.iter().map(|(_, t)| t).collect();
+        let flat = Var::from_tensor(&encoder_layer_params(&refs)?)?;
+        // Offsets in the flat order (query, key and value weights, their biases, the rest).
+        let mut offset = vec![0; LAYER_PARAMS.len()];
+        let mut at = 0;
+        for i in FLAT_ORDER {
+            offset[i] = at;
+            at += tensors[i].1.elem_count();
+        }
+        let params = tensors
+            .into_iter()
+            .zip(offset)
+            .map(|((name, t), off)| (name, off, t.dims().to_vec()))
+            .collect();
         Ok(TrainLayer {
-            vars,
+            flat,
+            params,
+            sink: None,
             heads: cfg.num_attention_heads,
             intermediate: cfg.intermediate_size,
             eps: cfg.layer_norm_eps,
@@ -308,8 +333,34 @@ impl TrainLayer {
         })
     }
 
-    fn p(&self, i: usize) -> &Tensor {
-        self.vars[i].1.as_tensor()
+    /// From now on the backward pass adds the parameters' gradient to a sink of this layer's
+    /// own instead of candle's gradient store; returns the variable and its sink, for
+    /// [`FusedAdamW::with_sinks`].
+    fn gradients_to_sink(&mut self) -> (Var, GradSink) {
+        let sink = GradSink::default();
+        self.sink = Some(sink.clone());
+        (self.flat.clone(), sink)
+    }
+
+    /// Parameter `i` (in [`LAYER_PARAMS`] order) of a flat tensor laid out as this layer's
+    /// parameters: a view, differentiable.
+    fn param_of(&self, flat: &Tensor, i: usize) -> candle_core::Result<Tensor> {
+        let (_, off, shape) = &self.params[i];
+        flat.narrow(0, *off, shape.iter().product())?
+            .reshape(shape.as_slice())
+    }
+
+    /// Each parameter's name with its part of `flat` (the parameters themselves, or their
+    /// gradient), copied.
+    fn named(&self, flat: &Tensor) -> candle_core::Result<Vec<(String, Tensor)>> {
+        (0..self.params.len())
+            .map(|i| Ok((self.params[i].0.clone(), self.param_of(flat, i)?.copy()?)))
+            .collect()
+    }
+
+    #[cfg(test)]
+    fn p(&self, i: usize) -> Tensor {
+        self.param_of(self.flat.as_tensor(), i).unwrap()
     }
 
     /// `x` (b, l, h), `mask` (b, l) with 1 for a token and 0 for padding. Dropout when `rng`
@@ -323,20 +374,20 @@ impl TrainLayer {
         mut rng: Option<&mut Rng>,
     ) -> candle_core::Result<Tensor> {
         let (b, l, h) = x.dims3()?;
-        let params: Vec<&Tensor> = (0..LAYER_PARAMS.len()).map(|i| self.p(i)).collect();
         let dropout = [
             dropout_mask(b * l * h, p_drop, rng.as_deref_mut()),
             dropout_mask(b * l * h, p_drop, rng),
         ];
         encoder_layer(
             x,
-            &encoder_layer_params(&params)?,
+            self.flat.as_tensor(),
             mask,
             self.heads,
             self.intermediate,
             self.eps,
             self.precision,
             dropout,
+            self.sink.clone(),
         )
     }
 
@@ -353,7 +404,7 @@ impl TrainLayer {
         let (b, l, h) = x.dims3()?;
         let hd = h / self.heads;
         let x2 = x.reshape((b * l, h))?;
-        let layer = |x: &Tensor, w: usize, b: usize| lin(x, self.p(w), self.p(b), self.precision);
+        let layer = |x: &Tensor, w: usize, b: usize| lin(x, &self.p(w), &self.p(b), self.precision);
         // Query, key and value as one product with the three weight matrices stacked: the
         // input is read (and rounded, in bf16) once, and the backward pass gives the input's
         // gradient in one product instead of three products and two sums.
@@ -367,11 +418,11 @@ impl TrainLayer {
         )?;
         let mask = dropout_mask(b * l * h, p_drop, rng.as_deref_mut());
         let a = dropout_add(&layer(&ctx, 6, 7)?, &x2, mask)?;
-        let a = layer_norm(&a, self.p(8), self.p(9), self.eps)?;
+        let a = layer_norm(&a, &self.p(8), &self.p(9), self.eps)?;
         let i = gelu(&layer(&a, 10, 11)?)?;
         let mask = dropout_mask(b * l * h, p_drop, rng);
         let o = dropout_add(&layer(&i, 12, 13)?, &a, mask)?;
-        layer_norm(&o, self.p(14), self.p(15), self.eps)?.reshape((b, l, h))
+        layer_norm(&o, &self.p(14), &self.p(15), self.eps)?.reshape((b, l, h))
     }
 }
 
@@ -403,20 +454,16 @@ impl Top {
         )
     }
 
+    #[cfg(test)]
     fn encoder_vars(&self) -> Vec<Var> {
-        self.layers
-            .iter()
-            .flat_map(|l| l.vars.iter().map(|(_, v)| v.clone()))
-            .collect()
+        self.layers.iter().map(|l| l.flat.clone()).collect()
     }
 
     /// Deep copies of every trainable tensor, by name.
     fn snapshot(&self) -> candle_core::Result<Snapshot> {
         let mut out = Vec::new();
         for l in &self.layers {
-            for (n, v) in &l.vars {
-                out.push((n.clone(), v.as_tensor().copy()?));
-            }
+            out.extend(l.named(l.flat.as_tensor())?);
         }
         out.push((format!("{CLASSIFIER}.weight"), self.w.as_tensor().copy()?));
         out.push((format!("{CLASSIFIER}.bias"), self.b.as_tensor().copy()?));
@@ -426,9 +473,12 @@ impl Top {
     fn restore(&self, snap: &[(String, Tensor)]) -> candle_core::Result<()> {
         let by_name: HashMap<&str, &Tensor> = snap.iter().map(|(n, t)| (n.as_str(), t)).collect();
         for l in &self.layers {
-            for (n, v) in &l.vars {
-                v.set(by_name[n.as_str()])?;
-            }
+            let parts: Vec<&Tensor> = l
+                .params
+                .iter()
+                .map(|(n, _, _)| by_name[n.as_str()])
+                .collect();
+            l.flat.set(&encoder_layer_params(&parts)?)?;
         }
         self.w
             .set(by_name[format!("{CLASSIFIER}.weight").as_str()])?;
@@ -1053,9 +1103,14 @@ pub fn finetune(
     let cache_seconds = t0.elapsed().as_secs_f32();
 
     // 4. The trainable top.
-    let layers = (frozen..n_layers)
+    let mut layers = (frozen..n_layers)
         .map(|i| TrainLayer::new(&weights, i, &cfg, opts.precision))
         .collect::<Result<Vec<_>, _>>()?;
+    // The layers' gradients bypass candle's gradient store (see `GradSink`).
+    let enc_vars: Vec<(Var, GradSink)> = layers
+        .iter_mut()
+        .map(TrainLayer::gradients_to_sink)
+        .collect();
     let h = cfg.hidden_size;
     let (w0, b0) = match (
         weights.get(&format!("{CLASSIFIER}.weight")),
@@ -1075,10 +1130,7 @@ pub fn finetune(
         w: Var::from_tensor(&w0)?,
         b: Var::from_tensor(&b0)?,
     };
-    let enc_vars = top.encoder_vars();
     let head_vars = vec![top.w.clone(), top.b.clone()];
-    let mut all_vars = enc_vars.clone();
-    all_vars.extend(head_vars.iter().cloned());
     let params = |lr: f64| ParamsAdamW {
         lr,
         weight_decay: opts.weight_decay,
@@ -1087,7 +1139,7 @@ pub fn finetune(
     let mut opt_enc = if enc_vars.is_empty() {
         None
     } else {
-        Some(FusedAdamW::new(enc_vars.clone(), params(opts.lr))?)
+        Some(FusedAdamW::with_sinks(enc_vars, params(opts.lr)))
     };
     let mut opt_head = FusedAdamW::new(head_vars.clone(), params(opts.head_lr))?;
 
@@ -1162,16 +1214,17 @@ pub fn finetune(
             let grads = loss.backward()?;
             match acc.as_mut() {
                 None => acc = Some(grads),
-                Some(a) => add_grads(a, &grads, &all_vars)?,
+                Some(a) => add_grads(a, &grads, &head_vars)?,
             }
             in_acc += 1;
             if in_acc == opts.accumulate || bi + 1 == batches.len() {
                 let mut g = acc.take().expect("gradients accumulated");
                 if in_acc > 1 {
-                    scale_grads(&mut g, &all_vars, 1.0 / in_acc as f64)?;
+                    scale_grads(&mut g, &head_vars, 1.0 / in_acc as f64)?;
                 }
                 let f = lr_at(step.min(total_steps - 1));
                 if let Some(o) = opt_enc.as_mut() {
+                    o.set_sink_scale(1.0 / in_acc as f32);
                     o.set_learning_rate(opts.lr * f);
                     o.step(&g)?;
                 }
@@ -1493,15 +1546,24 @@ mod tests {
                 diff(&ya, &yb) <= tol * scale(&yb),
                 "{precision:?}: values differ"
             );
-            let mut tensors = vec![("input".to_string(), x.as_tensor().clone())];
-            tensors.extend(
-                layer
-                    .vars
-                    .iter()
-                    .map(|(n, v)| (n.clone(), v.as_tensor().clone())),
-            );
-            for (name, t) in tensors {
-                let (a, b) = (ga.get(&t).unwrap(), gb.get(&t).unwrap());
+            let mut pairs = vec![(
+                "input".to_string(),
+                ga.get(x.as_tensor()).unwrap().clone(),
+                gb.get(x.as_tensor()).unwrap().clone(),
+            )];
+            let flat = layer.flat.as_tensor();
+            let (fa, fb) = (ga.get(flat).unwrap(), gb.get(flat).unwrap());
+            for ((name, a), (_, b)) in layer
+                .named(fa)
+                .unwrap()
+                .into_iter()
+                .zip(layer.named(fb).unwrap())
+            {
+                pairs.push((name, a, b));
+            }
+            assert_eq!(pairs.len(), 17);
+            for (name, a, b) in pairs {
+                let (a, b) = (&a, &b);
                 let d = diff(a, b);
                 assert!(
                     d <= tol * scale(b),
@@ -1509,6 +1571,57 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// With its gradient sink, a layer's backward pass leaves the parameters' gradient in the
+    /// sink (the value candle's gradient store gets without one) and not in the store, and a
+    /// second backward pass adds to it (gradient accumulation).
+    #[test]
+    fn the_gradient_sink_gets_the_stores_gradient_and_sums_batches() {
+        let (_, cfg, weights) = base_encoder();
+        let dev = Device::Cpu;
+        let (b, l, h) = (2, 5, cfg.hidden_size);
+        let mask = Tensor::from_vec(vec![1u32, 1, 1, 1, 1, 1, 1, 1, 0, 0], (b, l), &dev).unwrap();
+        let mut r = Rng(8);
+        let x = Tensor::from_vec(
+            (0..b * l * h).map(|_| r.normal()).collect::<Vec<f32>>(),
+            (b, l, h),
+            &dev,
+        )
+        .unwrap();
+        let probe = Tensor::from_vec(
+            (0..b * l * h).map(|_| r.normal()).collect::<Vec<f32>>(),
+            (b, l, h),
+            &dev,
+        )
+        .unwrap();
+        let mut layer = TrainLayer::new(&weights, 1, &cfg, Precision::F32).unwrap();
+        let backward = |layer: &TrainLayer| {
+            let y = layer.forward(&x, &mask, 0.0, None).unwrap();
+            (&y * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+        };
+        let store = backward(&layer);
+        let want: Vec<f32> = store
+            .get(layer.flat.as_tensor())
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(want.iter().any(|&g| g != 0.0));
+        let (_, sink) = layer.gradients_to_sink();
+        let store = backward(&layer);
+        assert!(
+            store.get(layer.flat.as_tensor()).is_none(),
+            "the store got the gradient"
+        );
+        assert_eq!(sink.lock().unwrap().as_deref(), Some(want.as_slice()));
+        backward(&layer);
+        let twice: Vec<f32> = want.iter().map(|g| g + g).collect();
+        assert_eq!(sink.lock().unwrap().as_deref(), Some(twice.as_slice()));
     }
 
     /// One training step's loss and gradients equal PyTorch's (`transformers`' BertModel, every
@@ -1588,19 +1701,19 @@ mod tests {
         let grads = loss.backward().unwrap();
         let close = |a: f64, b: f64, scale: f64| (a - b).abs() <= 1e-5 + rel * scale;
         for (name, want) in fx["grads"].as_object().unwrap() {
-            let var = if name == "classifier.weight" {
-                top.w.clone()
+            let g = if name == "classifier.weight" {
+                grads.get(top.w.as_tensor()).cloned()
             } else {
                 top.layers
                     .iter()
-                    .flat_map(|l| l.vars.iter())
+                    .flat_map(|l| {
+                        let flat = grads.get(l.flat.as_tensor()).expect("a layer's gradient");
+                        l.named(flat).unwrap()
+                    })
                     .find(|(n, _)| n == name)
-                    .unwrap_or_else(|| panic!("no parameter {name}"))
-                    .1
-                    .clone()
+                    .map(|(_, g)| g)
             };
-            let g: Vec<f32> = grads
-                .get(var.as_tensor())
+            let g: Vec<f32> = g
                 .unwrap_or_else(|| panic!("no gradient for {name}"))
                 .flatten_all()
                 .unwrap()
@@ -1680,16 +1793,24 @@ mod tests {
         let mut vars = top.encoder_vars();
         vars.push(top.w.clone());
         vars.push(top.b.clone());
-        let names: Vec<String> = top.layers[0]
-            .vars
-            .iter()
-            .map(|(n, _)| n.clone())
-            .chain(["w".into(), "b".into()])
-            .collect();
-        for (v, name) in vars.iter().zip(&names) {
-            let g = grads
-                .get(v.as_tensor())
-                .unwrap_or_else(|| panic!("no gradient for {name}"));
+        let layer = &top.layers[0];
+        let mut named = layer
+            .named(
+                grads
+                    .get(layer.flat.as_tensor())
+                    .expect("the layer's gradient"),
+            )
+            .unwrap();
+        assert_eq!(named.len(), 16);
+        for (name, v) in [("w", &top.w), ("b", &top.b)] {
+            let g = grads.get(v.as_tensor());
+            named.push((
+                name.into(),
+                g.unwrap_or_else(|| panic!("no gradient for {name}"))
+                    .clone(),
+            ));
+        }
+        for (name, g) in &named {
             let n = g
                 .abs()
                 .unwrap()

@@ -650,10 +650,30 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
     )
 }
 
-/// GELU (erf form) of every value, on the pool's threads.
+/// GELU (erf form) of every value, on the pool's threads: each block of 4,096 values is
+/// copied to the stack, transformed there and written out once, while it is in cache (a copy
+/// of the whole input and a second pass over it were a measurable share of bf16 training).
 fn gelu_forward(x: &[f32]) -> Vec<f32> {
-    let mut y = par_copy(x);
-    y.par_chunks_mut(16_384).for_each(kernels::gelu);
+    const B: usize = 4_096;
+    let n = x.len();
+    let mut y = Vec::with_capacity(n);
+    y.spare_capacity_mut()[..n]
+        .par_chunks_mut(4 * B)
+        .zip(x.par_chunks(4 * B))
+        .for_each(|(dst, src)| {
+            let mut buf = [0f32; B];
+            for (d, s) in dst.chunks_mut(B).zip(src.chunks(B)) {
+                let buf = &mut buf[..s.len()];
+                buf.copy_from_slice(s);
+                kernels::gelu(buf);
+                for (d, &v) in d.iter_mut().zip(buf.iter()) {
+                    d.write(v);
+                }
+            }
+        });
+    // SAFETY: the first n values of the spare capacity (it holds at least n) were split into
+    // chunks matching `x`'s chunks value for value, and every value was written above.
+    unsafe { y.set_len(n) };
     y
 }
 
@@ -946,6 +966,9 @@ fn layer_slots(h: usize, i: usize) -> [(usize, usize); 12] {
     slots
 }
 
+/// Which of BERT's 16 layer parameters comes where in [`encoder_layer_params`]' flat tensor.
+pub const FLAT_ORDER: [usize; 16] = [0, 2, 4, 1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
 /// One layer's 16 parameters, in BERT's order (query weight and bias, key, value, attention
 /// output dense, its LayerNorm, intermediate dense, output dense, its LayerNorm), as the one flat
 /// tensor [`encoder_layer`] takes: query, key and value weights stacked, then their biases, then
@@ -957,8 +980,7 @@ pub fn encoder_layer_params(p: &[&Tensor]) -> Result<Tensor> {
             p.len()
         )));
     }
-    let order = [0, 2, 4, 1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
-    let flat = order
+    let flat = FLAT_ORDER
         .iter()
         .map(|&i| p[i].flatten_all())
         .collect::<Result<Vec<_>>>()?;
@@ -1003,6 +1025,33 @@ struct EncoderLayer {
     dropout: [Option<Vec<f32>>; 2],
     need_dx: bool,
     saved: std::sync::Mutex<Option<Saved>>,
+    /// Where the parameters' gradient goes instead of candle's gradient store, if anywhere.
+    sink: Option<GradSink>,
+}
+
+/// A layer's parameter gradient kept outside candle's autograd: [`EncoderLayer`]'s backward pass
+/// adds the flat gradient here (the first one is moved in), and [`FusedAdamW`] takes it. candle
+/// would give the parameters' gradient a zeroed tensor and an addition, and split it back into
+/// the 16 parameters with a copy each, all on the calling thread while the pool waits.
+pub type GradSink = std::sync::Arc<std::sync::Mutex<Option<Vec<f32>>>>;
+
+/// Adds `g` into the sink: moved in when the sink is empty, added on the pool's threads when not.
+fn sink_add(sink: &GradSink, g: Vec<f32>) -> Result<()> {
+    let mut acc = sink
+        .lock()
+        .map_err(|_| Error::Msg("gradient sink: a poisoned lock".into()))?;
+    match acc.as_mut() {
+        Some(a) if a.len() == g.len() => add_into(a, &g),
+        Some(a) => {
+            return Err(Error::Msg(format!(
+                "gradient sink: {} values, a gradient of {}",
+                a.len(),
+                g.len()
+            )))
+        }
+        None => *acc = Some(g),
+    }
+    Ok(())
 }
 
 /// `a += b`, on the pool's threads.
@@ -1161,7 +1210,13 @@ impl candle_core::CustomOp2 for EncoderLayer {
             Some(dx) => Some(Tensor::from_vec(dx, x.shape(), dev)?),
             None => None,
         };
-        Ok((dx, Some(Tensor::from_vec(dp, params.shape(), dev)?)))
+        match &self.sink {
+            Some(sink) => {
+                sink_add(sink, dp)?;
+                Ok((dx, None))
+            }
+            None => Ok((dx, Some(Tensor::from_vec(dp, params.shape(), dev)?))),
+        }
     }
 }
 
@@ -1169,7 +1224,8 @@ impl candle_core::CustomOp2 for EncoderLayer {
 /// of [`encoder_layer_params`], `mask` (b, l) of 0/1 (1 for a token), `heads` attention heads,
 /// `eps` the layer norms' epsilon, `intermediate` the feed-forward size, the products in
 /// `precision`, and the dropout masks after the attention output and the feed-forward output
-/// (each b·l·H factors, or `None`).
+/// (each b·l·H factors, or `None`). With a `sink`, the parameters' gradient is added there
+/// ([`GradSink`]) instead of entering candle's gradient store.
 #[allow(clippy::too_many_arguments)]
 pub fn encoder_layer(
     x: &Tensor,
@@ -1180,6 +1236,7 @@ pub fn encoder_layer(
     eps: f64,
     precision: Precision,
     dropout: [Option<Vec<f32>>; 2],
+    sink: Option<GradSink>,
 ) -> Result<Tensor> {
     let bf16 = match precision {
         Precision::F32 => false,
@@ -1211,6 +1268,7 @@ pub fn encoder_layer(
         dropout,
         need_dx: x.track_op(),
         saved: std::sync::Mutex::new(None),
+        sink,
     };
     x.contiguous()?.apply_op2(&params.contiguous()?, op)
 }
@@ -1220,9 +1278,37 @@ pub fn encoder_layer(
 /// tensor each: the moments are plain vectors, and the new values are written back into the
 /// variable's storage.
 pub struct FusedAdamW {
-    vars: Vec<(Var, Vec<f32>, Vec<f32>)>,
+    /// Each variable with its two moments and, for a layer's flat parameters, its gradient sink.
+    vars: Vec<(Var, Vec<f32>, Vec<f32>, Option<GradSink>)>,
     params: ParamsAdamW,
     step: i32,
+    /// The factor on gradients taken from a sink (a sum over accumulated batches).
+    sink_scale: f32,
+}
+
+impl FusedAdamW {
+    /// AdamW over variables whose gradients come from sinks ([`GradSink`]), not from the
+    /// gradient store that [`Optimizer::step`] is given.
+    pub fn with_sinks(vars: Vec<(Var, GradSink)>, params: ParamsAdamW) -> Self {
+        let vars = vars
+            .into_iter()
+            .map(|(v, sink)| {
+                let n = v.elem_count();
+                (v, vec![0f32; n], vec![0f32; n], Some(sink))
+            })
+            .collect();
+        FusedAdamW {
+            vars,
+            params,
+            step: 0,
+            sink_scale: 1.0,
+        }
+    }
+
+    /// The factor on the next step's sink gradients: 1/n after n accumulated batches.
+    pub fn set_sink_scale(&mut self, scale: f32) {
+        self.sink_scale = scale;
+    }
 }
 
 impl Optimizer for FusedAdamW {
@@ -1233,13 +1319,14 @@ impl Optimizer for FusedAdamW {
             .into_iter()
             .map(|v| {
                 let n = v.elem_count();
-                (v, vec![0f32; n], vec![0f32; n])
+                (v, vec![0f32; n], vec![0f32; n], None)
             })
             .collect();
         Ok(FusedAdamW {
             vars,
             params,
             step: 0,
+            sink_scale: 1.0,
         })
     }
 
@@ -1251,6 +1338,8 @@ impl Optimizer for FusedAdamW {
         self.params.lr = lr;
     }
 
+    /// One update of every variable that has a gradient (in `grads`, or in its sink, which is
+    /// emptied); the others are left as they are.
     fn step(&mut self, grads: &GradStore) -> Result<()> {
         self.step += 1;
         let p = &self.params;
@@ -1259,29 +1348,60 @@ impl Optimizer for FusedAdamW {
         let scale_v = (1.0 / (1.0 - p.beta2.powi(self.step))) as f32;
         let decay = (1.0 - p.lr * p.weight_decay) as f32;
         let (lr, eps) = (p.lr as f32, p.eps as f32);
-        for (var, m, v) in &mut self.vars {
-            let Some(g) = grads.get(var.as_tensor()) else {
-                continue;
+        // The new values are written once, into fresh memory (no zeroed buffer first).
+        let update = |theta: &[f32], g: &[f32], gs: f32, m: &mut [f32], v: &mut [f32]| {
+            let n = theta.len();
+            let mut out = Vec::with_capacity(n);
+            out.spare_capacity_mut()[..n]
+                .par_chunks_mut(16_384)
+                .zip(theta.par_chunks(16_384))
+                .zip(g.par_chunks(16_384))
+                .zip(m.par_chunks_mut(16_384))
+                .zip(v.par_chunks_mut(16_384))
+                .for_each(|((((o, t), g), m), v)| {
+                    for i in 0..o.len() {
+                        let g = g[i] * gs;
+                        m[i] = m[i] * b1 + g * (1.0 - b1);
+                        v[i] = v[i] * b2 + g * g * (1.0 - b2);
+                        let step = (m[i] * scale_m) / ((v[i] * scale_v).sqrt() + eps);
+                        o[i].write(t[i] * decay - step * lr);
+                    }
+                });
+            // SAFETY: the first n values of the spare capacity (it holds at least n) were split
+            // into chunks that cover them all, and every value of every chunk was written above.
+            unsafe { out.set_len(n) };
+            out
+        };
+        for (var, m, v, sink) in &mut self.vars {
+            let next = match sink {
+                Some(sink) => {
+                    let Some(g) = sink
+                        .lock()
+                        .map_err(|_| Error::Msg("gradient sink: a poisoned lock".into()))?
+                        .take()
+                    else {
+                        continue;
+                    };
+                    if g.len() != m.len() {
+                        return Err(Error::Msg(format!(
+                            "AdamW: a gradient of {} values for {}",
+                            g.len(),
+                            m.len()
+                        )));
+                    }
+                    with_values(var.as_tensor(), |theta| {
+                        Ok(update(theta, &g, self.sink_scale, m, v))
+                    })?
+                }
+                None => {
+                    let Some(g) = grads.get(var.as_tensor()) else {
+                        continue;
+                    };
+                    with_values(var.as_tensor(), |theta| {
+                        with_values(g, |g| Ok(update(theta, g, 1.0, m, v)))
+                    })?
+                }
             };
-            let next = with_values(var.as_tensor(), |theta| {
-                with_values(g, |g| {
-                    let mut out = zeroed(theta.len());
-                    out.par_chunks_mut(16_384)
-                        .zip(theta.par_chunks(16_384))
-                        .zip(g.par_chunks(16_384))
-                        .zip(m.par_chunks_mut(16_384))
-                        .zip(v.par_chunks_mut(16_384))
-                        .for_each(|((((o, t), g), m), v)| {
-                            for i in 0..o.len() {
-                                m[i] = m[i] * b1 + g[i] * (1.0 - b1);
-                                v[i] = v[i] * b2 + g[i] * g[i] * (1.0 - b2);
-                                let step = (m[i] * scale_m) / ((v[i] * scale_v).sqrt() + eps);
-                                o[i] = t[i] * decay - step * lr;
-                            }
-                        });
-                    Ok(out)
-                })
-            })?;
             var.set(&Tensor::from_vec(next, var.shape(), var.device())?)?;
         }
         Ok(())
@@ -1607,6 +1727,8 @@ pub(crate) mod tests {
     }
 
     #[test]
+    /// The fused AdamW gives candle's AdamW's values, and the same update from a gradient
+    /// sink holding the sum of two batches' gradients scaled by 1/2.
     fn fused_adamw_matches_candle_adamw() {
         let params = ParamsAdamW {
             lr: 1e-2,
@@ -1615,7 +1737,12 @@ pub(crate) mod tests {
         };
         let a = Var::from_tensor(&random(&[5, 7], 21)).unwrap();
         let b = Var::from_tensor(&random(&[5, 7], 21)).unwrap();
+        // `c` takes its gradient from a sink, as a sum over two batches scaled by 1/2.
+        let c = Var::from_tensor(&random(&[5, 7], 21)).unwrap();
         let mut fused = FusedAdamW::new(vec![a.clone()], params.clone()).unwrap();
+        let sink = GradSink::default();
+        let mut from_sink = FusedAdamW::with_sinks(vec![(c.clone(), sink.clone())], params.clone());
+        from_sink.set_sink_scale(0.5);
         let mut reference = candle_nn::AdamW::new(vec![b.clone()], params).unwrap();
         for step in 0..4u64 {
             let w = random(&[5, 7], 30 + step);
@@ -1637,10 +1764,28 @@ pub(crate) mod tests {
                 .unwrap();
             fused.set_learning_rate(1e-2 / (step + 1) as f64);
             reference.set_learning_rate(1e-2 / (step + 1) as f64);
+            let g: Vec<f32> = ga
+                .get(a.as_tensor())
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            sink_add(&sink, g.clone()).unwrap();
+            sink_add(&sink, g).unwrap();
+            from_sink.set_learning_rate(1e-2 / (step + 1) as f64);
             fused.step(&ga).unwrap();
             reference.step(&gb).unwrap();
+            // The sink's gradient is taken, not the store's (which has none for `c`).
+            from_sink.step(&ga).unwrap();
+            assert!(sink.lock().unwrap().is_none(), "the step empties the sink");
             let d = max_diff(a.as_tensor(), b.as_tensor());
             assert!(d < 1e-6, "step {step}: parameters differ by {d}");
+            assert_eq!(
+                max_diff(a.as_tensor(), c.as_tensor()),
+                0.0,
+                "step {step}: sink and store differ"
+            );
         }
         assert!(
             max_diff(a.as_tensor(), &random(&[5, 7], 21)) > 1e-3,
