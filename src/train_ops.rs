@@ -1273,13 +1273,16 @@ pub fn encoder_layer(
     x.contiguous()?.apply_op2(&params.contiguous()?, op)
 }
 
+/// A variable, its first and second moments, and its gradient sink if it has one.
+type AdamSlot = (Var, Vec<f32>, Vec<f32>, Option<GradSink>);
+
 /// AdamW with decoupled weight decay, the same update as `candle_nn::AdamW` (the tests check
 /// it), in one pass over each parameter instead of a dozen tensor operations with a fresh
 /// tensor each: the moments are plain vectors, and the new values are written back into the
 /// variable's storage.
 pub struct FusedAdamW {
     /// Each variable with its two moments and, for a layer's flat parameters, its gradient sink.
-    vars: Vec<(Var, Vec<f32>, Vec<f32>, Option<GradSink>)>,
+    vars: Vec<AdamSlot>,
     params: ParamsAdamW,
     step: i32,
     /// The factor on gradients taken from a sink (a sum over accumulated batches).
