@@ -6,7 +6,8 @@
 //! double quotes and guillemets (`« »`), a paragraph that opens a quote without closing it (the
 //! quote goes on into the next paragraph), a continuation paragraph that re-opens the quote, and
 //! a closing quote typed with the opening mark (`infrastructure, “said X.`). Single quotes are
-//! not treated as quotation marks: they are far more often apostrophes.
+//! not treated as quotation marks: they are far more often apostrophes. Doubled apostrophes
+//! (`''…,'' he said`, the quotation marks of some news archives) are, through [`quotes_read`].
 
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +75,40 @@ const TERMINALS: [char; 4] = ['.', '!', '?', '…'];
 
 fn is_quote_mark(c: char) -> bool {
     OPEN_ONLY.contains(&c) || CLOSE_ONLY.contains(&c) || c == STRAIGHT
+}
+
+/// The text the segmenter and the attribution stage read: `text` itself, or, where it writes
+/// quotation marks as two apostrophes (`''We will go,'' she said.`, as some news archives do), a
+/// copy with each such pair made a straight double quote and a space, in the order that keeps the
+/// quote next to its words (` "We` opening, `," ` closing). Every byte offset stays the same, so
+/// spans found in the copy slice the original text.
+pub fn quotes_read(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("''") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        // Exactly two apostrophes: a longer run is something else.
+        let pair = b[i] == b'\''
+            && b.get(i + 1) == Some(&b'\'')
+            && b.get(i + 2) != Some(&b'\'')
+            && (i == 0 || b[i - 1] != b'\'');
+        if pair {
+            let next = text[i + 2..].chars().next();
+            let prev = text[..i].chars().next_back();
+            let opens = next.is_some_and(|c| c.is_alphanumeric())
+                && prev.is_none_or(|c| !c.is_alphanumeric());
+            out.push_str(if opens { " \"" } else { "\" " });
+            i += 2;
+        } else {
+            let c = text[i..].chars().next().expect("inside the text");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Segments a document.
@@ -531,6 +566,20 @@ mod tests {
         assert_eq!(q[2], " jamais ");
         // „ opens; the German closing “ is an opening mark typed as a close.
         assert_eq!(q[3], "gut");
+    }
+
+    #[test]
+    fn doubled_apostrophes_read_as_quotes_at_the_same_offsets() {
+        let t = "''We go,'' she said. It's O'Neil's '''x''' and ''";
+        let r = quotes_read(t);
+        assert_eq!(r.len(), t.len());
+        assert_eq!(r, " \"We go,\"  she said. It's O'Neil's '''x''' and \" ");
+        assert!(matches!(
+            quotes_read("No doubled marks."),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let q = quotes(&r, &paragraphs(&r));
+        assert_eq!(q[0].content.slice(t), "We go,");
     }
 
     #[test]

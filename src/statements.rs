@@ -7,7 +7,7 @@ use crate::attribute::{attribute_document, Attribution};
 use crate::corpus::Document;
 use crate::lexicon::{ActorKind, ActorTable, Lexicon};
 use crate::model::{Label, Scores};
-use crate::segment::{segment, Span};
+use crate::segment::{quotes_read, segment, Span};
 use serde::{Deserialize, Serialize};
 
 /// One statement: a sentence of a document with its speaker and (once scored) its stance.
@@ -62,8 +62,10 @@ pub struct DocStatements {
 
 /// Segments, attributes and resolves one document. Statements are unscored.
 pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) -> DocStatements {
-    let seg = segment(&doc.text);
-    let (att, full_names) = attribute_document(&doc.text, &seg, lex, actors);
+    // Offsets are the same in the text the stages read and in the document's own text.
+    let read = quotes_read(&doc.text);
+    let seg = segment(&read);
+    let (att, full_names) = attribute_document(&read, &seg, lex, actors);
     // A speaker named by surname alone takes the full name the document gives that person
     // elsewhere, whether or not that mention is attributed ("Claire Dubois spoke about …").
     let named: Vec<(usize, String)> = full_names
@@ -117,12 +119,22 @@ pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) 
                     }
                 }
             }
+            // A sentence that starts or ends on half of a doubled-apostrophe quotation mark
+            // (see `quotes_read`) takes the whole mark.
+            let mut span = s.span;
+            let t = doc.text.as_bytes();
+            if span.start > 0 && t.get(span.start - 1..span.start + 1) == Some(b"''") {
+                span.start -= 1;
+            }
+            if span.end > 0 && t.get(span.end - 1..span.end + 1) == Some(b"''") {
+                span.end += 1;
+            }
             Statement {
                 doc_id: doc.id.clone(),
                 statement_id: format!("{}:{}", doc.id, i),
-                start: s.span.start,
-                end: s.span.end,
-                text: s.span.slice(&doc.text).to_string(),
+                start: span.start,
+                end: span.end,
+                text: span.slice(&doc.text).to_string(),
                 quote,
                 paragraph: s.paragraph,
                 speaker: speaker.as_ref().map(|x| x.0.clone()),
@@ -157,6 +169,52 @@ mod tests {
             source: None,
             url: None,
         }
+    }
+
+    #[test]
+    fn doubled_apostrophes_quote_and_statements_keep_the_original_text() {
+        // Quotation marks written as two apostrophes, as in some news archives (PolNeAR's New
+        // York Times articles): before, the whole paragraph was one statement with no speaker.
+        let text = "''I got into this race to even the odds,'' Mrs. Clinton said. ''We have got to go big.''\n\nBack then, Ms. Ripert said, she found it ''very quiet.''";
+        let ds = prepare(
+            doc("d2", text),
+            "NATO enlargement",
+            &Lexicon::builtin(),
+            &ActorTable::builtin(),
+        );
+        let got: Vec<(&str, Option<&str>, Attribution)> = ds
+            .statements
+            .iter()
+            .map(|s| (s.text.as_str(), s.speaker.as_deref(), s.attribution))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "''I got into this race to even the odds,'' Mrs. Clinton said.",
+                    Some("Clinton"),
+                    Attribution::DirectQuote
+                ),
+                (
+                    "''We have got to go big.''",
+                    Some("Clinton"),
+                    Attribution::DirectQuote
+                ),
+                (
+                    "Back then, Ms. Ripert said, she found it ''very quiet.''",
+                    Some("Ripert"),
+                    Attribution::DirectQuote
+                ),
+            ]
+        );
+        for s in &ds.statements {
+            assert_eq!(&text[s.start..s.end], s.text);
+        }
+        assert_eq!(
+            ds.statements[0].model_text(text),
+            "I got into this race to even the odds,"
+        );
+        assert_eq!(ds.statements[1].model_text(text), "We have got to go big.");
     }
 
     #[test]
