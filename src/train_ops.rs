@@ -651,8 +651,10 @@ pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor
 }
 
 /// GELU (erf form) of every value, on the pool's threads: each block of 4,096 values is
-/// copied to the stack, transformed there and written out once, while it is in cache (a copy
-/// of the whole input and a second pass over it were a measurable share of bf16 training).
+/// copied to the stack, transformed there and written out once, while it is in cache, into
+/// memory never zeroed. Against a copy of the whole input and a second pass over it: 0.84 ms
+/// against 1.07 ms for 1,430 × 1,536 values, 2.37 against 2.90 ms for 4,096 × 1,536 (medians of
+/// 7, two threads, Intel Xeon with AMX; the same values).
 fn gelu_forward(x: &[f32]) -> Vec<f32> {
     const B: usize = 4_096;
     let n = x.len();
