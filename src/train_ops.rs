@@ -1353,9 +1353,20 @@ impl Optimizer for FusedAdamW {
         let scale_v = (1.0 / (1.0 - p.beta2.powi(self.step))) as f32;
         let decay = (1.0 - p.lr * p.weight_decay) as f32;
         let (lr, eps) = (p.lr as f32, p.eps as f32);
-        // The new values are written once, into fresh memory (no zeroed buffer first).
+        // The new values are written once, into fresh memory, in plain loops over chunks. The
+        // same loop writing into a zeroed buffer, and a safe `par_extend` over four zipped
+        // iterators, were slower: the latter 21.57 s against 21.27 s for issue 14's bf16 job
+        // (medians of 4 alternating runs, Intel Xeon with AMX, the same model).
         let update = |theta: &[f32], g: &[f32], gs: f32, m: &mut [f32], v: &mut [f32]| {
             let n = theta.len();
+            if g.len() != n || m.len() != n || v.len() != n {
+                return Err(Error::Msg(format!(
+                    "AdamW: {n} parameters, a gradient of {} and moments of {} and {}",
+                    g.len(),
+                    m.len(),
+                    v.len()
+                )));
+            }
             let mut out = Vec::with_capacity(n);
             out.spare_capacity_mut()[..n]
                 .par_chunks_mut(16_384)
@@ -1373,9 +1384,11 @@ impl Optimizer for FusedAdamW {
                     }
                 });
             // SAFETY: the first n values of the spare capacity (it holds at least n) were split
-            // into chunks that cover them all, and every value of every chunk was written above.
+            // into chunks that cover them all; `theta`, `g`, `m` and `v` have n values each
+            // (checked above), so every chunk of `out` is matched by one of each and every value
+            // of every chunk was written above.
             unsafe { out.set_len(n) };
-            out
+            Ok(out)
         };
         for (var, m, v, sink) in &mut self.vars {
             let next = match sink {
@@ -1387,15 +1400,8 @@ impl Optimizer for FusedAdamW {
                     else {
                         continue;
                     };
-                    if g.len() != m.len() {
-                        return Err(Error::Msg(format!(
-                            "AdamW: a gradient of {} values for {}",
-                            g.len(),
-                            m.len()
-                        )));
-                    }
                     with_values(var.as_tensor(), |theta| {
-                        Ok(update(theta, &g, self.sink_scale, m, v))
+                        update(theta, &g, self.sink_scale, m, v)
                     })?
                 }
                 None => {
@@ -1403,7 +1409,7 @@ impl Optimizer for FusedAdamW {
                         continue;
                     };
                     with_values(var.as_tensor(), |theta| {
-                        with_values(g, |g| Ok(update(theta, g, 1.0, m, v)))
+                        with_values(g, |g| update(theta, g, 1.0, m, v))
                     })?
                 }
             };
@@ -1731,9 +1737,9 @@ pub(crate) mod tests {
         assert!(gk.iter().all(|&x| x == 0.0), "{gk:?}");
     }
 
-    #[test]
     /// The fused AdamW gives candle's AdamW's values, and the same update from a gradient
     /// sink holding the sum of two batches' gradients scaled by 1/2.
+    #[test]
     fn fused_adamw_matches_candle_adamw() {
         let params = ParamsAdamW {
             lr: 1e-2,
