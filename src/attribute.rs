@@ -2112,6 +2112,85 @@ impl Finder<'_> {
         None
     }
 
+    /// "according to X" at token `k` ("according"): X (a person, a role's holder, a source), or
+    /// the person a later "said"-type verb names as its subject.
+    fn according_to(&self, toks: &[Token], k: usize) -> Option<Found> {
+        let n = toks.len();
+        if k + 2 >= n {
+            return None;
+        }
+        if self.pronoun_at(toks, k + 2) {
+            return Some(Found::Pronoun(
+                Span {
+                    start: toks[k + 2].start,
+                    end: toks[k + 2].end,
+                },
+                Attribution::Pronoun,
+            ));
+        }
+        // "According to the Head of State, …"
+        let end = (k + 2..n)
+            .find(|&c| c + 1 == n || !self.adjacent(toks, c))
+            .map_or(n, |c| c + 1);
+        // "according to campaign manager Jeff Weaver": the role's holder, named.
+        if let Some(e) = self.name_after_role_words(toks, k + 2, end) {
+            return Some(Found::Named(e, Attribution::AccordingTo));
+        }
+        if self.role_head(toks, k + 2, end).is_some() {
+            return Some(Found::Pronoun(
+                Span {
+                    start: toks[k + 2].start,
+                    end: toks[end - 1].end,
+                },
+                Attribution::Pronoun,
+            ));
+        }
+        // ("according to the Daily Caller")
+        let from = k + 2 + usize::from(toks[k + 2].lower == "the");
+        if let Some(mut e) = self.entity_starting_at(toks, from) {
+            // "according to Billboard", "according to Interfax": one word that
+            // neither the actor table nor the document's full names know as a
+            // person is a publication or an agency, so that a later "she" does not
+            // stand for it.
+            if e.kind == ActorKind::Person
+                && !e.mention.slice(self.text).contains(char::is_whitespace)
+                && !self.surnames.contains(&e.name)
+                && self.actors.lookup(&e.name).is_none()
+            {
+                e.kind = ActorKind::Organisation;
+            }
+            // "According to the Herald, Professor John Burrows said …": a person
+            // named as the subject of a "said"-type verb later in the sentence
+            // speaks; the source only reports it.
+            let later = (from + 1..n).find_map(|k2| {
+                let said = !toks[k2].quoted
+                    && self.lex.inverted.contains(&toks[k2].lower)
+                    && toks[k2].start > e.mention.end;
+                match said.then(|| self.subject_before(toks, k2)).flatten() {
+                    Some(Found::Named(p, a))
+                        if p.kind == ActorKind::Person && p.mention.start > e.mention.end =>
+                    {
+                        Some(Found::Named(p, a))
+                    }
+                    _ => None,
+                }
+            });
+            return Some(later.unwrap_or(Found::Named(e, Attribution::AccordingTo)));
+        }
+        None
+    }
+
+    /// The source of the first "according to" outside quotes, for a sentence whose other rules
+    /// found nothing: "Smith made demands, according to John Roffman." (a rule for "demands"
+    /// as a verb of speech had stopped the search at it, before the source was reached).
+    fn according_to_anywhere(&self, toks: &[Token]) -> Option<Found> {
+        (0..toks.len().saturating_sub(1))
+            .filter(|&k| {
+                !toks[k].quoted && toks[k].lower == "according" && toks[k + 1].lower == "to"
+            })
+            .find_map(|k| self.according_to(toks, k))
+    }
+
     /// Attribution rules for plain text (outside quotes) in `toks`.
     fn find(&self, toks: &[Token], region_start: usize) -> Option<Found> {
         if let Some(found) = self.final_clause(toks) {
@@ -2138,71 +2217,9 @@ impl Finder<'_> {
                 }
             }
             // According to X / him
-            if toks[k].lower == "according"
-                && k + 2 < n + 1
-                && k + 1 < n
-                && toks[k + 1].lower == "to"
-            {
-                if k + 2 < n {
-                    if self.pronoun_at(toks, k + 2) {
-                        return Some(Found::Pronoun(
-                            Span {
-                                start: toks[k + 2].start,
-                                end: toks[k + 2].end,
-                            },
-                            Attribution::Pronoun,
-                        ));
-                    }
-                    // "According to the Head of State, …"
-                    let end = (k + 2..n)
-                        .find(|&c| c + 1 == n || !self.adjacent(toks, c))
-                        .map_or(n, |c| c + 1);
-                    // "according to campaign manager Jeff Weaver": the role's holder, named.
-                    if let Some(e) = self.name_after_role_words(toks, k + 2, end) {
-                        return Some(Found::Named(e, Attribution::AccordingTo));
-                    }
-                    if self.role_head(toks, k + 2, end).is_some() {
-                        return Some(Found::Pronoun(
-                            Span {
-                                start: toks[k + 2].start,
-                                end: toks[end - 1].end,
-                            },
-                            Attribution::Pronoun,
-                        ));
-                    }
-                    // ("according to the Daily Caller")
-                    let from = k + 2 + usize::from(toks[k + 2].lower == "the");
-                    if let Some(mut e) = self.entity_starting_at(toks, from) {
-                        // "according to Billboard", "according to Interfax": one word that
-                        // neither the actor table nor the document's full names know as a
-                        // person is a publication or an agency, so that a later "she" does not
-                        // stand for it.
-                        if e.kind == ActorKind::Person
-                            && !e.mention.slice(self.text).contains(char::is_whitespace)
-                            && !self.surnames.contains(&e.name)
-                            && self.actors.lookup(&e.name).is_none()
-                        {
-                            e.kind = ActorKind::Organisation;
-                        }
-                        // "According to the Herald, Professor John Burrows said …": a person
-                        // named as the subject of a "said"-type verb later in the sentence
-                        // speaks; the source only reports it.
-                        let later = (from + 1..n).find_map(|k2| {
-                            let said = !toks[k2].quoted
-                                && self.lex.inverted.contains(&toks[k2].lower)
-                                && toks[k2].start > e.mention.end;
-                            match said.then(|| self.subject_before(toks, k2)).flatten() {
-                                Some(Found::Named(p, a))
-                                    if p.kind == ActorKind::Person
-                                        && p.mention.start > e.mention.end =>
-                                {
-                                    Some(Found::Named(p, a))
-                                }
-                                _ => None,
-                            }
-                        });
-                        return Some(later.unwrap_or(Found::Named(e, Attribution::AccordingTo)));
-                    }
+            if toks[k].lower == "according" && k + 1 < n && toks[k + 1].lower == "to" {
+                if let Some(f) = self.according_to(toks, k) {
+                    return Some(f);
                 }
                 continue;
             }
@@ -2379,7 +2396,12 @@ pub fn attribute_document(
             if s.heading {
                 None
             } else {
-                f.find(toks, s.span.start)
+                match f.find(toks, s.span.start) {
+                    found @ (None | Some(Found::Unnamed)) => {
+                        f.according_to_anywhere(toks).or(found)
+                    }
+                    found => found,
+                }
             }
         })
         .collect();
@@ -3225,6 +3247,18 @@ mod tests {
                 some("Pat Lee", Attribution::Indirect)
             ]
         );
+    }
+
+    /// A source after "according to" is found when the sentence's other rules find nothing or
+    /// only an unnamed speaker (PolNeAR train: "… made further demands, according to Roffman";
+    /// a rule for "demands" as a verb of speech stopped the search before the source), and a
+    /// named speaker of the sentence still comes first.
+    #[test]
+    fn according_to_when_other_rules_find_no_one() {
+        let t = "Smith made further demands, according to John Roffman.";
+        assert_eq!(who(t), [some("John Roffman", Attribution::AccordingTo)]);
+        let t = "Lavrov said the talks failed, according to Interfax.";
+        assert_eq!(who(t)[0].0.as_deref(), Some("Lavrov"));
     }
 
     #[test]
