@@ -689,6 +689,17 @@ enum Found {
     Unnamed,
 }
 
+/// A pronoun speaker: the token `toks[i]`, found by `attribution`.
+fn pronoun_token(toks: &[Token], i: usize, attribution: Attribution) -> Found {
+    Found::Pronoun(
+        Span {
+            start: toks[i].start,
+            end: toks[i].end,
+        },
+        attribution,
+    )
+}
+
 impl Finder<'_> {
     /// Where the words allowed between a speaker and the cue at `k` ("has also repeatedly")
     /// begin: the speaker's phrase ends right before the returned index.
@@ -800,13 +811,7 @@ impl Finder<'_> {
                 return Some(Found::Pronoun(span, Attribution::Indirect));
             }
             if self.pronoun_at(toks, s) {
-                return Some(Found::Pronoun(
-                    Span {
-                        start: toks[s].start,
-                        end: toks[s].end,
-                    },
-                    Attribution::Indirect,
-                ));
+                return Some(pronoun_token(toks, s, Attribution::Indirect));
             }
             if !toks[s].possessive {
                 if let Some(e) = self
@@ -1915,13 +1920,7 @@ impl Finder<'_> {
                 continue;
             }
             if self.pronoun_at(toks, i) {
-                return Some(Found::Pronoun(
-                    Span {
-                        start: toks[i].start,
-                        end: toks[i].end,
-                    },
-                    Attribution::DirectQuote,
-                ));
+                return Some(pronoun_token(toks, i, Attribution::DirectQuote));
             }
             if let Some(e) = self.subject_at(toks, i) {
                 // Inside the sentence a subject goes on with its verb, not with a comma
@@ -2047,13 +2046,7 @@ impl Finder<'_> {
                     continue;
                 }
                 if self.pronoun_at(toks, i) {
-                    return Some(Found::Pronoun(
-                        Span {
-                            start: toks[i].start,
-                            end: toks[i].end,
-                        },
-                        Attribution::Indirect,
-                    ));
+                    return Some(pronoun_token(toks, i, Attribution::Indirect));
                 }
             }
         }
@@ -2120,13 +2113,7 @@ impl Finder<'_> {
             return None;
         }
         if self.pronoun_at(toks, k + 2) {
-            return Some(Found::Pronoun(
-                Span {
-                    start: toks[k + 2].start,
-                    end: toks[k + 2].end,
-                },
-                Attribution::Pronoun,
-            ));
+            return Some(pronoun_token(toks, k + 2, Attribution::Pronoun));
         }
         // "According to the Head of State, …"
         let end = (k + 2..n)
@@ -2328,13 +2315,7 @@ impl Finder<'_> {
             }
             if self.lex.inverted.contains(&toks[k].lower) && len == 1 && k + 1 < n {
                 if self.pronoun_at(toks, k + 1) {
-                    return Some(Found::Pronoun(
-                        Span {
-                            start: toks[k + 1].start,
-                            end: toks[k + 1].end,
-                        },
-                        Attribution::Indirect,
-                    ));
+                    return Some(pronoun_token(toks, k + 1, Attribution::Indirect));
                 }
                 if let Some(e) = self.name_after_cue(toks, k + 1) {
                     return Some(Found::Named(e, Attribution::Indirect));
