@@ -521,8 +521,27 @@ fn assemble(
     Ok((x, m, tokens))
 }
 
-/// Runs the frozen bottom over `rows` once, in length-sorted batches of at most `budget` padded
-/// tokens.
+/// The indices `0..n` sorted by `len`, cut into consecutive batches of at most `budget` padded
+/// tokens (a batch's longest row, its last, times its rows; a row longer than the budget is a
+/// batch of its own).
+fn token_batches(n: usize, len: impl Fn(usize) -> usize, budget: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| len(i));
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && (end + 1 - start) * len(order[end]) <= budget {
+            end += 1;
+        }
+        batches.push(order[start..end].to_vec());
+        start = end;
+    }
+    batches
+}
+
+/// Runs the frozen bottom over `rows` once, in length-sorted batches of at most
+/// [`BATCH_TOKENS`] padded tokens.
 fn build_cache(
     bottom: &BertModel,
     rows: &[Row],
@@ -531,18 +550,10 @@ fn build_cache(
     total: usize,
     progress: &(dyn Fn(FinetuneEvent<'_>) + Sync),
 ) -> Result<Cache, TrainError> {
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    order.sort_by_key(|&i| rows[i].ids.len());
     let mut hidden: Vec<Option<Tensor>> = vec![None; rows.len()];
-    let budget = 4096;
-    let mut start = 0;
     let mut done = done_before;
-    while start < order.len() {
-        let mut end = start + 1;
-        while end < order.len() && (end + 1 - start) * rows[order[end]].ids.len() <= budget {
-            end += 1;
-        }
-        let batch = &order[start..end];
+    for batch in token_batches(rows.len(), |i| rows[i].ids.len(), BATCH_TOKENS) {
+        let batch = batch.as_slice();
         let l = rows[batch[batch.len() - 1]].ids.len();
         let (mut ids, mut types, mut mask) = (Vec::new(), Vec::new(), Vec::new());
         for &i in batch {
@@ -565,7 +576,6 @@ fn build_cache(
         }
         done += b;
         progress(FinetuneEvent::Caching { done, total });
-        start = end;
     }
     Ok(Cache {
         hidden: hidden
@@ -594,30 +604,20 @@ fn set_logits(
     dev: &Device,
     budget: usize,
 ) -> candle_core::Result<Vec<Vec<f32>>> {
-    let mut order: Vec<usize> = (0..rows_len).collect();
-    let len = |i: usize| cache.hidden[i].dims()[0];
-    order.sort_by_key(|&i| len(i));
     let mut out = vec![Vec::new(); rows_len];
-    let mut start = 0;
-    while start < order.len() {
-        // Sorted by length, so the last row of a batch is its longest.
-        let mut end = start + 1;
-        while end < order.len() && (end + 1 - start) * len(order[end]) <= budget {
-            end += 1;
-        }
-        let chunk = &order[start..end];
-        let (x, m, _) = assemble(cache, chunk, dev)?;
+    for chunk in token_batches(rows_len, |i| cache.hidden[i].dims()[0], budget) {
+        let (x, m, _) = assemble(cache, &chunk, dev)?;
         let l = top.logits(&x, &m, 0.0, None)?.to_vec2::<f32>()?;
         for (&i, r) in chunk.iter().zip(l) {
             out[i] = r;
         }
-        start = end;
     }
     Ok(out)
 }
 
-/// Padded tokens per batch when scoring development sets ([`set_logits`]).
-const SCORE_BUDGET: usize = 4096;
+/// Padded tokens per batch when running the frozen part ([`build_cache`]) or scoring development
+/// sets ([`set_logits`]).
+const BATCH_TOKENS: usize = 4096;
 
 fn argmax3(l: &[f32], none_bias: f32) -> Label {
     let v = [l[0], l[1], l[2] + none_bias];
@@ -1262,7 +1262,7 @@ pub fn finetune(
         let mut dev_scores = BTreeMap::new();
         let mut select = 0f32;
         for (k, set) in dev_sets.iter().enumerate() {
-            let logits = set_logits(&top, set.rows.len(), &set.cache, &dev, SCORE_BUDGET)?;
+            let logits = set_logits(&top, set.rows.len(), &set.cache, &dev, BATCH_TOKENS)?;
             let y: Vec<u32> = set.rows.iter().map(|r| r.label).collect();
             let s = scores_of(&logits, &y, 0.0);
             if opts.select.contains(&k) {
@@ -1315,7 +1315,7 @@ pub fn finetune(
     top.restore(&rounded)?;
     let dev_logits: Vec<Vec<Vec<f32>>> = dev_sets
         .iter()
-        .map(|s| set_logits(&top, s.rows.len(), &s.cache, &dev, SCORE_BUDGET))
+        .map(|s| set_logits(&top, s.rows.len(), &s.cache, &dev, BATCH_TOKENS))
         .collect::<candle_core::Result<_>>()?;
     let names: Vec<String> = dev_sets.iter().map(|s| s.name.clone()).collect();
     let golds: Vec<Vec<u32>> = dev_sets

@@ -111,6 +111,19 @@ pub fn quotes_read(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// `span`, found in the text [`quotes_read`] gives for `text`, widened to take the whole of a
+/// doubled-apostrophe quotation mark it starts or ends on half of.
+pub fn whole_marks(text: &str, mut span: Span) -> Span {
+    let t = text.as_bytes();
+    if span.start > 0 && t.get(span.start - 1..span.start + 1) == Some(b"''") {
+        span.start -= 1;
+    }
+    if span.end > 0 && t.get(span.end - 1..span.end + 1) == Some(b"''") {
+        span.end += 1;
+    }
+    span
+}
+
 /// Segments a document.
 pub fn segment(text: &str) -> Segmented {
     let mut paragraphs = paragraphs(text);

@@ -7,7 +7,7 @@ use crate::attribute::{attribute_document, Attribution};
 use crate::corpus::Document;
 use crate::lexicon::{ActorKind, ActorTable, Lexicon};
 use crate::model::{Label, Scores};
-use crate::segment::{quotes_read, segment, Span};
+use crate::segment::{quotes_read, segment, whole_marks, Span};
 use serde::{Deserialize, Serialize};
 
 /// One statement: a sentence of a document with its speaker and (once scored) its stance.
@@ -119,16 +119,7 @@ pub fn prepare(doc: Document, target: &str, lex: &Lexicon, actors: &ActorTable) 
                     }
                 }
             }
-            // A sentence that starts or ends on half of a doubled-apostrophe quotation mark
-            // (see `quotes_read`) takes the whole mark.
-            let mut span = s.span;
-            let t = doc.text.as_bytes();
-            if span.start > 0 && t.get(span.start - 1..span.start + 1) == Some(b"''") {
-                span.start -= 1;
-            }
-            if span.end > 0 && t.get(span.end - 1..span.end + 1) == Some(b"''") {
-                span.end += 1;
-            }
+            let span = whole_marks(&doc.text, s.span);
             Statement {
                 doc_id: doc.id.clone(),
                 statement_id: format!("{}:{}", doc.id, i),

@@ -1037,11 +1037,15 @@ struct EncoderLayer {
 /// the 16 parameters with a copy each, all on the calling thread while the pool waits.
 pub type GradSink = std::sync::Arc<std::sync::Mutex<Option<Vec<f32>>>>;
 
+/// The sink's contents, locked.
+fn lock_sink(sink: &GradSink) -> Result<std::sync::MutexGuard<'_, Option<Vec<f32>>>> {
+    sink.lock()
+        .map_err(|_| Error::Msg("gradient sink: a poisoned lock".into()))
+}
+
 /// Adds `g` into the sink: moved in when the sink is empty, added on the pool's threads when not.
 fn sink_add(sink: &GradSink, g: Vec<f32>) -> Result<()> {
-    let mut acc = sink
-        .lock()
-        .map_err(|_| Error::Msg("gradient sink: a poisoned lock".into()))?;
+    let mut acc = lock_sink(sink)?;
     match acc.as_mut() {
         Some(a) if a.len() == g.len() => add_into(a, &g),
         Some(a) => {
@@ -1393,11 +1397,7 @@ impl Optimizer for FusedAdamW {
         for (var, m, v, sink) in &mut self.vars {
             let next = match sink {
                 Some(sink) => {
-                    let Some(g) = sink
-                        .lock()
-                        .map_err(|_| Error::Msg("gradient sink: a poisoned lock".into()))?
-                        .take()
-                    else {
+                    let Some(g) = lock_sink(sink)?.take() else {
                         continue;
                     };
                     with_values(var.as_tensor(), |theta| {
